@@ -76,3 +76,54 @@ def _isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest
     monkeypatch.setenv("FOLIO_HOME", str(home))
     monkeypatch.delenv("FOLIO_MODELS_DIR", raising=False)
     yield home
+
+
+# -- the real default models, loaded once per test session ----------------------------------
+
+
+def _require_default(kind: str) -> Path:
+    from desktop.models.catalog import load_catalog, local_path
+
+    spec = load_catalog().default(kind)
+    path = local_path(spec)
+    if path is None:
+        pytest.fail(
+            f"default {kind} model {spec.id} is not installed: run `python3 scripts/bootstrap.py "
+            "setup` (setup always installs it, so the suite fails instead of skipping)"
+        )
+    return path
+
+
+@pytest.fixture(scope="session")
+def chat_model_path() -> Path:
+    return _require_default("chat")
+
+
+@pytest.fixture(scope="session")
+def embedding_model_dir() -> Path:
+    return _require_default("embedding")
+
+
+@pytest.fixture(scope="session")
+def real_embedder(embedding_model_dir: Path):  # type: ignore[no-untyped-def]
+    from desktop.embed.fastembed_embedder import FastEmbedEmbedder
+    from desktop.models.catalog import load_catalog
+
+    spec = load_catalog().default("embedding")
+    return FastEmbedEmbedder(spec.id, spec.fastembed_name, embedding_model_dir, spec.dim)
+
+
+@pytest.fixture(scope="session")
+def real_tokenizer(embedding_model_dir: Path):  # type: ignore[no-untyped-def]
+    from desktop.ingest.chunker import load_tokenizer
+
+    return load_tokenizer(embedding_model_dir)
+
+
+@pytest.fixture(scope="session")
+def real_engine(chat_model_path: Path):  # type: ignore[no-untyped-def]
+    from desktop.engine.llm import Engine
+
+    engine = Engine(chat_model_path, n_ctx=2048)
+    yield engine
+    engine.close()

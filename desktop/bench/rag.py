@@ -1,0 +1,62 @@
+"""Benchmarks of the question path: search latency and answer speed on the sample folder."""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from desktop.sample import QUESTIONS, make_corpus
+from desktop.session import Session
+
+
+def _summary(values: list[float]) -> dict[str, float]:
+    ordered = sorted(values)
+    return {
+        "p50": round(statistics.median(ordered), 2),
+        "p95": round(ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))], 2),
+        "n": len(ordered),
+    }
+
+
+def bench_rag(runs: int = 5, library: Path | None = None) -> dict[str, object]:
+    """Index the sample folder, then time searches and answers (medians over `runs`)."""
+    with tempfile.TemporaryDirectory(prefix="folio-bench-") as tmp:
+        root = Path(tmp)
+        docs = make_corpus(root)
+        with Session(library_path=library or root / "lib.sqlite") as s:
+            t = time.perf_counter()
+            report = s.indexer.index([docs])
+            index_s = time.perf_counter() - t
+            search_ms = []
+            for _ in range(runs):
+                for q in QUESTIONS:
+                    t = time.perf_counter()
+                    s.searcher.search(q, k=8)
+                    search_ms.append((time.perf_counter() - t) * 1000)
+            t = time.perf_counter()
+            engine = s.engine
+            load_s = time.perf_counter() - t
+            first, rates, totals, retrieve = [], [], [], []
+            for _ in range(runs):
+                for q in QUESTIONS:
+                    a = s.answerer.ask(q)
+                    retrieve.append(a.timings_ms["retrieve"])
+                    first.append(a.timings_ms["first_token"])
+                    totals.append(a.timings_ms["total"])
+                    if a.tokens > 1:
+                        rates.append(a.tokens_per_s)
+            return {
+                "model": engine.model_path.name,
+                "index": {"files": report.added, "chunks": report.chunks,
+                          "seconds": round(index_s, 2)},
+                "model_load_s": round(load_s, 2),
+                "search_ms": _summary(search_ms),
+                "ask": {
+                    "retrieve_ms": _summary(retrieve),
+                    "first_token_ms": _summary(first),
+                    "total_ms": _summary(totals),
+                    "tokens_per_s": _summary(rates) if rates else None,
+                },
+            }

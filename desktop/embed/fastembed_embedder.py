@@ -1,0 +1,62 @@
+"""The production embedder: an ONNX model folder loaded by fastembed, fully offline."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from desktop.embed.base import Embedder
+from desktop.errors import ModelError
+
+
+class FastEmbedEmbedder(Embedder):
+    """fastembed's TextEmbedding over a local folder (`specific_model_path`), never the hub.
+
+    Args:
+        model_id: the catalog id, recorded in libraries built with it.
+        fastembed_name: the architecture fastembed knows (pooling, normalisation).
+        folder: holds model.onnx and its tokenizer files.
+        dim: vector dimension.
+        threads: ONNX Runtime intra-op threads (None: all cores).
+    """
+
+    def __init__(
+        self,
+        model_id: str,
+        fastembed_name: str,
+        folder: Path,
+        dim: int,
+        threads: int | None = None,
+    ) -> None:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        from fastembed import TextEmbedding
+
+        if not (folder / "model.onnx").is_file():
+            raise ModelError(f"embedding model missing: {folder / 'model.onnx'}")
+        self.model_id = model_id
+        self.dim = dim
+        self.folder = folder
+        try:
+            self._model = TextEmbedding(
+                fastembed_name, specific_model_path=str(folder), threads=threads, lazy_load=False
+            )
+        except Exception as exc:  # fastembed raises bare ValueError/RuntimeError for bad files
+            raise ModelError(f"cannot load embedding model from {folder}: {exc}") from exc
+
+    def embed_batch(self, texts: Sequence[str]) -> np.ndarray:
+        vectors = np.asarray(
+            list(self._model.embed(list(texts), batch_size=max(1, len(texts)))), dtype=np.float32
+        )
+        if vectors.shape != (len(texts), self.dim):
+            raise ModelError(
+                f"embedding model {self.model_id} returned vectors of shape {vectors.shape}, "
+                f"expected ({len(texts)}, {self.dim})"
+            )
+        return vectors
+
+    def embed_query(self, text: str) -> np.ndarray:
+        vectors = list(self._model.query_embed(text))
+        return np.asarray(vectors[0], dtype=np.float32)

@@ -1,0 +1,94 @@
+"""Numbered schema migrations. Released migrations are never edited: add a new one.
+
+The embeddings table (`chunk_vectors`, a sqlite-vec `vec0`) is not created here, because its
+dimension belongs to the embedding model: `Library.bind_embedder` creates it once and records
+the model in `meta`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import apsw
+
+
+def m001_create_tables(db: apsw.Connection) -> None:
+    db.execute(
+        """
+        CREATE TABLE meta (
+            key TEXT PRIMARY KEY,
+            value TEXT NOT NULL
+        );
+        CREATE TABLE folders (
+            id INTEGER PRIMARY KEY,
+            path TEXT NOT NULL UNIQUE,
+            added_at REAL NOT NULL,
+            indexed_at REAL
+        );
+        CREATE TABLE documents (
+            id INTEGER PRIMARY KEY,
+            folder_id INTEGER NOT NULL REFERENCES folders(id) ON DELETE CASCADE,
+            path TEXT NOT NULL UNIQUE,
+            size INTEGER NOT NULL,
+            mtime REAL NOT NULL,
+            content_hash TEXT,
+            status TEXT NOT NULL CHECK (status IN ('indexed', 'failed')),
+            error TEXT,
+            pages INTEGER,
+            indexed_at REAL NOT NULL
+        );
+        CREATE INDEX documents_folder ON documents(folder_id);
+        CREATE TABLE chunks (
+            id INTEGER PRIMARY KEY,
+            document_id INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+            ordinal INTEGER NOT NULL,
+            text TEXT NOT NULL,
+            page INTEGER,
+            char_start INTEGER NOT NULL,
+            char_end INTEGER NOT NULL,
+            heading TEXT,
+            UNIQUE (document_id, ordinal)
+        );
+        CREATE VIRTUAL TABLE chunks_fts USING fts5(
+            text, heading,
+            content='chunks', content_rowid='id',
+            tokenize='porter unicode61 remove_diacritics 2'
+        );
+        CREATE TRIGGER chunks_ai AFTER INSERT ON chunks BEGIN
+            INSERT INTO chunks_fts(rowid, text, heading) VALUES (new.id, new.text, new.heading);
+        END;
+        CREATE TRIGGER chunks_ad AFTER DELETE ON chunks BEGIN
+            INSERT INTO chunks_fts(chunks_fts, rowid, text, heading)
+            VALUES ('delete', old.id, old.text, old.heading);
+        END;
+        """
+    )
+
+
+def m002_conversations(db: apsw.Connection) -> None:
+    db.execute(
+        """
+        CREATE TABLE conversations (
+            id INTEGER PRIMARY KEY,
+            title TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            updated_at REAL NOT NULL
+        );
+        CREATE TABLE messages (
+            id INTEGER PRIMARY KEY,
+            conversation_id INTEGER NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+            role TEXT NOT NULL CHECK (role IN ('user', 'assistant')),
+            content TEXT NOT NULL,
+            citations TEXT NOT NULL DEFAULT '[]',
+            meta TEXT NOT NULL DEFAULT '{}',
+            created_at REAL NOT NULL
+        );
+        CREATE INDEX messages_conversation ON messages(conversation_id, id);
+        """
+    )
+
+
+MIGRATIONS: list[Callable[[apsw.Connection], None]] = [
+    m001_create_tables,
+    m002_conversations,
+]

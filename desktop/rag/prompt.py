@@ -1,0 +1,81 @@
+"""The grounded prompt: numbered passages in, `[n]` citations out."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from desktop.library.search import Hit
+
+SYSTEM_PROMPT = (
+    "You are Folio, an assistant that answers questions about the user's own documents. "
+    "Answer using only the numbered passages you are given. After each sentence that uses a "
+    "passage, cite it with its number in square brackets, like [1] or [2]. If the passages "
+    "do not contain the answer, say that the documents do not say. Be concise."
+)
+
+NOT_FOUND = (
+    "I couldn't find anything about that in your library, so I won't guess. "
+    "Try other words, or add the documents that cover it."
+)
+
+_CITE = re.compile(r"\[(\d{1,2})(?:\s*[,;]\s*(\d{1,2}))*\]")
+_NUM = re.compile(r"\d{1,2}")
+
+
+@dataclass(frozen=True)
+class Citation:
+    """A numbered source of an answer, pointing at a file, page and passage."""
+
+    n: int
+    chunk_id: int
+    path: str
+    page: int | None
+    heading: str | None
+    text: str
+    char_start: int
+    char_end: int
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "n": self.n,
+            "chunk_id": self.chunk_id,
+            "path": self.path,
+            "page": self.page,
+            "heading": self.heading,
+            "text": self.text,
+        }
+
+
+def citations_for(hits: Sequence[Hit]) -> list[Citation]:
+    """Number the passages 1..n in the order the model sees them."""
+    return [
+        Citation(
+            i, h.chunk.chunk_id, h.chunk.path, h.chunk.page, h.chunk.heading, h.chunk.text,
+            h.chunk.char_start, h.chunk.char_end,
+        )
+        for i, h in enumerate(hits, start=1)
+    ]
+
+
+def source_label(c: Citation) -> str:
+    name = Path(c.path).name
+    return f"{name}, page {c.page}" if c.page is not None else name
+
+
+def user_message(question: str, passages: Sequence[Citation]) -> str:
+    blocks = [f"[{c.n}] ({source_label(c)})\n{c.text.strip()}" for c in passages]
+    return "Passages:\n\n" + "\n\n".join(blocks) + f"\n\nQuestion: {question.strip()}"
+
+
+def cited_numbers(answer: str, available: int) -> list[int]:
+    """The passage numbers an answer cites, in first-use order, ignoring out-of-range ones."""
+    seen: dict[int, None] = {}
+    for match in _CITE.finditer(answer):
+        for num in _NUM.findall(match.group(0)):
+            n = int(num)
+            if 1 <= n <= available:
+                seen.setdefault(n, None)
+    return list(seen)

@@ -1,0 +1,76 @@
+"""The `folio` CLI contract, end to end on the real stack (in-process, so the offline guard
+covers it)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from desktop.cli import main
+from desktop.sample import make_corpus
+
+
+def run_json(capsys: pytest.CaptureFixture[str], *argv: str) -> dict:
+    assert main(list(argv)) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    assert len(out) == 1, "--json prints exactly one JSON object on stdout"
+    return json.loads(out[0])
+
+
+def test_index_search_ask_status(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    docs = make_corpus(tmp_path)
+    lib = str(tmp_path / "lib.sqlite")
+    report = run_json(capsys, "--library", lib, "index", str(docs), "--json")
+    assert report["added"] == 4 and report["failed"] == []
+
+    res = run_json(capsys, "--library", lib, "search", "Zorblax turbine output", "--k", "3",
+                   "--json")
+    top = res["results"][0]
+    assert set(top) == {"path", "page", "score", "text", "chunk_id"}
+    assert Path(top["path"]).name == "operations-report.pdf" and top["page"] == 2
+    assert "total" in res["timings_ms"]
+
+    ans = run_json(capsys, "--library", lib, "ask", "How many megawatts did the Zorblax "
+                   "turbine produce?", "--json")
+    assert {"answer", "citations", "timings_ms"} <= set(ans)
+    assert {"retrieve", "first_token", "total"} <= set(ans["timings_ms"])
+    cite = ans["citations"][0]
+    assert {"n", "path", "page", "text"} <= set(cite)
+    assert Path(cite["path"]).name == "operations-report.pdf" and cite["page"] == 2
+
+    (docs / "bad.pdf").write_bytes(b"not a pdf at all")
+    run_json(capsys, "--library", lib, "index", str(docs), "--json")
+    st = run_json(capsys, "--library", lib, "status", "--json")
+    assert st["documents"] == 4 and st["failed"] == 1
+    failed = st["folders_detail"][0]["failed"]
+    assert Path(failed[0]["path"]).name == "bad.pdf" and failed[0]["error"]
+
+
+def test_user_error_is_one_line_without_traceback(tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["--library", str(tmp_path / "l.sqlite"), "index", str(tmp_path / "missing")])
+    err = capsys.readouterr().err
+    assert code != 0
+    assert err.startswith("folio: error: no such file or folder")
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_core_never_imports_qt() -> None:
+    """The CLI and core modules must not pull in PySide6 (the GUI is a separate client)."""
+    code = (
+        "import sys, pkgutil, importlib, desktop\n"
+        "for m in pkgutil.walk_packages(desktop.__path__, 'desktop.'):\n"
+        "    if m.name.startswith('desktop.ui'): continue\n"
+        "    importlib.import_module(m.name)\n"
+        "import desktop.cli; desktop.cli.build_parser()\n"
+        "bad = [n for n in sys.modules if n.startswith('PySide6')]\n"
+        "assert not bad, bad\n"
+        "print('ok')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "ok"

@@ -1,0 +1,43 @@
+"""Fast unit tests of query building, fusion and the relevance gate (no models)."""
+
+from __future__ import annotations
+
+from desktop.library.search import Hit, _fuse, fts_query
+from desktop.library.store import ChunkRecord
+from desktop.rag.answer import relevant
+
+
+def test_fts_query_quotes_terms_and_drops_stopwords() -> None:
+    assert fts_query("What is the output of the Zorblax turbine?") == (
+        '"output" OR "zorblax" OR "turbine"'
+    )
+    # FTS5 syntax in user text is neutralised, not interpreted.
+    assert fts_query('NEAR(a b) "quoted" OR -x*') == '"near" OR "b" OR "quoted" OR "x"'
+    assert fts_query("the of and") == '"the" OR "of" OR "and"'  # all stopwords: keep them
+    assert fts_query("  ?! ") is None
+
+
+def test_rrf_rewards_agreement_between_legs() -> None:
+    vec = [(1, 0.9), (2, 0.8), (3, 0.7)]
+    kw = [(3, 12.0), (4, 10.0), (1, 9.0)]
+    fused = _fuse(vec, kw, "hybrid")
+    order = [cid for cid, *_ in fused]
+    assert order[:2] == [1, 3]  # in both legs
+    assert set(order) == {1, 2, 3, 4}
+    ranks = {cid: (vr, kr) for cid, _, vr, kr in fused}
+    assert ranks[1] == (1, 3) and ranks[4] == (None, 2)
+    assert [c for c, *_ in _fuse(vec, kw, "vector")] == [1, 2, 3]
+    assert [c for c, *_ in _fuse(vec, kw, "keyword")] == [3, 4, 1]
+
+
+def _hit(sim: float | None, kw_rank: int | None) -> Hit:
+    chunk = ChunkRecord(1, 1, "/x.txt", None, None, "text", 0, 4)
+    return Hit(chunk, 0.1, 1, kw_rank, sim)
+
+
+def test_relevance_gate() -> None:
+    assert relevant([_hit(0.5, None)])
+    assert not relevant([_hit(0.1, None)])
+    assert relevant([_hit(0.2, 3)])  # weak vector match backed by keywords
+    assert not relevant([_hit(0.1, 3)])
+    assert relevant([_hit(None, 1)])  # keyword mode
