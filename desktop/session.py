@@ -62,7 +62,7 @@ class Session:
         assert spec.fastembed_name is not None and spec.dim is not None
         threads = self.settings.threads or None
         return FastEmbedEmbedder(spec.id, spec.fastembed_name, require_local(spec), spec.dim,
-                                 threads=threads)
+                                 threads=threads, model_file=spec.file)
 
     @cached_property
     def tokenizer(self) -> Tokenizer:

@@ -21,6 +21,7 @@ class FastEmbedEmbedder(Embedder):
         folder: holds model.onnx and its tokenizer files.
         dim: vector dimension.
         threads: ONNX Runtime intra-op threads (None: all cores).
+        model_file: the ONNX file inside `folder` (fastembed expects its own name for it).
     """
 
     def __init__(
@@ -30,12 +31,13 @@ class FastEmbedEmbedder(Embedder):
         folder: Path,
         dim: int,
         threads: int | None = None,
+        model_file: str = "model.onnx",
     ) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         from fastembed import TextEmbedding
 
-        if not (folder / "model.onnx").is_file():
-            raise ModelError(f"embedding model missing: {folder / 'model.onnx'}")
+        if not (folder / model_file).is_file():
+            raise ModelError(f"embedding model missing: {folder / model_file}")
         self.model_id = model_id
         self.dim = dim
         self.folder = folder

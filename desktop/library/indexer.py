@@ -50,7 +50,7 @@ class IndexProgress:
 
     @property
     def eta_s(self) -> float | None:
-        work_done = self.files_done - self.files_skipped
+        work_done = self.files_done - self.files_skipped - self.files_failed
         remaining = self.files_total - self.files_done
         if work_done <= 0 or remaining <= 0:
             return None if remaining > 0 else 0.0
@@ -160,9 +160,13 @@ class Indexer:
         for folder_id, path in plan:
             cancel.check()
             tick(current=str(path))
+            failures_before = len(report.failed)
             item = self._prepare(folder_id, path, report)
             if item is None:
-                state.files_skipped += 1
+                if len(report.failed) > failures_before:
+                    state.files_failed += 1
+                else:
+                    state.files_skipped += 1
                 tick(files_done=state.files_done + 1)
                 continue
             pending.append(item)

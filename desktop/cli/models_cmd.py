@@ -1,0 +1,165 @@
+"""`folio models list | pull | import | verify`: the models Folio can use and their files."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from desktop import paths
+from desktop.models.catalog import ModelSpec, load_catalog, local_path
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser("models", help="list, download, import and verify models")
+    p.set_defaults(func=cmd_list, json=False)
+    actions = p.add_subparsers(dest="models_action", metavar="ACTION")
+
+    a = actions.add_parser("list", help="every known model, and whether it is installed")
+    a.add_argument("--json", action="store_true", help="print one JSON object")
+    a.set_defaults(func=cmd_list)
+
+    a = actions.add_parser("pull", help="download a model from the Hugging Face hub")
+    a.add_argument("id", help="model id, as `folio models list` shows it")
+    a.add_argument(
+        "--dest", type=Path, default=None, help="models folder (default: the user models folder)"
+    )
+    a.add_argument("--json", action="store_true", help="print one JSON object")
+    a.set_defaults(func=cmd_pull)
+
+    a = actions.add_parser("import", help="use your own GGUF chat model file")
+    a.add_argument("path", type=Path)
+    a.add_argument("--json", action="store_true", help="print one JSON object")
+    a.set_defaults(func=cmd_import)
+
+    a = actions.add_parser("verify", help="re-hash installed model files against their sha256")
+    a.add_argument("ids", nargs="*", metavar="ID", help="models to check (default: all installed)")
+    a.add_argument("--json", action="store_true", help="print one JSON object")
+    a.set_defaults(func=cmd_verify)
+
+
+def _print_json(obj: object) -> None:
+    sys.stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
+    sys.stdout.flush()
+
+
+def _size(n: int) -> str:
+    if not n:
+        return "?"
+    value = float(n)
+    for unit in ("B", "KB", "MB"):
+        if value < 1000:
+            return f"{value:.0f} B" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1000
+    return f"{value:.1f} GB"
+
+
+def _row(spec: ModelSpec) -> dict[str, Any]:
+    where = local_path(spec)
+    return {**spec.to_json(), "installed": where is not None, "path": str(where) if where else None}
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    rows = [_row(spec) for spec in load_catalog()]
+    if args.json:
+        _print_json({"models": rows, "search_path": [str(p) for p in paths.models_search_path()]})
+        return 0
+    print(
+        f"  {'ID':<24} {'KIND':<9} {'NAME':<32} {'SIZE':>8} {'RAM':>7}  {'LICENCE':<30} INSTALLED"
+    )
+    for r in rows:
+        mark = "*" if r["default"] else ("+" if r["imported"] else " ")
+        print(
+            f"{mark} {r['id']:<24} {r['kind']:<9} {r['name']:<32} {_size(r['size']):>8} "
+            f"{r['ram_gb']:>4.1f} GB  {r['license']:<30} {r['path'] or 'no'}"
+        )
+    print(
+        "* default, + imported. Get a model: `folio models pull ID` or `folio models import PATH`"
+    )
+    return 0
+
+
+def cmd_pull(args: argparse.Namespace) -> int:
+    from desktop.models.pull import pull  # the only network code: loaded only when asked for
+
+    spec = load_catalog().get(args.id)
+    path = pull(spec, args.dest, progress=not args.json)
+    if args.json:
+        _print_json({"id": spec.id, "path": str(path)})
+    else:
+        print(f"installed {spec.id} ({spec.name}) at {path}")
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from desktop.models.importer import import_model
+
+    spec = import_model(args.path)
+    path = local_path(spec)
+    if args.json:
+        _print_json({**spec.to_json(), "path": str(path) if path else None})
+    else:
+        print(f"imported {spec.id} ({spec.name}) at {path}; use it with chat model id {spec.id}")
+    return 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from desktop.models.verify import check_file
+
+    catalog = load_catalog()
+    specs = [catalog.get(i) for i in args.ids] if args.ids else list(catalog)
+    report: list[dict[str, Any]] = []
+    failed: list[str] = []
+    for spec in specs:
+        where = local_path(spec)
+        if where is None:
+            if args.ids:
+                failed.append(spec.id)
+            report.append({"id": spec.id, "status": "not-installed", "files": []})
+            continue
+        models_dir = where.parent
+        checks = [check_file(models_dir / rel, sha) for rel, sha in spec.local_files.items()]
+        bad = [c for c in checks if c.status in ("mismatch", "missing")]
+        status = "bad" if bad else ("ok" if all(c.status == "ok" for c in checks) else "unchecked")
+        if bad:
+            failed.append(spec.id)
+        report.append(
+            {
+                "id": spec.id,
+                "status": status,
+                "path": str(where),
+                "files": [
+                    {
+                        "path": str(c.path),
+                        "status": c.status,
+                        "expected": c.expected,
+                        "actual": c.actual,
+                    }
+                    for c in checks
+                ],
+            }
+        )
+        if not args.json:
+            print(f"{status:<10} {spec.id:<24} {where}")
+            for c in bad:
+                detail = (
+                    "missing"
+                    if c.status == "missing"
+                    else (f"sha256 {c.actual[:16]}… instead of {c.expected[:16]}…")
+                )
+                print(f"           {c.path.name}: {detail}")
+    if args.json:
+        _print_json({"ok": not failed, "models": report})
+    elif not any(r["status"] != "not-installed" for r in report):
+        print("no models installed")
+    if failed:
+        if not args.json:
+            print(
+                f"folio: {len(failed)} model(s) failed verification ({', '.join(failed)}): "
+                "pull them again (`folio models pull ID`) or rerun setup for the defaults",
+                file=sys.stderr,
+            )
+        return 1
+    return 0

@@ -1,0 +1,258 @@
+"""Adopting the user's own GGUF chat model: check it, copy it in, list it in the catalog.
+
+The file is checked with the `gguf` package (magic, architecture, a whole model rather than
+a LoRA adapter, a vision projector or one shard of a split model), copied into the user
+models folder while its sha256 is computed, and recorded in `imported.json` there, which
+`load_catalog()` merges with the bundled catalog.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from desktop import paths
+from desktop.errors import ModelError
+from desktop.models import verify
+from desktop.models.catalog import (
+    ModelSpec,
+    imported_index_path,
+    imported_spec,
+    load_catalog,
+)
+
+log = logging.getLogger(__name__)
+
+GGUF_MAGIC = b"GGUF"
+_COPY_CHUNK = 4 << 20
+
+
+@dataclass(frozen=True)
+class GgufInfo:
+    """What Folio needs to know from a GGUF header."""
+
+    architecture: str
+    name: str | None
+    license: str | None
+    context: int | None
+
+
+def read_gguf_info(path: Path) -> GgufInfo:
+    """Check that `path` is a complete GGUF chat model and read its description.
+
+    Raises:
+        ModelError: not a GGUF, an adapter, a projector, a shard, or a damaged header.
+    """
+    try:
+        with open(path, "rb") as f:
+            magic = f.read(4)
+    except OSError as exc:
+        raise ModelError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if magic != GGUF_MAGIC:
+        raise ModelError(f"{path} is not a GGUF model file (it does not start with 'GGUF')")
+
+    try:
+        fields, tensor_count = _read_header(path)
+    except Exception as exc:  # gguf raises ValueError/IndexError/... for damaged headers
+        raise ModelError(f"{path} is a damaged GGUF file: {exc}") from None
+
+    kind = fields.get("general.type")
+    if kind == "adapter" or any(key.startswith("adapter.") for key in fields):
+        raise ModelError(
+            f"{path} is a LoRA adapter, not a model: add it with `folio adapters` instead"
+        )
+    architecture = fields.get("general.architecture")
+    if not isinstance(architecture, str) or not architecture:
+        raise ModelError(f"{path} has no general.architecture: not a model Folio can run")
+    if architecture == "clip" or kind == "mmproj":
+        raise ModelError(f"{path} is a vision projector (mmproj), not a chat model")
+    if kind not in (None, "model"):
+        raise ModelError(f"{path} is a GGUF of type {kind!r}, not a model")
+    split_count = fields.get("split.count")
+    if isinstance(split_count, int) and split_count > 1:
+        raise ModelError(
+            f"{path} is one part of a model split into {split_count} files: merge them first "
+            "(llama.cpp's `llama-gguf-split --merge`)"
+        )
+    if tensor_count == 0:
+        raise ModelError(f"{path} holds no tensors: not a model")
+    if "tokenizer.ggml.model" not in fields:
+        raise ModelError(f"{path} has no tokenizer (tokenizer.ggml.model): not a chat model")
+    context = fields.get(f"{architecture}.context_length")
+    return GgufInfo(
+        architecture=architecture,
+        name=_str_or_none(fields.get("general.name")),
+        license=_str_or_none(fields.get("general.license")),
+        context=context if isinstance(context, int) and context > 0 else None,
+    )
+
+
+def _read_header(path: Path) -> tuple[dict[str, Any], int]:
+    """The header's fields and the number of tensors. The reader's memory map is dropped on
+    return (Windows keeps a mapped file locked)."""
+    from gguf import GGUFReader
+
+    reader = GGUFReader(path)
+    return {name: _field_value(f) for name, f in reader.fields.items()}, len(reader.tensors)
+
+
+def _field_value(field: Any) -> Any:
+    """A scalar or string GGUF field's value (arrays, like the vocabulary, are skipped)."""
+    if len(field.types) != 1:
+        return None
+    value = field.contents()
+    if hasattr(value, "item"):  # numpy scalar
+        value = value.item()
+    return value
+
+
+def _str_or_none(value: object) -> str | None:
+    return value.strip() if isinstance(value, str) and value.strip() else None
+
+
+def import_model(path: Path) -> ModelSpec:
+    """Copy the user's GGUF into the user models folder and list it in the catalog.
+
+    Importing the same file again returns the existing entry.
+
+    Returns:
+        The new catalog entry (`imported=True`).
+
+    Raises:
+        ModelError: the file is not a usable GGUF chat model, or another model already
+            has its file name.
+    """
+    source = Path(path).expanduser()
+    if not source.is_file():
+        raise ModelError(f"no such file: {source}")
+    if source.suffix.lower() != ".gguf":
+        raise ModelError(f"{source} does not end in .gguf: rename it if it is a GGUF model")
+    info = read_gguf_info(source)
+
+    models_dir = paths.user_models_dir()
+    models_dir.mkdir(parents=True, exist_ok=True)
+    target = models_dir / source.name
+    entries = _read_entries()
+    catalog = load_catalog(include_imported=False)
+
+    for entry in entries:
+        if entry.get("file") == source.name:
+            if not target.is_file():  # its file was deleted: import afresh
+                entries = [e for e in entries if e is not entry]
+                break
+            if verify.sha256_file(source) == entry.get("sha256"):
+                return imported_spec(entry)  # the same file again
+            raise ModelError(
+                f"an imported model named {source.name} already exists "
+                f"({entry.get('id')}); rename your file to import it too"
+            )
+    if any(
+        not s.imported and s.kind == "chat" and target.name == s.install_path(models_dir).name
+        for s in catalog
+    ):
+        raise ModelError(
+            f"{source.name} is the file name of a catalog model; rename your file to import it"
+        )
+
+    if source.resolve() == target.resolve():
+        sha256 = verify.file_sha256(target, rehash=True)
+    elif target.exists():  # e.g. left by an import that failed before it was recorded
+        sha256 = verify.sha256_file(source)
+        if verify.file_sha256(target, rehash=True) != sha256:
+            raise ModelError(f"{target} already exists; rename your file to import it")
+    else:
+        sha256 = _copy_with_sha256(source, target)
+    size = target.stat().st_size
+
+    taken = {s.id for s in catalog} | {str(e.get("id")) for e in entries}
+    entry = {
+        "id": _unique_id(_slug(source.stem), taken),
+        "name": info.name or source.stem,
+        "file": source.name,
+        "sha256": sha256,
+        "size": size,
+        "license": info.license or "unknown",
+        "ram_gb": _ram_estimate(size),
+        "context": info.context,
+        "architecture": info.architecture,
+        "source": str(source),
+    }
+    try:
+        spec = imported_spec(entry)
+    except ValueError as exc:
+        raise ModelError(f"cannot import {source}: {exc}") from None
+    _write_entries([*entries, entry])
+    log.info("imported %s as %s", source, spec.id)
+    return spec
+
+
+def _copy_with_sha256(source: Path, target: Path) -> str:
+    """Copy to a temporary name beside the target, hashing as we go, then rename."""
+    digest = hashlib.sha256()
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".import", dir=target.parent)
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as out, open(source, "rb") as src:
+            while chunk := src.read(_COPY_CHUNK):
+                digest.update(chunk)
+                out.write(chunk)
+        os.chmod(tmp, 0o644)  # mkstemp made it private; models are plain shared files
+        os.replace(tmp, target)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise ModelError(
+            f"cannot copy {source} to {target.parent}: {exc.strerror or exc}"
+        ) from None
+    sha256 = digest.hexdigest()
+    verify.record(target, sha256)
+    return sha256
+
+
+def _slug(stem: str) -> str:
+    slug = re.sub(r"[^a-z0-9._-]+", "-", stem.lower()).strip("-._")
+    return slug or "imported-model"
+
+
+def _unique_id(base: str, taken: set[str]) -> str:
+    candidate, n = base, 2
+    while candidate in taken:
+        candidate, n = f"{base}-{n}", n + 1
+    return candidate
+
+
+def _ram_estimate(size: int) -> float:
+    """Weights plus a modest KV cache and runtime overhead, in GB, rounded up to 0.1."""
+    return max(0.1, round(size * 1.2 / 1e9 + 0.3, 1))
+
+
+def _read_entries() -> list[dict[str, Any]]:
+    index = imported_index_path()
+    try:
+        data = json.loads(index.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return []
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"the imported models index {index} is damaged: {exc}") from None
+    models = data.get("models") if isinstance(data, dict) else None
+    if not isinstance(models, list):
+        raise ModelError(f"the imported models index {index} is damaged: no list of models")
+    return [m for m in models if isinstance(m, dict)]
+
+
+def _write_entries(entries: list[dict[str, Any]]) -> None:
+    index = imported_index_path()
+    fd, tmp = tempfile.mkstemp(prefix=".imported.", suffix=".tmp", dir=index.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump({"version": 1, "models": entries}, f, indent=2)
+        os.replace(tmp, index)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise ModelError(f"cannot write {index}: {exc.strerror or exc}") from None
