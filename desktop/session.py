@@ -61,8 +61,14 @@ class Session:
         spec = self.model_spec("embedding")
         assert spec.fastembed_name is not None and spec.dim is not None
         threads = self.settings.threads or None
-        return FastEmbedEmbedder(spec.id, spec.fastembed_name, require_local(spec), spec.dim,
-                                 threads=threads, model_file=spec.file)
+        return FastEmbedEmbedder(
+            spec.id,
+            spec.fastembed_name,
+            require_local(spec),
+            spec.dim,
+            threads=threads,
+            model_file=spec.file,
+        )
 
     @cached_property
     def tokenizer(self) -> Tokenizer:
@@ -72,8 +78,13 @@ class Session:
 
     @cached_property
     def indexer(self) -> Indexer:
-        return Indexer(self.library, self.embedder, self.tokenizer,
-                       self.settings.chunk_tokens, self.settings.chunk_overlap)
+        return Indexer(
+            self.library,
+            self.embedder,
+            self.tokenizer,
+            self.settings.chunk_tokens,
+            self.settings.chunk_overlap,
+        )
 
     @cached_property
     def searcher(self) -> Searcher:
@@ -83,14 +94,22 @@ class Session:
     def engine(self) -> Engine:
         spec = self.model_spec("chat")
         gpu = self.settings.gpu_layer_count(gpu_available=_gpu_offload_supported())
-        return Engine(require_local(spec), n_ctx=min(spec.context or 4096, 4096),
-                      n_threads=self.settings.threads or None, gpu_layers=gpu)
+        return Engine(
+            require_local(spec),
+            n_ctx=min(spec.context or 4096, 4096),
+            n_threads=self.settings.threads or None,
+            gpu_layers=gpu,
+        )
 
     @cached_property
     def answerer(self) -> Answerer:
-        return Answerer(self.searcher, self.engine, k=self.settings.k,
-                        mode=self.settings.search_mode,  # type: ignore[arg-type]
-                        max_tokens=self.settings.max_answer_tokens)
+        return Answerer(
+            self.searcher,
+            self.engine,
+            k=self.settings.k,
+            mode=self.settings.search_mode,  # type: ignore[arg-type]
+            max_tokens=self.settings.max_answer_tokens,
+        )
 
     def close(self) -> None:
         if "engine" in self.__dict__:

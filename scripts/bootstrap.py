@@ -54,7 +54,7 @@ def wanted_stamp() -> str:
 
 
 def ensure_venv() -> None:
-    if sys.version_info < (3, 10):
+    if sys.version_info < (3, 10):  # noqa: UP036 - run by whatever python3 the user has
         sys.exit("Folio needs Python 3.10 or newer")
     if not venv_python().exists():
         say(f"creating {VENV}")
@@ -91,8 +91,7 @@ def main(argv: list[str]) -> int:
     if action == "run":
         return subprocess.call([py, "-m", "desktop", *rest], cwd=ROOT)
     env = dict(os.environ, QT_QPA_PLATFORM=os.environ.get("QT_QPA_PLATFORM", "offscreen"))
-    for check in ([py, "-m", "ruff", "check", "desktop", "tests", "scripts"],
-                  [py, "-m", "mypy"]):
+    for check in ([py, "-m", "ruff", "check", "desktop", "tests", "scripts"], [py, "-m", "mypy"]):
         say("running " + " ".join(check[2:]))
         if subprocess.call(check, cwd=ROOT, env=env) != 0:
             return 1

@@ -77,16 +77,21 @@ def main() -> int:
     write_corpus(corpus, docs_dir)
     print(f"{len(corpus)} documents, {len(queries)} queries; work folder {work}", file=sys.stderr)
 
-    out: dict[str, object] = {"dataset": str(args.dataset), "documents": len(corpus),
-                              "queries": len(queries)}
+    out: dict[str, object] = {
+        "dataset": str(args.dataset),
+        "documents": len(corpus),
+        "queries": len(queries),
+    }
     with Session(library_path=work / "library.sqlite") as s:
         t = time.perf_counter()
         report = s.indexer.index([docs_dir])
         if report.chunks:
-            out["index"] = {"seconds": round(time.perf_counter() - t, 1), "chunks": report.chunks,
-                            "chunks_per_s": round(report.chunks_per_s, 2),
-                            "docs_per_s": round((report.added + report.updated)
-                                                / report.seconds, 2)}
+            out["index"] = {
+                "seconds": round(time.perf_counter() - t, 1),
+                "chunks": report.chunks,
+                "chunks_per_s": round(report.chunks_per_s, 2),
+                "docs_per_s": round((report.added + report.updated) / report.seconds, 2),
+            }
         out["library_chunks"] = s.library.counts()["chunks"]
         for mode in MODES:
             scores, latencies = [], []
@@ -96,11 +101,16 @@ def main() -> int:
                 latencies.append((time.perf_counter() - t) * 1000)
                 ranked = list(dict.fromkeys(Path(h.chunk.path).stem for h in result.hits))
                 scores.append(ndcg_at(ranked, qrels[qid]))
-            out[mode] = {"ndcg@10": round(statistics.fmean(scores), 4),
-                         "p50_ms": round(statistics.median(latencies), 2),
-                         "p95_ms": round(sorted(latencies)[int(0.95 * len(latencies))], 2)}
-            print(f"{mode:8s} nDCG@10 {out[mode]['ndcg@10']:.4f}  "  # type: ignore[index]
-                  f"p50 {out[mode]['p50_ms']} ms", file=sys.stderr)  # type: ignore[index]
+            out[mode] = {
+                "ndcg@10": round(statistics.fmean(scores), 4),
+                "p50_ms": round(statistics.median(latencies), 2),
+                "p95_ms": round(sorted(latencies)[int(0.95 * len(latencies))], 2),
+            }
+            print(
+                f"{mode:8s} nDCG@10 {out[mode]['ndcg@10']:.4f}  "  # type: ignore[index]
+                f"p50 {out[mode]['p50_ms']} ms",
+                file=sys.stderr,
+            )  # type: ignore[index]
         # The latency a user sees: a normal k=8 hybrid search.
         lat = []
         for text in list(queries.values())[:200]:

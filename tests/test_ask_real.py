@@ -25,8 +25,9 @@ def answerer(tmp_path: Path, real_embedder, real_tokenizer, real_engine):  # typ
 
 def test_ask_streams_and_cites_the_right_file_and_page(answerer) -> None:
     pieces: list[str] = []
-    answer = answerer.ask("How many megawatts did the Zorblax turbine produce?",
-                          on_token=pieces.append)
+    answer = answerer.ask(
+        "How many megawatts did the Zorblax turbine produce?", on_token=pieces.append
+    )
     assert len(pieces) > 1, "the answer should arrive as a stream of pieces"
     assert "".join(pieces).strip() == answer.text
     assert "42" in answer.text

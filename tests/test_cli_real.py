@@ -27,15 +27,22 @@ def test_index_search_ask_status(tmp_path: Path, capsys: pytest.CaptureFixture[s
     report = run_json(capsys, "--library", lib, "index", str(docs), "--json")
     assert report["added"] == 4 and report["failed"] == []
 
-    res = run_json(capsys, "--library", lib, "search", "Zorblax turbine output", "--k", "3",
-                   "--json")
+    res = run_json(
+        capsys, "--library", lib, "search", "Zorblax turbine output", "--k", "3", "--json"
+    )
     top = res["results"][0]
     assert set(top) == {"path", "page", "score", "text", "chunk_id"}
     assert Path(top["path"]).name == "operations-report.pdf" and top["page"] == 2
     assert "total" in res["timings_ms"]
 
-    ans = run_json(capsys, "--library", lib, "ask", "How many megawatts did the Zorblax "
-                   "turbine produce?", "--json")
+    ans = run_json(
+        capsys,
+        "--library",
+        lib,
+        "ask",
+        "How many megawatts did the Zorblax turbine produce?",
+        "--json",
+    )
     assert {"answer", "citations", "timings_ms"} <= set(ans)
     assert {"retrieve", "first_token", "total"} <= set(ans["timings_ms"])
     cite = ans["citations"][0]
@@ -50,8 +57,9 @@ def test_index_search_ask_status(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert Path(failed[0]["path"]).name == "bad.pdf" and failed[0]["error"]
 
 
-def test_user_error_is_one_line_without_traceback(tmp_path: Path,
-                                                  capsys: pytest.CaptureFixture[str]) -> None:
+def test_user_error_is_one_line_without_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     code = main(["--library", str(tmp_path / "l.sqlite"), "index", str(tmp_path / "missing")])
     err = capsys.readouterr().err
     assert code != 0

@@ -73,8 +73,9 @@ def test_incremental_reindex(library, corpus, real_embedder, real_tokenizer) -> 
     assert db.execute("SELECT count(*) FROM chunks_fts").fetchone()[0] == n_chunks
 
 
-def test_bad_file_is_reported_and_nothing_is_lost(library, corpus, real_embedder,
-                                                  real_tokenizer) -> None:
+def test_bad_file_is_reported_and_nothing_is_lost(
+    library, corpus, real_embedder, real_tokenizer
+) -> None:
     indexer = Indexer(library, real_embedder, real_tokenizer)
     indexer.index([corpus])
     before = library.counts()["chunks"]
@@ -95,8 +96,9 @@ def test_bad_file_is_reported_and_nothing_is_lost(library, corpus, real_embedder
     assert Path(hits[0].chunk.path).name == "operations-report.pdf"
 
 
-def test_crash_mid_index_leaves_whole_documents(library, corpus, real_embedder,
-                                                real_tokenizer, monkeypatch) -> None:
+def test_crash_mid_index_leaves_whole_documents(
+    library, corpus, real_embedder, real_tokenizer, monkeypatch
+) -> None:
     """A failure while writing leaves each document either fully stored or absent."""
     calls = {"n": 0}
     real_store = library.store_document

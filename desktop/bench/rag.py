@@ -49,8 +49,11 @@ def bench_rag(runs: int = 5, library: Path | None = None) -> dict[str, object]:
                         rates.append(a.tokens_per_s)
             return {
                 "model": engine.model_path.name,
-                "index": {"files": report.added, "chunks": report.chunks,
-                          "seconds": round(index_s, 2)},
+                "index": {
+                    "files": report.added,
+                    "chunks": report.chunks,
+                    "seconds": round(index_s, 2),
+                },
                 "model_load_s": round(load_s, 2),
                 "search_ms": _summary(search_ms),
                 "ask": {

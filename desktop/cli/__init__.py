@@ -78,7 +78,8 @@ def _launch_gui(args: argparse.Namespace) -> int:
     try:
         from desktop.ui.app import run_app
     except ImportError as exc:  # GUI not available in this build or environment
-        print(f"folio: the desktop window cannot start ({exc}); see `folio --help`.",
-              file=sys.stderr)
+        print(
+            f"folio: the desktop window cannot start ({exc}); see `folio --help`.", file=sys.stderr
+        )
         return 1
     return run_app(library=args.library)

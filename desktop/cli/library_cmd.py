@@ -33,8 +33,13 @@ def add_parser(sub: Any) -> None:
     p.add_argument("question")
     p.add_argument("--k", type=int, default=None, help="passages given to the model")
     p.add_argument("--mode", choices=MODES, default=None)
-    p.add_argument("--adapter", action="append", default=[], metavar="NAME[:SCALE]",
-                   help="style adapter to apply (repeatable)")
+    p.add_argument(
+        "--adapter",
+        action="append",
+        default=[],
+        metavar="NAME[:SCALE]",
+        help="style adapter to apply (repeatable)",
+    )
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_ask)
 
@@ -58,12 +63,18 @@ class _ProgressBar:
         if not self.enabled:
             return
         if self.bar is None and p.phase == "indexing":
-            self.bar = tqdm(total=p.files_total, unit="file", file=sys.stderr,
-                            dynamic_ncols=True, desc="indexing")
+            self.bar = tqdm(
+                total=p.files_total,
+                unit="file",
+                file=sys.stderr,
+                dynamic_ncols=True,
+                desc="indexing",
+            )
         if self.bar is not None:
             self.bar.n = p.files_done
-            self.bar.set_postfix_str(f"{p.chunks_done} chunks, {p.chunks_per_s:.1f} chunks/s",
-                                     refresh=False)
+            self.bar.set_postfix_str(
+                f"{p.chunks_done} chunks, {p.chunks_per_s:.1f} chunks/s", refresh=False
+            )
             self.bar.refresh()
 
     def close(self) -> None:
@@ -79,8 +90,11 @@ def cmd_index(args: argparse.Namespace) -> int:
         finally:
             bar.close()
         out = {
-            "added": report.added, "updated": report.updated, "unchanged": report.unchanged,
-            "removed": report.removed, "chunks": report.chunks,
+            "added": report.added,
+            "updated": report.updated,
+            "unchanged": report.unchanged,
+            "removed": report.removed,
+            "chunks": report.chunks,
             "seconds": round(report.seconds, 2),
             "chunks_per_s": round(report.chunks_per_s, 1),
             "failed": [{"path": p, "error": e} for p, e in report.failed],
@@ -88,10 +102,13 @@ def cmd_index(args: argparse.Namespace) -> int:
         if args.json:
             print_json(out)
         else:
-            print(f"indexed: {report.added} new, {report.updated} updated, "
-                  f"{report.unchanged} unchanged, {report.removed} removed; "
-                  f"{report.chunks} chunks in {report.seconds:.1f} s "
-                  f"({report.chunks_per_s:.1f} chunks/s)", file=sys.stderr)
+            print(
+                f"indexed: {report.added} new, {report.updated} updated, "
+                f"{report.unchanged} unchanged, {report.removed} removed; "
+                f"{report.chunks} chunks in {report.seconds:.1f} s "
+                f"({report.chunks_per_s:.1f} chunks/s)",
+                file=sys.stderr,
+            )
             for path, error in report.failed:
                 print(f"  failed: {path}: {error}", file=sys.stderr)
     return 0
@@ -103,14 +120,21 @@ def cmd_search(args: argparse.Namespace) -> int:
     with session_for(args) as s:
         result = s.searcher.search(args.query, k=args.k, mode=args.mode)
         if args.json:
-            print_json({
-                "results": [
-                    {"path": h.chunk.path, "page": h.chunk.page, "score": round(h.score, 6),
-                     "text": h.chunk.text, "chunk_id": h.chunk.chunk_id}
-                    for h in result.hits
-                ],
-                "timings_ms": {k: round(v, 2) for k, v in result.timings_ms.items()},
-            })
+            print_json(
+                {
+                    "results": [
+                        {
+                            "path": h.chunk.path,
+                            "page": h.chunk.page,
+                            "score": round(h.score, 6),
+                            "text": h.chunk.text,
+                            "chunk_id": h.chunk.chunk_id,
+                        }
+                        for h in result.hits
+                    ],
+                    "timings_ms": {k: round(v, 2) for k, v in result.timings_ms.items()},
+                }
+            )
             return 0
         if not result.hits:
             print("no results", file=sys.stderr)
@@ -143,12 +167,17 @@ def cmd_ask(args: argparse.Namespace) -> int:
             print("\nSources:")
             for c in answer.citations:
                 snippet = " ".join(c.text.split())[:120]
-                print(f"  [{c.n}] {c.path}" + (f", page {c.page}" if c.page else "")
-                      + f"\n      {snippet}")
+                print(
+                    f"  [{c.n}] {c.path}"
+                    + (f", page {c.page}" if c.page else "")
+                    + f"\n      {snippet}"
+                )
         t = answer.timings_ms
-        print(f"\n(retrieval {t['retrieve']:.0f} ms, first token {t['first_token']:.0f} ms, "
-              f"{answer.tokens_per_s:.1f} tokens/s, total {time.perf_counter() - started:.1f} s)",
-              file=sys.stderr)
+        print(
+            f"\n(retrieval {t['retrieve']:.0f} ms, first token {t['first_token']:.0f} ms, "
+            f"{answer.tokens_per_s:.1f} tokens/s, total {time.perf_counter() - started:.1f} s)",
+            file=sys.stderr,
+        )
     return 0
 
 
@@ -163,21 +192,29 @@ def cmd_status(args: argparse.Namespace) -> int:
         folders = lib.status()
         counts = lib.counts()
         if args.json:
-            print_json({
-                "library": str(lib.path),
-                "embedder": lib.embedder()[0] if lib.embedder() else None,
-                **counts,
-                "folders_detail": [
-                    {"path": f.path, "documents": f.documents, "chunks": f.chunks,
-                     "indexed_at": f.indexed_at,
-                     "failed": [{"path": p, "error": e} for p, e in f.failed]}
-                    for f in folders
-                ],
-            })
+            print_json(
+                {
+                    "library": str(lib.path),
+                    "embedder": lib.embedder()[0] if lib.embedder() else None,
+                    **counts,
+                    "folders_detail": [
+                        {
+                            "path": f.path,
+                            "documents": f.documents,
+                            "chunks": f.chunks,
+                            "indexed_at": f.indexed_at,
+                            "failed": [{"path": p, "error": e} for p, e in f.failed],
+                        }
+                        for f in folders
+                    ],
+                }
+            )
             return 0
         print(f"library: {lib.path}")
-        print(f"{counts['folders']} folders, {counts['documents']} documents, "
-              f"{counts['chunks']} chunks, {counts['failed']} failed")
+        print(
+            f"{counts['folders']} folders, {counts['documents']} documents, "
+            f"{counts['chunks']} chunks, {counts['failed']} failed"
+        )
         for f in folders:
             print(f"  {f.path}: {f.documents} documents, {f.chunks} chunks")
             for path, error in f.failed:
@@ -193,5 +230,3 @@ def cmd_remove(args: argparse.Namespace) -> int:
         s.library.remove_folder(folder_id)
         print(f"removed {args.path} from the library", file=sys.stderr)
     return 0
-
-

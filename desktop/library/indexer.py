@@ -235,16 +235,23 @@ class Indexer:
             StoredChunk(d.ordinal, d.text, d.page, d.heading, d.char_start, d.char_end)
             for d in drafts
         ]
-        return _Pending(folder_id, key, st.st_size, st.st_mtime, digest, pages, chunks,
-                        record is None)
+        return _Pending(
+            folder_id, key, st.st_size, st.st_mtime, digest, pages, chunks, record is None
+        )
 
-    def _fail(self, folder_id: int, key: str, st: os.stat_result, error: str,
-              report: IndexReport) -> None:
+    def _fail(
+        self, folder_id: int, key: str, st: os.stat_result, error: str, report: IndexReport
+    ) -> None:
         self.library.record_failure(folder_id, key, st.st_size, st.st_mtime, error)
         report.failed.append((key, error))
 
-    def _flush(self, pending: list[_Pending], report: IndexReport, state: IndexProgress,
-               tick: Callable[..., None]) -> None:
+    def _flush(
+        self,
+        pending: list[_Pending],
+        report: IndexReport,
+        state: IndexProgress,
+        tick: Callable[..., None],
+    ) -> None:
         if not pending:
             return
         texts = [c.text for p in pending for c in p.chunks]
@@ -253,8 +260,14 @@ class Indexer:
         for item in pending:
             n = len(item.chunks)
             self.library.store_document(
-                item.folder_id, item.path, item.size, item.mtime, item.digest, item.pages,
-                item.chunks, vectors[offset : offset + n],
+                item.folder_id,
+                item.path,
+                item.size,
+                item.mtime,
+                item.digest,
+                item.pages,
+                item.chunks,
+                vectors[offset : offset + n],
             )
             offset += n
             report.chunks += n

@@ -116,7 +116,6 @@ class Searcher:
         timings["total"] = sum(timings.values())
         return SearchResult(hits, timings)
 
-
     def _similarities(self, query_vector: np.ndarray | None, ids: list[int]) -> dict[int, float]:
         """Cosine similarity of the query to each chunk (vectors are unit length)."""
         if query_vector is None or not ids:

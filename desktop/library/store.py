@@ -142,7 +142,10 @@ class Library:
         return None if row is None else int(row[0])
 
     def folders(self) -> list[tuple[int, str]]:
-        return [(int(i), str(p)) for i, p in self.db.execute("SELECT id, path FROM folders ORDER BY path")]
+        return [
+            (int(i), str(p))
+            for i, p in self.db.execute("SELECT id, path FROM folders ORDER BY path")
+        ]
 
     def remove_folder(self, folder_id: int) -> None:
         """Forget a folder and everything indexed from it (the files themselves are untouched)."""
@@ -155,7 +158,9 @@ class Library:
 
     def mark_folder_indexed(self, folder_id: int) -> None:
         with self.db:
-            self.db.execute("UPDATE folders SET indexed_at = ? WHERE id = ?", (time.time(), folder_id))
+            self.db.execute(
+                "UPDATE folders SET indexed_at = ? WHERE id = ?", (time.time(), folder_id)
+            )
 
     # -- documents -------------------------------------------------------------------------
     def documents_in(self, folder_id: int) -> dict[str, DocumentRecord]:
@@ -198,7 +203,9 @@ class Library:
             raise ValueError("one vector per chunk")
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         with self.db:
-            existing = self.db.execute("SELECT id FROM documents WHERE path = ?", (path,)).fetchone()
+            existing = self.db.execute(
+                "SELECT id FROM documents WHERE path = ?", (path,)
+            ).fetchone()
             if existing is not None:
                 doc_id = int(existing[0])
                 self._delete_chunks(doc_id)
@@ -214,12 +221,19 @@ class Library:
                     (folder_id, path, size, mtime, content_hash, pages, time.time()),
                 )
                 doc_id = int(self.db.last_insert_rowid())
-            for chunk, vector in zip(chunks, vectors):
+            for chunk, vector in zip(chunks, vectors, strict=True):
                 self.db.execute(
                     "INSERT INTO chunks(document_id, ordinal, text, page, char_start, char_end, "
                     "heading) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (doc_id, chunk.ordinal, chunk.text, chunk.page, chunk.char_start,
-                     chunk.char_end, chunk.heading),
+                    (
+                        doc_id,
+                        chunk.ordinal,
+                        chunk.text,
+                        chunk.page,
+                        chunk.char_start,
+                        chunk.char_end,
+                        chunk.heading,
+                    ),
                 )
                 self.db.execute(
                     "INSERT INTO chunk_vectors(rowid, embedding) VALUES (?, ?)",
@@ -310,8 +324,9 @@ class Library:
             ]
             assert docs is not None and chunks is not None
             out.append(
-                FolderStatus(int(folder_id), str(path), int(docs[0]), int(chunks[0]), failed,
-                             indexed_at)
+                FolderStatus(
+                    int(folder_id), str(path), int(docs[0]), int(chunks[0]), failed, indexed_at
+                )
             )
         return out
 

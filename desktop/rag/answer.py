@@ -14,8 +14,8 @@ from desktop.rag.prompt import (
     NOT_FOUND,
     SYSTEM_PROMPT,
     Citation,
-    cited_numbers,
     citations_for,
+    cited_numbers,
     user_message,
 )
 
@@ -72,7 +72,9 @@ def relevant(hits: Sequence[Hit]) -> list[Hit]:
         sim = h.similarity
         if sim is None:  # keyword mode: FTS matched content words, which is evidence enough
             keep.append(h)
-        elif sim >= MIN_SIMILARITY or (h.keyword_rank is not None and sim >= MIN_SIMILARITY_WITH_KEYWORDS):
+        elif sim >= MIN_SIMILARITY or (
+            h.keyword_rank is not None and sim >= MIN_SIMILARITY_WITH_KEYWORDS
+        ):
             keep.append(h)
     return keep
 
@@ -97,8 +99,14 @@ def _infer_sources(answer: str, passages: Sequence[Citation]) -> list[Citation]:
 class Answerer:
     """Retrieval plus generation, with citations mapped back to file, page and passage."""
 
-    def __init__(self, searcher: Searcher, engine: ChatEngine, k: int = 5,
-                 mode: Mode = "hybrid", max_tokens: int = 384) -> None:
+    def __init__(
+        self,
+        searcher: Searcher,
+        engine: ChatEngine,
+        k: int = 5,
+        mode: Mode = "hybrid",
+        max_tokens: int = 384,
+    ) -> None:
         self.searcher = searcher
         self.engine = engine
         self.k = k
@@ -125,8 +133,11 @@ class Answerer:
             timings["first_token"] = timings["total"] = (time.perf_counter() - started) * 1000
             return Answer(NOT_FOUND, [], [], timings, tokens=0, found=False)
 
-        messages = [{"role": "system", "content": SYSTEM_PROMPT}, *history,
-                    {"role": "user", "content": user_message(question, passages)}]
+        messages = [
+            {"role": "system", "content": SYSTEM_PROMPT},
+            *history,
+            {"role": "user", "content": user_message(question, passages)},
+        ]
         pieces: list[str] = []
         stream = self.engine.stream_chat(messages, max_tokens=self.max_tokens, cancel=cancel)
         for piece in stream:  # type: ignore[attr-defined]

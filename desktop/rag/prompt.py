@@ -53,8 +53,14 @@ def citations_for(hits: Sequence[Hit]) -> list[Citation]:
     """Number the passages 1..n in the order the model sees them."""
     return [
         Citation(
-            i, h.chunk.chunk_id, h.chunk.path, h.chunk.page, h.chunk.heading, h.chunk.text,
-            h.chunk.char_start, h.chunk.char_end,
+            i,
+            h.chunk.chunk_id,
+            h.chunk.path,
+            h.chunk.page,
+            h.chunk.heading,
+            h.chunk.text,
+            h.chunk.char_start,
+            h.chunk.char_end,
         )
         for i, h in enumerate(hits, start=1)
     ]
