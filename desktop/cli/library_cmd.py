@@ -191,11 +191,12 @@ def cmd_status(args: argparse.Namespace) -> int:
         lib = s.library
         folders = lib.status()
         counts = lib.counts()
+        bound = lib.embedder()
         if args.json:
             print_json(
                 {
                     "library": str(lib.path),
-                    "embedder": lib.embedder()[0] if lib.embedder() else None,
+                    "embedder": bound[0] if bound else None,
                     **counts,
                     "folders_detail": [
                         {

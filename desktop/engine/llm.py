@@ -1,5 +1,8 @@
 """The language model engine: one resident GGUF model behind a handful of methods.
 
+Style adapters (LoRA) are hot-swapped on the resident model with `set_adapters`; the model
+is never reloaded (see `desktop.engine.lora`).
+
 llama.cpp contexts are not thread-safe: an `Engine` must be used from one thread only
 (the GUI keeps it on its own worker thread).
 """
@@ -14,7 +17,11 @@ from pathlib import Path
 from typing import Any
 
 from desktop.cancel import CancelToken
+from desktop.engine.gpu import resolve_gpu_layers
+from desktop.engine.lora import AdapterSpec, AdapterSwitcher, SwitchStats
 from desktop.errors import ModelError
+
+DEFAULT_PREFIX_CACHE_BYTES = 64 * 2**20
 
 log = logging.getLogger(__name__)
 
@@ -31,8 +38,10 @@ class Engine:
         model_path: the GGUF file.
         n_ctx: context window in tokens.
         n_threads: CPU threads (None: a sensible default for this machine).
-        gpu_layers: layers to offload (0: CPU only, -1: all).
+        gpu_layers: layers to offload: "auto", 0 (CPU only), N, or -1 (all). If loading
+            with offload fails, the model is loaded on the CPU (`gpu_fallback` says why).
         seed: sampling seed, so answers repeat.
+        prefix_cache_bytes: bound on the saved system-prompt states, one per adapter set.
     """
 
     def __init__(
@@ -40,26 +49,51 @@ class Engine:
         model_path: Path,
         n_ctx: int = 4096,
         n_threads: int | None = None,
-        gpu_layers: int = 0,
+        gpu_layers: int | str = 0,
         seed: int = 0,
+        prefix_cache_bytes: int = DEFAULT_PREFIX_CACHE_BYTES,
     ) -> None:
-        from llama_cpp import Llama
-
         self.model_path = Path(model_path)
         if not self.model_path.is_file():
             raise ModelError(f"model file not found: {self.model_path}")
         try:
-            self._llm = Llama(
-                model_path=str(self.model_path),
-                n_ctx=n_ctx,
-                n_threads=n_threads or default_threads(),
-                n_gpu_layers=gpu_layers,
-                seed=seed,
-                verbose=False,
-            )
+            layers = resolve_gpu_layers(gpu_layers)
+        except ValueError as exc:
+            raise ModelError(str(exc)) from None
+        self.gpu_fallback: str | None = None
+        threads = n_threads or default_threads()
+        try:
+            self._llm = self._load(n_ctx, threads, layers, seed)
         except (ValueError, RuntimeError) as exc:
-            raise ModelError(f"cannot load model {self.model_path}: {exc}") from exc
+            if layers == 0:
+                raise ModelError(f"cannot load model {self.model_path}: {exc}") from exc
+            log.warning("loading %s with %s GPU layers failed (%s); using the CPU",
+                        self.model_path.name, layers, exc)
+            self.gpu_fallback = str(exc) or type(exc).__name__
+            layers = 0
+            try:
+                self._llm = self._load(n_ctx, threads, 0, seed)
+            except (ValueError, RuntimeError) as exc2:
+                raise ModelError(f"cannot load model {self.model_path}: {exc2}") from exc2
+        self.gpu_layers = layers
         self.n_ctx = n_ctx
+        self._adapters = AdapterSwitcher(self._llm, self.model_path, prefix_cache_bytes)
+        # Adapters must be freed before the model: the Llama object's exit stack unwinds in
+        # reverse, so a callback pushed now runs before the context and model are freed,
+        # whether the engine is closed or merely garbage collected.
+        self._llm._stack.callback(self._adapters.close)
+
+    def _load(self, n_ctx: int, threads: int, layers: int, seed: int) -> Any:
+        from llama_cpp import Llama
+
+        return Llama(
+            model_path=str(self.model_path),
+            n_ctx=n_ctx,
+            n_threads=threads,
+            n_gpu_layers=layers,
+            seed=seed,
+            verbose=False,
+        )
 
     @property
     def architecture(self) -> str:
@@ -81,6 +115,7 @@ class Engine:
         temperature: float = 0.0,
     ) -> Iterator[str]:
         """Yield the reply to `messages` piece by piece; stops early when `cancel` is set."""
+        self._adapters.before_prompt(messages)
         stream = self._llm.create_chat_completion(
             messages=list(messages),
             max_tokens=max_tokens,
@@ -95,6 +130,54 @@ class Engine:
                 delta = event["choices"][0]["delta"].get("content")  # type: ignore[index]
                 if delta:
                     yield delta
+
+    def set_adapters(self, adapters: Sequence[AdapterSpec]) -> None:
+        """Make these LoRA adapters, with these scales, the active ones; `[]` means none.
+
+        Each item is `(adapter, scale)`: the adapter by name (see `folio adapters list`), by
+        the path of its `.gguf` file, or as an `AdapterInfo`; the scale is 0 to 2 (0 is the
+        same as leaving it out). Adapters are validated against the model and loaded on
+        first use and stay loaded; switching never reloads the model. The next answer is
+        computed under the new set only: no cached state of another set is reused.
+
+        Raises:
+            AdapterError: unknown adapter, bad scale, or an adapter that does not fit the
+                model. The previous set stays active and the engine keeps working.
+        """
+        self._adapters.set(adapters)
+
+    @property
+    def active_adapters(self) -> tuple[tuple[str, float], ...]:
+        """The applied adapters as `(name, scale)`, in the order given."""
+        return self._adapters.active
+
+    @property
+    def loaded_adapters(self) -> tuple[str, ...]:
+        """Names of the adapters loaded in llama.cpp (active or not)."""
+        return tuple(a.info.name for a in self._adapters.pool.loaded)
+
+    def unload_adapter(self, adapter: str | Path) -> None:
+        """Free a loaded adapter's memory, deactivating it first if it is active."""
+        self._adapters.unload(adapter)
+
+    def warm_prefix(self, messages: Sequence[dict[str, str]]) -> bool:
+        """Get the system-prompt prefix of `messages` ready under the active adapters.
+
+        Restores the saved state or evaluates the prefix now, so the next `stream_chat`
+        with the same system messages only prefills its own part. The GUI can call this
+        right after an adapter switch, while the user is still typing. Returns False if
+        the prompt has no prefix worth keeping (or the prefix cache is disabled).
+        """
+        return self._adapters.warm(messages)
+
+    def prompt_tokens(self, messages: Sequence[dict[str, str]]) -> tuple[int, int]:
+        """(prompt length, length of the system prefix kept per adapter set) in tokens."""
+        return self._adapters.prompt_tokens(messages)
+
+    @property
+    def adapter_stats(self) -> SwitchStats:
+        """Switch and prefix-cache counters (for tests and benchmarks)."""
+        return self._adapters.stats
 
     def close(self) -> None:
         self._llm.close()

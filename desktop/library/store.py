@@ -153,7 +153,7 @@ class Library:
             for (doc_id,) in self.db.execute(
                 "SELECT id FROM documents WHERE folder_id = ?", (folder_id,)
             ).fetchall():
-                self._delete_chunks(int(doc_id))
+                self._delete_chunks(doc_id)  # type: ignore[arg-type]
             self.db.execute("DELETE FROM folders WHERE id = ?", (folder_id,))
 
     def mark_folder_indexed(self, folder_id: int) -> None:
@@ -325,7 +325,12 @@ class Library:
             assert docs is not None and chunks is not None
             out.append(
                 FolderStatus(
-                    int(folder_id), str(path), int(docs[0]), int(chunks[0]), failed, indexed_at
+                    folder_id,  # type: ignore[arg-type]
+                    str(path),
+                    int(docs[0]),  # type: ignore[arg-type]
+                    int(chunks[0]),  # type: ignore[arg-type]
+                    failed,
+                    indexed_at,  # type: ignore[arg-type]
                 )
             )
         return out
