@@ -23,7 +23,7 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-from desktop.library.search import MODES
+from desktop.library.search import MODES, Searcher
 from desktop.session import Session
 
 
@@ -93,11 +93,13 @@ def main() -> int:
                 "docs_per_s": round((report.added + report.updated) / report.seconds, 2),
             }
         out["library_chunks"] = s.library.counts()["chunks"]
-        for mode in MODES:
+        rrf = Searcher(s.library, s.embedder, fusion="rrf")
+        for mode in (*MODES, "hybrid-rrf"):
+            searcher = rrf if mode == "hybrid-rrf" else s.searcher
             scores, latencies = [], []
             for qid, text in queries.items():
                 t = time.perf_counter()
-                result = s.searcher.search(text, k=args.depth, mode=mode)
+                result = searcher.search(text, k=args.depth, mode=mode.removesuffix("-rrf"))
                 latencies.append((time.perf_counter() - t) * 1000)
                 ranked = list(dict.fromkeys(Path(h.chunk.path).stem for h in result.hits))
                 scores.append(ndcg_at(ranked, qrels[qid]))

@@ -20,7 +20,7 @@ def test_fts_query_quotes_terms_and_drops_stopwords() -> None:
 def test_rrf_rewards_agreement_between_legs() -> None:
     vec = [(1, 0.9), (2, 0.8), (3, 0.7)]
     kw = [(3, 12.0), (4, 10.0), (1, 9.0)]
-    fused = _fuse(vec, kw, "hybrid")
+    fused = _fuse(vec, kw, "hybrid", "rrf")
     order = [cid for cid, *_ in fused]
     assert order[:2] == [1, 3]  # in both legs
     assert set(order) == {1, 2, 3, 4}
@@ -28,6 +28,20 @@ def test_rrf_rewards_agreement_between_legs() -> None:
     assert ranks[1] == (1, 3) and ranks[4] == (None, 2)
     assert [c for c, *_ in _fuse(vec, kw, "vector")] == [1, 2, 3]
     assert [c for c, *_ in _fuse(vec, kw, "keyword")] == [3, 4, 1]
+
+
+def test_convex_fusion_keeps_score_margins() -> None:
+    # Chunk 1 is far ahead in the vector leg and absent from the keyword leg; chunk 3 is a
+    # middling match in both. Convex fusion weighs the margins, RRF only the ranks.
+    vec = [(1, 0.90), (3, 0.50), (2, 0.48), (5, 0.40)]
+    kw = [(4, 20.0), (3, 11.0), (6, 10.0), (7, 2.0)]
+    convex = [cid for cid, *_ in _fuse(vec, kw, "hybrid", "convex")]
+    assert convex[:3] == [1, 4, 3]
+    scores = {cid: s for cid, s, *_ in _fuse(vec, kw, "hybrid", "convex")}
+    assert scores[1] == 0.5 and scores[4] == 0.5
+    assert abs(scores[3] - (0.5 * 0.2 + 0.5 * 0.5)) < 1e-9
+    rrf = [cid for cid, *_ in _fuse(vec, kw, "hybrid", "rrf")]
+    assert rrf[0] == 3  # second in both legs wins under RRF
 
 
 def _hit(sim: float | None, kw_rank: int | None) -> Hit:

@@ -25,8 +25,27 @@ _Extractor = Callable[[Path], list[Section]]
 
 
 def _plain(path: Path) -> list[Section]:
-    """A plain text file: one section, each line's indentation kept."""
-    return _single(clean_plain(decode(read_bytes(path), path)))
+    """A plain text file: one section, each line's indentation kept, titled by its first line
+    when that line stands alone like a title."""
+    text = clean_plain(decode(read_bytes(path), path))
+    return [Section(text, None, plain_title(text))] if text.strip() else []
+
+
+# A first line longer than this reads as prose, not as a title.
+_MAX_TITLE_CHARS = 250
+
+
+def plain_title(text: str) -> str | None:
+    """The title of a plain text file: a lone first line followed by a blank line and more text.
+
+    The text keeps the line (nothing is removed from passages); the title becomes the
+    section's heading, so every chunk of the file is searchable and embedded with it.
+    """
+    head, sep, rest = text.strip().partition("\n\n")
+    if not sep or not rest.strip() or "\n" in head:
+        return None
+    head = head.strip()
+    return head if 0 < len(head) <= _MAX_TITLE_CHARS else None
 
 
 def _code(path: Path) -> list[Section]:

@@ -89,6 +89,14 @@ class _Pending:
 ProgressFn = Callable[[IndexProgress], None]
 
 
+def embedding_text(chunk: StoredChunk) -> str:
+    """What the embedder sees: the chunk under its heading, so a passage deep in a section
+    still carries the section's (or a text file's) title."""
+    if chunk.heading and not chunk.text.startswith(chunk.heading):
+        return f"{chunk.heading}\n\n{chunk.text}"
+    return chunk.text
+
+
 def file_digest(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
@@ -254,7 +262,7 @@ class Indexer:
     ) -> None:
         if not pending:
             return
-        texts = [c.text for p in pending for c in p.chunks]
+        texts = [embedding_text(c) for p in pending for c in p.chunks]
         vectors = self.embedder.embed_many(texts)
         offset = 0
         for item in pending:
