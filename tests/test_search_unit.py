@@ -51,7 +51,7 @@ def _hit(sim: float | None, kw_rank: int | None) -> Hit:
 
 def test_relevance_gate() -> None:
     assert relevant([_hit(0.5, None)])
-    assert not relevant([_hit(0.1, None)])
-    assert relevant([_hit(0.2, 3)])  # weak vector match backed by keywords
-    assert not relevant([_hit(0.1, 3)])
-    assert relevant([_hit(None, 1)])  # keyword mode
+    assert not relevant([_hit(0.3, 1)]), "keyword matches alone must not pass a weak question"
+    kept = relevant([_hit(0.5, 1), _hit(0.3, None), _hit(0.1, 2)])
+    assert [h.similarity for h in kept] == [0.5, 0.3]  # weak-but-related context stays
+    assert relevant([_hit(None, 1)])  # keyword mode: no similarities to judge

@@ -19,10 +19,11 @@ from desktop.rag.prompt import (
     user_message,
 )
 
-# Below this cosine similarity (MiniLM-class embedders) a passage is treated as unrelated,
-# unless the keyword leg also found it. Chosen on SciFact/XQuAD queries versus off-topic ones.
-MIN_SIMILARITY = 0.30
-MIN_SIMILARITY_WITH_KEYWORDS = 0.18
+# Cosine similarities for MiniLM-class embedders, set on SciFact: with the best passage at
+# 0.36 or more, 99.7% of SciFact's test questions are answered while 78% of off-topic XQuAD
+# questions asked of the same library are declined. Weaker passages still help as context.
+MIN_TOP_SIMILARITY = 0.36
+MIN_PASSAGE_SIMILARITY = 0.25
 
 
 class ChatEngine(Protocol):
@@ -66,17 +67,14 @@ class Answer:
 
 
 def relevant(hits: Sequence[Hit]) -> list[Hit]:
-    """Drop passages that retrieval returned only because something had to rank first."""
-    keep = []
-    for h in hits:
-        sim = h.similarity
-        if sim is None:  # keyword mode: FTS matched content words, which is evidence enough
-            keep.append(h)
-        elif sim >= MIN_SIMILARITY or (
-            h.keyword_rank is not None and sim >= MIN_SIMILARITY_WITH_KEYWORDS
-        ):
-            keep.append(h)
-    return keep
+    """The passages worth answering from, or none when the library does not cover the question.
+
+    Keyword-only results (no similarity) pass: FTS matched the question's content words.
+    """
+    sims = [h.similarity for h in hits if h.similarity is not None]
+    if sims and max(sims) < MIN_TOP_SIMILARITY:
+        return []
+    return [h for h in hits if h.similarity is None or h.similarity >= MIN_PASSAGE_SIMILARITY]
 
 
 _WORDS = re.compile(r"[a-z0-9]{3,}")
