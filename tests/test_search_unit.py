@@ -55,3 +55,15 @@ def test_relevance_gate() -> None:
     kept = relevant([_hit(0.5, 1), _hit(0.3, None), _hit(0.1, 2)])
     assert [h.similarity for h in kept] == [0.5, 0.3]  # weak-but-related context stays
     assert relevant([_hit(None, 1)])  # keyword mode: no similarities to judge
+
+
+def test_attribution_keeps_supported_citations_and_corrects_wrong_ones() -> None:
+    from desktop.rag.answer import attribute
+    from desktop.rag.prompt import Citation
+
+    turbine = Citation(1, 10, "/r.pdf", 2, None, "The Zorblax turbine produced 42 megawatts.", 0, 9)
+    bread = Citation(2, 11, "/n.md", None, None, "The sourdough starter is named Gregory.", 0, 9)
+    answer = "The Zorblax turbine produced 42 megawatts [2]."
+    assert attribute(answer, [2], [turbine, bread]) == [turbine]  # [2] does not support it
+    assert attribute(answer, [1], [turbine, bread]) == [turbine]
+    assert attribute("No idea at all, sorry.", [], [turbine, bread]) == []

@@ -80,16 +80,29 @@ def relevant(hits: Sequence[Hit]) -> list[Hit]:
 _WORDS = re.compile(r"[a-z0-9]{3,}")
 
 
-def _infer_sources(answer: str, passages: Sequence[Citation]) -> list[Citation]:
-    """When the model cites nothing, attribute the answer to passages it visibly draws on."""
+# Share of an answer's content words a passage must contain to count as its source.
+MIN_SUPPORT = 0.3
+
+
+def _support(answer_words: set[str], passage: Citation) -> float:
+    if not answer_words:
+        return 0.0
+    return len(answer_words & set(_WORDS.findall(passage.text.lower()))) / len(answer_words)
+
+
+def attribute(answer: str, cited: Sequence[int], passages: Sequence[Citation]) -> list[Citation]:
+    """The passages an answer really draws on.
+
+    Citations the model wrote are kept when the passage supports the answer's wording (small
+    models cite the wrong number); when none survive, the answer is attributed to the
+    passages that share most of its content words.
+    """
     words = set(_WORDS.findall(answer.lower()))
-    if not words:
-        return []
-    scored = []
-    for c in passages:
-        overlap = len(words & set(_WORDS.findall(c.text.lower()))) / len(words)
-        if overlap >= 0.3:
-            scored.append((overlap, c))
+    kept = [passages[n - 1] for n in cited if _support(words, passages[n - 1]) >= MIN_SUPPORT]
+    if kept:
+        return kept
+    scored = [(_support(words, c), c) for c in passages]
+    scored = [pair for pair in scored if pair[0] >= MIN_SUPPORT]
     scored.sort(key=lambda pair: -pair[0])
     return [c for _, c in scored[:2]]
 
@@ -148,6 +161,6 @@ class Answerer:
         timings.setdefault("first_token", timings["total"])
         text = "".join(pieces).strip()
         numbers = cited_numbers(text, len(passages))
-        cited = [passages[n - 1] for n in numbers] or _infer_sources(text, passages)
+        cited = attribute(text, numbers, passages)
         stopped = cancel is not None and cancel.cancelled
         return Answer(text, cited, passages, timings, tokens=len(pieces), stopped=stopped)

@@ -72,8 +72,15 @@ def source_label(c: Citation) -> str:
 
 
 def user_message(question: str, passages: Sequence[Citation]) -> str:
-    blocks = [f"[{c.n}] ({source_label(c)})\n{c.text.strip()}" for c in passages]
-    return "Passages:\n\n" + "\n\n".join(blocks) + f"\n\nQuestion: {question.strip()}"
+    """Passages first, the question and the citation rule last (small models follow the last
+    instruction best). File names stay out of the prompt: models copy them into answers."""
+    blocks = [f"[{c.n}] {c.text.strip()}" for c in passages]
+    return (
+        "\n\n".join(blocks)
+        + f"\n\nQuestion: {question.strip()}\n"
+        + "Answer in one or two sentences using the passages above. After each fact, write "
+        "the number of its passage in brackets, like [1]."
+    )
 
 
 def cited_numbers(answer: str, available: int) -> list[int]:
