@@ -1,0 +1,1 @@
+"""Folio's desktop window (PySide6 Widgets): the only package that imports Qt."""

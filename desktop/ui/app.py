@@ -1,0 +1,166 @@
+"""Starting the desktop app: logging, the Qt application, the theme and the main window."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+from types import TracebackType
+
+from PySide6.QtCore import QObject, QRectF, Qt, QTimer, Signal
+from PySide6.QtGui import QColor, QFont, QIcon, QPainter, QPixmap
+from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
+
+from desktop import APP_NAME, __version__
+from desktop import settings as settings_mod
+from desktop.errors import FolioError
+from desktop.ui import theme
+from desktop.ui.diagnostics import setup_logging
+from desktop.ui.qtcompat import emit
+
+log = logging.getLogger(__name__)
+
+
+def needs_offscreen() -> bool:
+    """True on Linux without a display server (CI, ssh): Qt must render offscreen."""
+    if not sys.platform.startswith("linux") or os.environ.get("QT_QPA_PLATFORM"):
+        return False
+    return not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+def app_icon() -> QIcon:
+    """Folio's icon, drawn rather than shipped as a file."""
+    icon = QIcon()
+    for size in (16, 32, 64, 128, 256):
+        pixmap = QPixmap(size, size)
+        pixmap.fill(Qt.GlobalColor.transparent)
+        p = QPainter(pixmap)
+        p.setRenderHint(QPainter.RenderHint.Antialiasing)
+        p.setBrush(QColor("#2f6fde"))
+        p.setPen(Qt.PenStyle.NoPen)
+        p.drawRoundedRect(QRectF(0, 0, size, size), size * 0.22, size * 0.22)
+        font = QFont()
+        font.setBold(True)
+        font.setPixelSize(int(size * 0.62))
+        p.setFont(font)
+        p.setPen(QColor("#ffffff"))
+        p.drawText(QRectF(0, 0, size, size), Qt.AlignmentFlag.AlignCenter, "F")
+        p.end()
+        icon.addPixmap(pixmap)
+    return icon
+
+
+def ensure_app() -> QApplication:
+    """The QApplication, created once with Folio's names, icon and logging."""
+    if needs_offscreen():
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"
+    app = QApplication.instance()
+    if not isinstance(app, QApplication):
+        app = QApplication(sys.argv[:1])
+    app.setApplicationName(APP_NAME)
+    app.setApplicationDisplayName(APP_NAME)
+    app.setApplicationVersion(__version__)
+    app.setDesktopFileName("folio")
+    app.setWindowIcon(app_icon())
+    return app
+
+
+class _BugReporter(QObject):
+    """Turns an exception that escaped to Python's hooks into a log entry and a calm message."""
+
+    report = Signal(str)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.report.connect(self._show, Qt.ConnectionType.QueuedConnection)
+
+    def excepthook(
+        self, kind: type[BaseException], exc: BaseException, tb: TracebackType | None
+    ) -> None:
+        if issubclass(kind, KeyboardInterrupt):
+            QApplication.quit()
+            return
+        if isinstance(exc, FolioError):
+            emit(self.report, str(exc))
+            return
+        log.critical("unhandled error", exc_info=(kind, exc, tb))
+        from desktop.ui.diagnostics import log_path
+
+        emit(
+            self.report,
+            "Something went wrong inside Folio. Your documents and chats are "
+            f"safe. The details were written to {log_path()}; Help → Copy "
+            "diagnostics gathers them for a bug report.",
+        )
+
+    def thread_hook(self, args: threading.ExceptHookArgs) -> None:
+        if args.exc_value is not None:
+            self.excepthook(args.exc_type, args.exc_value, args.exc_traceback)
+
+    def _show(self, message: str) -> None:
+        parent = QApplication.activeWindow()
+        box = QMessageBox(
+            QMessageBox.Icon.Warning, APP_NAME, message, QMessageBox.StandardButton.Ok, parent
+        )
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()
+
+
+_reporter: _BugReporter | None = None
+
+
+def install_error_hooks() -> None:
+    """Route uncaught exceptions (main thread, Python threads, Qt slots) to the reporter."""
+    global _reporter
+    if _reporter is None:
+        _reporter = _BugReporter()
+    sys.excepthook = _reporter.excepthook
+    threading.excepthook = _reporter.thread_hook
+
+
+def run_app(library: Path | None = None) -> int:
+    """Open Folio's window and run until it is closed; returns the exit code."""
+    setup_logging()
+    log.info("Folio %s starting", __version__)
+    app = ensure_app()
+    install_error_hooks()
+    settings = settings_mod.load()
+    theme.apply(app, settings.theme)
+    from desktop.ui.main_window import MainWindow
+
+    try:
+        window = MainWindow(library, settings)
+    except FolioError as exc:
+        QMessageBox.critical(None, APP_NAME, str(exc))
+        return 1
+    window.show()
+    _quit_on_signals(window)
+    code = app.exec()
+    window.shutdown()
+    log.info("Folio closed (exit code %s)", code)
+    return int(code)
+
+
+def _quit_on_signals(window: QWidget) -> None:
+    """Close the window cleanly on Ctrl+C or SIGTERM from a terminal or a session manager.
+
+    Python runs signal handlers only when it gets control, so a timer hands it control
+    a few times a second while Qt's event loop waits.
+    """
+
+    def close(_signum: int, _frame: object) -> None:
+        window.close()
+
+    for name in ("SIGINT", "SIGTERM"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), close)
+    timer = QTimer(window)
+    timer.timeout.connect(_python_tick)
+    timer.start(250)
+
+
+def _python_tick() -> None:
+    """Nothing: returning to Python lets pending signal handlers run."""

@@ -1,0 +1,119 @@
+"""The index worker: indexes and removes folders on its own thread, one job at a time.
+
+The core reports progress for every file, often in bursts (a batch of documents is stored
+at once). The worker coalesces them: it keeps the latest snapshot and has at most one
+`progress_ready` notification queued, so the GUI thread never falls behind and always
+reads the newest state, however fast the files go by.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import threading
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Signal, Slot
+
+from desktop.cancel import CancelToken
+from desktop.errors import Cancelled
+from desktop.library.indexer import Indexer, IndexProgress
+from desktop.library.store import Library
+from desktop.settings import Settings
+from desktop.ui.qtcompat import emit
+from desktop.ui.workers import BIND_LOCK, SharedModels, user_message
+
+log = logging.getLogger(__name__)
+
+
+class IndexWorker(QObject):
+    """Indexes on its own thread. Drive it only through queued signals."""
+
+    job_started = Signal(int)  # job id
+    progress_ready = Signal(int)  # job id: call take_progress() for the newest snapshot
+    job_finished = Signal(int, object)  # job id, IndexReport
+    job_cancelled = Signal(int)
+    job_failed = Signal(int, str)  # job id, message for the user
+    folder_removed = Signal(int)  # folder id
+    remove_failed = Signal(str)
+
+    def __init__(self, library_path: Path, shared: SharedModels) -> None:
+        super().__init__()
+        self.library_path = library_path
+        self.shared = shared
+        self._library: Library | None = None
+        self._progress_lock = threading.Lock()
+        self._latest: tuple[int, IndexProgress] | None = None
+
+    def take_progress(self) -> tuple[int, IndexProgress] | None:
+        """The newest (job id, progress) snapshot, once; called from the GUI thread."""
+        with self._progress_lock:
+            latest, self._latest = self._latest, None
+        return latest
+
+    def _report(self, job_id: int, state: IndexProgress) -> None:
+        snapshot = dataclasses.replace(state)
+        with self._progress_lock:
+            queued = self._latest is not None
+            self._latest = (job_id, snapshot)
+        if not queued:
+            emit(self.progress_ready, job_id)
+
+    def _lib(self) -> Library:
+        if self._library is None:  # opened on this thread, used only here
+            threading.current_thread().name = "folio-index"  # for the log
+            self._library = Library(self.library_path)
+        return self._library
+
+    @Slot(int, object, object, object)
+    def index(self, job_id: int, paths: list[str], settings: Settings, cancel: CancelToken) -> None:
+        """Index `paths` (files or folders) with the chunking of `settings`."""
+        if cancel.cancelled:
+            emit(self.job_cancelled, job_id)
+            return
+        emit(self.job_started, job_id)
+
+        def on_progress(state: IndexProgress) -> None:
+            self._report(job_id, state)
+
+        try:
+            embedder = self.shared.embedder()
+            tokenizer = self.shared.tokenizer()
+            with BIND_LOCK:
+                indexer = Indexer(
+                    self._lib(), embedder, tokenizer, settings.chunk_tokens, settings.chunk_overlap
+                )
+            report = indexer.index([Path(p) for p in paths], progress=on_progress, cancel=cancel)
+        except Cancelled:
+            emit(self.job_cancelled, job_id)
+            return
+        except BaseException as exc:  # noqa: BLE001 - shown in the window, never raised
+            emit(self.job_failed, job_id, user_message(exc))
+            return
+        log.info(
+            "indexed %s: %d added, %d updated, %d failed, %d chunks in %.1f s",
+            paths,
+            report.added,
+            report.updated,
+            len(report.failed),
+            report.chunks,
+            report.seconds,
+        )
+        emit(self.job_finished, job_id, report)
+
+    @Slot(int)
+    def remove(self, folder_id: int) -> None:
+        """Forget a folder and its chunks (files on disk are untouched)."""
+        try:
+            self._lib().remove_folder(folder_id)
+        except BaseException as exc:  # noqa: BLE001
+            emit(self.remove_failed, user_message(exc))
+            return
+        emit(self.folder_removed, folder_id)
+
+    @Slot()
+    def shutdown(self) -> None:
+        if self._library is not None:
+            self._library.close()
+            self._library = None
+        self.thread().quit()

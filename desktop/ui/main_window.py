@@ -1,0 +1,324 @@
+"""The main window: composes the views and connects them to the two worker controllers."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QByteArray, QMimeData, QSettings, Qt, Signal
+from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDragLeaveEvent, QDragMoveEvent, QDropEvent
+from PySide6.QtWidgets import (
+    QApplication,
+    QFileDialog,
+    QMainWindow,
+    QMessageBox,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop import paths
+from desktop import settings as settings_mod
+from desktop.library.store import Library
+from desktop.settings import Settings
+from desktop.ui import opener, theme
+from desktop.ui.chat_controller import ChatController
+from desktop.ui.chat_view import ChatView
+from desktop.ui.composer import Composer
+from desktop.ui.history_pane import HistoryPane
+from desktop.ui.library_controller import LibraryController
+from desktop.ui.library_sidebar import LibrarySidebar
+from desktop.ui.menus import build_menus
+from desktop.ui.model_bar import ModelBar
+from desktop.ui.model_controller import ModelController
+from desktop.ui.qtcompat import emit
+from desktop.ui.sources_panel import SourcesPanel
+from desktop.ui.workers import SharedModels, user_message
+
+log = logging.getLogger(__name__)
+
+
+def local_paths(mime: QMimeData) -> list[Path]:
+    """The local files and folders carried by a drag (URLs from the file manager)."""
+    return [Path(url.toLocalFile()) for url in mime.urls() if url.isLocalFile()]
+
+
+class MainWindow(QMainWindow):
+    """Folio's window. Raises LibraryError if the library file cannot be opened."""
+
+    settings_applied = Signal(object)
+    _apply_settings = Signal(object)
+    _start = Signal()
+
+    def __init__(self, library_path: Path | None = None, settings: Settings | None = None) -> None:
+        super().__init__()
+        self.setWindowTitle("Folio")
+        self.setAcceptDrops(True)
+        self.settings = settings or settings_mod.load()
+        self.library_path = Path(library_path) if library_path else paths.default_library_path()
+        self.library = Library(self.library_path)  # this thread's connection: status and chats
+        self.shared = SharedModels(self.library_path, self.settings)
+        self._closed = False
+        self._env_models_dir = os.environ.get("FOLIO_MODELS_DIR")
+        self._build_views()
+        self.library_ctl = LibraryController(
+            self.sidebar, self.library, self.shared, lambda: self.settings
+        )
+        self.chat = ChatController(
+            self.library,
+            self.shared,
+            self.settings,
+            self.chat_view,
+            self.composer,
+            self.sources,
+            self.history,
+            self._library_empty,
+        )
+        self.models = ModelController(
+            self.model_bar, self.chat.worker, lambda: self.settings.chat_model
+        )
+        self._connect()
+        self.named_actions = build_menus(self)
+        self._restore_geometry()
+        emit(self._start)  # the chat worker loads the model in the background
+
+    # -- construction ----------------------------------------------------------------------
+    def _build_views(self) -> None:
+        self.model_bar = ModelBar()
+        toolbar = self.addToolBar("Model")
+        toolbar.setObjectName("ModelToolbar")
+        toolbar.setMovable(False)
+        toolbar.addWidget(self.model_bar)
+        self.sidebar = LibrarySidebar()
+        self.history = HistoryPane()
+        left = QSplitter(Qt.Orientation.Vertical)
+        left.addWidget(self.sidebar)
+        left.addWidget(self.history)
+        left.setStretchFactor(0, 3)
+        left.setStretchFactor(1, 2)
+        left.setObjectName("Sidebar")
+        self.chat_view = ChatView()
+        self.composer = Composer()
+        center = QWidget()
+        column = QVBoxLayout(center)
+        column.setContentsMargins(0, 0, 0, 10)
+        column.addWidget(self.chat_view, 1)
+        inset = QVBoxLayout()
+        inset.setContentsMargins(18, 0, 18, 0)
+        inset.addWidget(self.composer)
+        column.addLayout(inset)
+        self.sources = SourcesPanel()
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        for widget in (left, center, self.sources):
+            self.splitter.addWidget(widget)
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setSizes([290, 700, 330])
+        self.splitter.setChildrenCollapsible(False)
+        self.setCentralWidget(self.splitter)
+        self.statusBar().setSizeGripEnabled(True)
+
+    def _connect(self) -> None:
+        lib, chat = self.library_ctl, self.chat
+        worker = chat.worker
+        lib.error.connect(self.show_error)
+        lib.notice.connect(self.notify)
+        lib.library_changed.connect(chat.refresh_welcome)
+        chat.error.connect(self.show_error)
+        chat.notice.connect(self.notify)
+        self.sidebar.add_folder_requested.connect(self.choose_folder)
+        self.sidebar.remove_requested.connect(self.confirm_remove_folder)
+        self.sidebar.reveal_requested.connect(lambda p: self._guard(opener.show_in_folder, p))
+        self.sources.open_requested.connect(
+            lambda p, page: self._guard(opener.open_document, p, page)
+        )
+        self.sources.reveal_requested.connect(lambda p: self._guard(opener.show_in_folder, p))
+        self.history.delete_requested.connect(self.confirm_delete_chat)
+        self.history.export_requested.connect(self.export_chat)
+        self.composer.edit.escape_pressed.connect(chat.stop)
+        self._start.connect(worker.start)
+        self._apply_settings.connect(worker.apply_settings)
+        self.models.error.connect(self.show_error)
+        self.models.notice.connect(self.notify)
+        self.models.model_switch.connect(self._switch_model)
+        self.models.adapters_changed.connect(chat.warm_if_typing)
+
+    def _switch_model(self, model_id: str) -> None:
+        self.apply_settings(self.settings.with_changes(chat_model=model_id))
+
+    # -- messages --------------------------------------------------------------------------
+    def show_error(self, message: str, title: str = "Folio") -> None:
+        """A readable message in a window-modal box that does not block the event loop."""
+        log.info("shown to the user: %s", message)
+        box = QMessageBox(
+            QMessageBox.Icon.Warning, title, message, QMessageBox.StandardButton.Ok, self
+        )
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()
+
+    def notify(self, text: str) -> None:
+        self.statusBar().showMessage(text, 6000)
+
+    def _guard(self, action: Any, *args: Any) -> None:
+        try:
+            action(*args)
+        except BaseException as exc:  # noqa: BLE001 - a user never sees a traceback
+            self.show_error(user_message(exc))
+
+    def confirm(self, title: str, text: str, action: str) -> bool:
+        box = QMessageBox(
+            QMessageBox.Icon.Question, title, text, QMessageBox.StandardButton.Cancel, self
+        )
+        yes = box.addButton(action, QMessageBox.ButtonRole.DestructiveRole)
+        box.exec()
+        return box.clickedButton() is yes
+
+    # -- library ---------------------------------------------------------------------------
+    def _library_empty(self) -> bool:
+        return not self.library_ctl.busy and self.library.counts()["documents"] == 0
+
+    def index_paths(self, paths_: list[Path]) -> int | None:
+        """Queue files and folders for indexing (what a drop or Add folder… does)."""
+        job = self.library_ctl.index_paths(paths_)
+        self.chat.refresh_welcome()  # "add documents" no longer applies
+        return job
+
+    def choose_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(
+            self, "Add a folder to the library", str(Path.home())
+        )
+        if folder:
+            self.index_paths([Path(folder)])
+
+    def confirm_remove_folder(self, folder_id: int, path: str) -> None:
+        if self.confirm(
+            "Remove folder",
+            f"Remove {path} from the library?\n\nIts passages "
+            "are forgotten; the files themselves are not touched.",
+            "Remove",
+        ):
+            self.library_ctl.remove_folder(folder_id)
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if local_paths(event.mimeData()):
+            event.acceptProposedAction()
+            self.sidebar.drop_zone.set_active(True)
+
+    def dragMoveEvent(self, event: QDragMoveEvent) -> None:
+        if local_paths(event.mimeData()):
+            event.acceptProposedAction()
+
+    def dragLeaveEvent(self, event: QDragLeaveEvent) -> None:
+        self.sidebar.drop_zone.set_active(False)
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        self.sidebar.drop_zone.set_active(False)
+        dropped = local_paths(event.mimeData())
+        if dropped:
+            event.acceptProposedAction()
+            self.index_paths(dropped)
+
+    # -- chats -----------------------------------------------------------------------------
+    def confirm_delete_chat(self, chat_id: int) -> None:
+        title = self.chat.chats.get(chat_id).title
+        if self.confirm("Delete chat", f"Delete “{title}”? This cannot be undone.", "Delete"):
+            self.chat.delete_chat(chat_id)
+
+    def export_chat(self, chat_id: int | None = None) -> None:
+        chat_id = chat_id if chat_id is not None else self.chat.chat_id
+        if chat_id is None:
+            self.notify("Nothing to export yet: ask a question first.")
+            return
+        title = self.chat.chats.get(chat_id).title
+        safe = "".join(ch if ch.isalnum() or ch in " -_" else "_" for ch in title).strip()
+        path, _ = QFileDialog.getSaveFileName(
+            self,
+            "Export chat as Markdown",
+            str(Path.home() / f"{safe or 'chat'}.md"),
+            "Markdown (*.md)",
+        )
+        if path:
+            self._guard(self._export_to, chat_id, Path(path))
+
+    def _export_to(self, chat_id: int, path: Path) -> None:
+        self.notify(f"Exported to {self.chat.export_chat(chat_id, path)}")
+
+    # -- models and adapters ---------------------------------------------------------------
+    @property
+    def model_info(self) -> dict[str, Any]:
+        """The loaded chat model ({} while none is)."""
+        return self.models.model_info
+
+    @property
+    def adapter_rows(self) -> list[dict[str, Any]]:
+        return self.models.adapter_rows
+
+    def refresh_adapters(self) -> None:
+        self.models.refresh_adapters()
+
+    # -- settings --------------------------------------------------------------------------
+    def apply_settings(self, new: Settings) -> None:
+        """Save settings and apply them: theme now, the model only if it must reload."""
+        old, self.settings = self.settings, new
+        try:
+            settings_mod.save(new)
+        except OSError as exc:
+            self.show_error(f"Settings could not be saved: {exc}")
+        if new.models_dir != old.models_dir:
+            # Where local models are looked for (the chat worker's Session sets it too).
+            if new.models_dir:
+                os.environ["FOLIO_MODELS_DIR"] = new.models_dir
+            elif self._env_models_dir is None:
+                os.environ.pop("FOLIO_MODELS_DIR", None)
+            else:
+                os.environ["FOLIO_MODELS_DIR"] = self._env_models_dir
+        if new.theme != old.theme:
+            app = QApplication.instance()
+            if isinstance(app, QApplication):
+                theme.apply(app, new.theme)
+            if not self.chat.busy:
+                self.chat.open_chat(self.chat.chat_id)  # redraw the bubbles in the new colours
+        emit(self._apply_settings, new)
+        if new.models_dir != old.models_dir or new.chat_model != old.chat_model:
+            self.models.refresh_models()
+        emit(self.settings_applied, new)
+
+    def open_settings(self) -> None:
+        from desktop.ui.settings_dialog import SettingsDialog
+
+        dialog = SettingsDialog(self.settings, self)
+        if dialog.exec():
+            self.apply_settings(dialog.result_settings())
+
+    # -- window state ----------------------------------------------------------------------
+    def _window_state(self) -> QSettings:
+        return QSettings(
+            str(paths.settings_path().with_name("window.ini")), QSettings.Format.IniFormat
+        )
+
+    def _restore_geometry(self) -> None:
+        state = self._window_state()
+        geometry = state.value("geometry")
+        if isinstance(geometry, QByteArray) and self.restoreGeometry(geometry):
+            return
+        self.resize(1320, 820)
+
+    def shutdown(self) -> None:
+        """Stop the workers and close the library (idempotent)."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self._window_state().setValue("geometry", self.saveGeometry())
+        except Exception:  # noqa: BLE001 - never block closing
+            log.exception("could not save the window geometry")
+        self.models.shutdown()
+        self.library_ctl.shutdown()
+        self.chat.shutdown()
+        self.library.close()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.hide()  # gone at once, even if a worker needs a moment to finish its step
+        self.shutdown()
+        super().closeEvent(event)

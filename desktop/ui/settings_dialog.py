@@ -1,0 +1,137 @@
+"""The Settings dialog: models folder, threads, GPU layers, chunking, k, search mode, theme."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop import paths
+from desktop.settings import SEARCH_MODES, THEMES, Settings
+
+_MODE_LABELS = {
+    "hybrid": "Hybrid (meaning + keywords)",
+    "vector": "Meaning only",
+    "keyword": "Keywords only",
+}
+
+
+class SettingsDialog(QDialog):
+    """Edits a copy of the settings; `result_settings()` is valid after Accept."""
+
+    def __init__(self, settings: Settings, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Settings")
+        self.setMinimumWidth(520)
+        self.original = settings
+        self._result = settings
+        self.models_dir = QLineEdit(settings.models_dir)
+        self.models_dir.setPlaceholderText(str(paths.home() / "models") + "  (default)")
+        browse = QPushButton("Browse…")
+        browse.clicked.connect(self._browse)
+        models_row = QHBoxLayout()
+        models_row.addWidget(self.models_dir, 1)
+        models_row.addWidget(browse)
+        self.threads = QSpinBox()
+        self.threads.setRange(0, 256)
+        self.threads.setSpecialValueText("Automatic")
+        self.threads.setValue(settings.threads)
+        self.gpu_layers = QComboBox()
+        self.gpu_layers.setEditable(True)
+        self.gpu_layers.addItems(["auto", "0", "-1"])
+        self.gpu_layers.setCurrentText(settings.gpu_layers)
+        self.gpu_layers.setToolTip(
+            "auto: all layers when a GPU build is present; 0: CPU only; "
+            "-1: all layers; or a number of layers"
+        )
+        self.chunk_tokens = QSpinBox()
+        self.chunk_tokens.setRange(32, 512)
+        self.chunk_tokens.setSuffix(" tokens")
+        self.chunk_tokens.setValue(settings.chunk_tokens)
+        self.chunk_overlap = QSpinBox()
+        self.chunk_overlap.setRange(0, 255)
+        self.chunk_overlap.setSuffix(" tokens")
+        self.chunk_overlap.setValue(settings.chunk_overlap)
+        self.k = QSpinBox()
+        self.k.setRange(1, 20)
+        self.k.setValue(settings.k)
+        self.search_mode = QComboBox()
+        for mode in SEARCH_MODES:
+            self.search_mode.addItem(_MODE_LABELS.get(mode, mode), mode)
+        self.search_mode.setCurrentIndex(max(0, self.search_mode.findData(settings.search_mode)))
+        self.theme = QComboBox()
+        for name in THEMES:
+            self.theme.addItem(name.capitalize(), name)
+        self.theme.setCurrentIndex(max(0, self.theme.findData(settings.theme)))
+        form = QFormLayout()
+        form.addRow("Models folder", models_row)
+        form.addRow("CPU threads", self.threads)
+        form.addRow("GPU layers", self.gpu_layers)
+        form.addRow("Chunk size", self.chunk_tokens)
+        form.addRow("Chunk overlap", self.chunk_overlap)
+        form.addRow("Passages per answer (k)", self.k)
+        form.addRow("Search mode", self.search_mode)
+        form.addRow("Theme", self.theme)
+        note = QLabel(
+            "Chunk size and overlap apply to documents indexed from now on; "
+            "re-index a folder to apply them to it."
+        )
+        note.setObjectName("Muted")
+        note.setWordWrap(True)
+        self.problem = QLabel()
+        self.problem.setObjectName("Warning")
+        self.problem.setWordWrap(True)
+        self.problem.hide()
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel
+        )
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        box = QVBoxLayout(self)
+        box.addLayout(form)
+        box.addWidget(note)
+        box.addWidget(self.problem)
+        box.addWidget(buttons)
+
+    def _browse(self) -> None:
+        folder = QFileDialog.getExistingDirectory(
+            self, "Models folder", self.models_dir.text() or str(paths.home())
+        )
+        if folder:
+            self.models_dir.setText(folder)
+
+    def values(self) -> Settings:
+        """The settings as entered. Raises ValueError with a readable message if invalid."""
+        return self.original.with_changes(
+            models_dir=self.models_dir.text().strip(),
+            threads=self.threads.value(),
+            gpu_layers=self.gpu_layers.currentText().strip() or "auto",
+            chunk_tokens=self.chunk_tokens.value(),
+            chunk_overlap=self.chunk_overlap.value(),
+            k=self.k.value(),
+            search_mode=str(self.search_mode.currentData()),
+            theme=str(self.theme.currentData()),
+        )
+
+    def accept(self) -> None:
+        try:
+            self._result = self.values()
+        except (ValueError, TypeError) as exc:
+            self.problem.setText(str(exc).capitalize() + ".")
+            self.problem.show()
+            return
+        super().accept()
+
+    def result_settings(self) -> Settings:
+        return self._result

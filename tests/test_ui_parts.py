@@ -1,0 +1,223 @@
+"""The GUI's parts on their own: text helpers, the question box, views fed by hand. Fast."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QObject, Qt, Signal
+
+from desktop.library.indexer import IndexProgress
+from desktop.library.store import FolderStatus
+from desktop.settings import Settings
+from desktop.ui.composer import Composer
+from desktop.ui.formatting import (
+    answer_footer,
+    format_duration,
+    highlight_html,
+    linkify_citations,
+    parse_cite_href,
+    query_terms,
+)
+from desktop.ui.library_sidebar import EMPTY_HELP, LibrarySidebar
+from desktop.ui.opener import page_command
+from desktop.ui.qtcompat import emit
+from desktop.ui.settings_dialog import SettingsDialog
+from desktop.ui.sources_panel import SourcesPanel
+
+
+def test_citations_become_links_except_in_code_and_out_of_range() -> None:
+    md = "It made 42 MW [1], see also [2, 3]. `x[1]` stays. Bogus [9]."
+    out = linkify_citations(md, 7, available=3)
+    assert "[\\[1\\]](cite:7:1)" in out
+    assert "[\\[2\\]](cite:7:2)[\\[3\\]](cite:7:3)" in out
+    assert "`x[1]`" in out
+    assert "Bogus [9]." in out
+    assert parse_cite_href("cite:7:2") == (7, 2)
+    assert parse_cite_href("https://example.com") is None
+
+
+def test_highlight_marks_words_sharing_a_stem_with_the_question() -> None:
+    terms = query_terms("How many megawatts did the Zorblax turbine produce?")
+    assert terms == ["megawatts", "zorblax", "turbine", "produce"]
+    out = highlight_html("The Zorblax turbines produced 42 megawatts <fast>.", terms)
+    assert out.count("<span") == 4  # Zorblax, turbines, produced, megawatts
+    assert "&lt;fast&gt;" in out
+
+
+def test_footer_and_durations() -> None:
+    meta = {
+        "timings_ms": {"retrieve": 12.3, "first_token": 840.0},
+        "tokens_per_s": 71.25,
+        "model": "SmolLM2",
+        "adapters": [{"name": "pirate", "scale": 1.5}],
+        "stopped": True,
+    }
+    assert answer_footer(meta) == (
+        "Retrieval 12 ms · first token 840 ms · 71.2 tokens/s · "
+        "SmolLM2 · style: pirate ×1.50 · stopped"
+    )
+    assert format_duration(None) == "—"
+    assert format_duration(65) == "1:05"
+    assert format_duration(3725) == "1:02:05"
+
+
+def test_pdf_page_commands_for_known_viewers() -> None:
+    pdf = Path("/docs/report.pdf")
+    assert page_command("org.gnome.Evince.desktop", pdf, 2) == [
+        "evince",
+        "--page-index=2",
+        "/docs/report.pdf",
+    ]
+    assert page_command("okularApplication_pdf.desktop", pdf, 3) == [
+        "okular",
+        "--page",
+        "3",
+        "/docs/report.pdf",
+    ]
+    firefox = page_command("firefox.desktop", pdf, 2)
+    assert firefox is not None and firefox[1].endswith("report.pdf#page=2")
+    assert page_command("unknown-viewer.desktop", pdf, 2) is None
+
+
+class _Emitter(QObject):
+    fired = Signal(int)
+
+
+def test_emit_keeps_the_interpreter_alive_over_many_signals() -> None:
+    # PySide6 6.12.0 drops a reference to True on each Python emit; 50k emits would abort.
+    source = _Emitter()
+    got: list[int] = []
+    source.fired.connect(got.append)
+    before = sys.getrefcount(True)
+    for i in range(50_000):
+        emit(source.fired, i)
+    assert len(got) == 50_000
+    assert sys.getrefcount(True) >= before - 100
+
+
+def test_enter_sends_and_shift_enter_adds_a_line(qtbot) -> None:  # type: ignore[no-untyped-def]
+    composer = Composer()
+    qtbot.addWidget(composer)
+    sent: list[str] = []
+    composer.send_requested.connect(sent.append)
+    qtbot.keyClicks(composer.edit, "first line")
+    qtbot.keyClick(composer.edit, Qt.Key.Key_Return, Qt.KeyboardModifier.ShiftModifier)
+    qtbot.keyClicks(composer.edit, "second")
+    assert sent == []
+    qtbot.keyClick(composer.edit, Qt.Key.Key_Return)
+    assert sent == ["first line\nsecond"]
+    assert composer.edit.toPlainText() == ""
+    stops: list[bool] = []
+    composer.stop_requested.connect(lambda: stops.append(True))
+    composer.set_busy(True)
+    assert composer.button.text() == "Stop"
+    qtbot.keyClick(composer.edit, Qt.Key.Key_Return)  # Enter does not send while busy
+    qtbot.mouseClick(composer.button, Qt.MouseButton.LeftButton)
+    assert stops == [True] and sent == ["first line\nsecond"]
+    with qtbot.waitSignal(composer.edit.escape_pressed, timeout=1000):
+        qtbot.keyClick(composer.edit, Qt.Key.Key_Escape)
+
+
+def test_sidebar_empty_state_progress_and_failures(qtbot) -> None:  # type: ignore[no-untyped-def]
+    sidebar = LibrarySidebar()
+    qtbot.addWidget(sidebar)
+    sidebar.set_folders([], {})
+    assert sidebar.stack.currentWidget() is sidebar.drop_zone
+    assert sidebar.drop_zone.help.text() == EMPTY_HELP
+    status = FolderStatus(
+        1,
+        "/data/project",
+        3,
+        12,
+        [("/data/project/bad.pdf", "bad.pdf: the PDF is encrypted")],
+        None,
+    )
+    sidebar.set_folders([status], {"/data/project": "indexing…"})
+    assert sidebar.stack.currentWidget() is sidebar.tree
+    row = sidebar.folder_row("/data/project")
+    assert row is not None and row.detail.text() == "3 documents · 12 chunks"
+    assert row.state.text() == "Indexing…"
+    folder = sidebar.tree.topLevelItem(0)
+    assert folder is not None and folder.isExpanded()
+    failure = folder.child(0).child(0)
+    assert failure.text(0) == "bad.pdf — the PDF is encrypted"
+    sidebar.progress.start("Indexing project")
+    sidebar.progress.update_progress(
+        IndexProgress(
+            files_total=40, files_done=10, chunks_done=90, elapsed_s=3.0, phase="indexing"
+        ),
+        queued=1,
+    )
+    assert sidebar.progress.bar.value() == 10 and sidebar.progress.bar.maximum() == 40
+    assert sidebar.progress.detail.text() == (
+        "10 of 40 files · 30 chunks/s · about 0:09 left · 1 more queued"
+    )
+
+
+def test_sources_panel_shows_file_folder_page_and_highlights(qtbot) -> None:  # type: ignore[no-untyped-def]
+    panel = SourcesPanel()
+    qtbot.addWidget(panel)
+    passage = {
+        "n": 2,
+        "path": "/data/project/operations-report.pdf",
+        "page": 2,
+        "heading": None,
+        "text": "The Zorblax turbine produced 42\nmegawatts.",
+    }
+    other = {
+        "n": 1,
+        "path": "/data/project/notes/travel.txt",
+        "page": None,
+        "heading": None,
+        "text": "Travel policy.",
+    }
+    panel.show_sources(5, [other, passage], [passage], "Zorblax megawatts?")
+    assert panel.current == passage  # the first cited passage is selected
+    assert panel.title.text() == "operations-report.pdf"
+    assert panel.folder.text() == str(Path("/data/project"))
+    assert panel.location.text().startswith("Page 2")
+    html = panel.passage.toHtml()
+    assert "42 megawatts" in panel.passage.toPlainText()  # hard line break joined
+    assert html.count("background-color:#ffe58a") == 2
+    assert panel.select(1) and panel.title.text() == "travel.txt"
+    assert not panel.select(9)
+
+
+def test_settings_dialog_validates(qtbot) -> None:  # type: ignore[no-untyped-def]
+    dialog = SettingsDialog(Settings())
+    qtbot.addWidget(dialog)
+    dialog.chunk_tokens.setValue(100)
+    dialog.chunk_overlap.setValue(60)
+    dialog.accept()
+    assert dialog.problem.isVisible() or not dialog.problem.isHidden()
+    assert "overlap" in dialog.problem.text().lower()
+    dialog.chunk_overlap.setValue(20)
+    dialog.k.setValue(3)
+    dialog.theme.setCurrentIndex(dialog.theme.findData("dark"))
+    dialog.accept()
+    assert dialog.result_settings().k == 3
+    assert dialog.result_settings().theme == "dark"
+
+
+@pytest.mark.parametrize("theme_name", ["light", "dark", "system"])
+def test_themes_apply(qapp, theme_name: str) -> None:  # type: ignore[no-untyped-def]
+    from desktop.ui import theme
+
+    colors = theme.apply(qapp, theme_name)
+    assert colors is theme.colors()
+    window = qapp.palette().color(qapp.palette().ColorRole.Window).name()
+    assert window == colors.window
+    assert (colors is theme.DARK) == (
+        theme_name == "dark" or (theme_name == "system" and theme.system_is_dark())
+    )
+    theme.apply(qapp, "light")
+
+
+def test_selftest_command_is_registered() -> None:
+    from desktop.cli import build_parser
+
+    args = build_parser().parse_args(["selftest", "--screenshot", "shots"])
+    assert args.func.__name__ == "cmd_selftest"
+    assert args.screenshot == Path("shots")
