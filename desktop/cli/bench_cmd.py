@@ -1,4 +1,4 @@
-"""`folio bench rag | adapters`: speed figures measured on this machine."""
+"""`folio bench rag | adapters | ui`: speed figures measured on this machine."""
 
 from __future__ import annotations
 
@@ -20,6 +20,10 @@ def add_parser(sub: Any) -> None:
     a.add_argument("--runs", type=int, default=20)
     a.add_argument("--json", action="store_true")
     a.set_defaults(func=cmd_adapters)
+    u = bsub.add_parser("ui", help="event-loop latency of the window while a folder indexes")
+    u.add_argument("--files", type=int, default=500)
+    u.add_argument("--json", action="store_true")
+    u.set_defaults(func=cmd_ui)
 
 
 def _emit(result: dict[str, object], as_json: bool) -> None:
@@ -45,4 +49,11 @@ def cmd_adapters(args: argparse.Namespace) -> int:
 
         model_path = require_local(s.model_spec("chat"))
     _emit(bench_adapters(model_path, runs=args.runs), args.json)
+    return 0
+
+
+def cmd_ui(args: argparse.Namespace) -> int:
+    from desktop.ui.bench_ui import bench_ui  # Qt only loads for this one subcommand
+
+    _emit(bench_ui(files=args.files), args.json)
     return 0

@@ -99,19 +99,22 @@ class Library:
         Raises:
             LibraryError: the library was built with another embedding model or dimension.
         """
-        bound = self.embedder()
-        if bound is None:
+        if self.embedder() is None:
+            # INSERT OR IGNORE inside one transaction: when two threads bind a new library at
+            # once, the first wins and the second is checked against it below.
             with self.db:
                 self.db.execute(
-                    "INSERT INTO meta(key, value) VALUES ('embedding_model', ?), "
+                    "INSERT OR IGNORE INTO meta(key, value) VALUES ('embedding_model', ?), "
                     "('embedding_dim', ?)",
                     (model_id, str(dim)),
                 )
+                bound_dim = int(self.meta("embedding_dim") or dim)
                 self.db.execute(
                     f"CREATE VIRTUAL TABLE IF NOT EXISTS chunk_vectors USING vec0("
-                    f"embedding float[{int(dim)}] distance_metric=cosine)"
+                    f"embedding float[{bound_dim}] distance_metric=cosine)"
                 )
-            return
+        bound = self.embedder()
+        assert bound is not None
         if bound != (model_id, dim):
             raise LibraryError(
                 f"library {self.path} was indexed with embedding model {bound[0]} "
