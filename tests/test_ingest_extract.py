@@ -172,7 +172,9 @@ def test_prose_whitespace_is_normalised(tmp_path: Path) -> None:
     path = tmp_path / "messy.txt"
     path.write_bytes(b"  one   two\x07 three \r\n\r\n\r\n\r\nfour\x0cfive\xc2\xa0six\n")
 
-    assert extract(path) == [Section("  one two three\n\nfour\nfive six", None, None)]
+    [section] = extract(path)
+    assert section.text == "  one two three\n\nfour\nfive six"
+    assert section.page is None
 
 
 def test_source_code_keeps_its_indentation(tmp_path: Path) -> None:
@@ -281,3 +283,17 @@ def test_folder_is_an_extraction_error(tmp_path: Path) -> None:
     folder.mkdir()
     with pytest.raises(ExtractionError, match="looks.txt: is a folder"):
         extract(folder)
+
+
+def test_plain_text_title_becomes_heading_without_losing_text(tmp_path: Path) -> None:
+    titled = tmp_path / "paper.txt"
+    titled.write_text("Effects of aspirin on sleep.\n\nWe studied 40 adults.\n", encoding="utf-8")
+    [section] = extract(titled)
+    assert section.heading == "Effects of aspirin on sleep."
+    assert section.text.startswith("Effects of aspirin on sleep.")  # nothing removed
+    prose = tmp_path / "prose.txt"
+    prose.write_text("A first paragraph\nthat spans lines.\n\nMore.\n", encoding="utf-8")
+    assert extract(prose)[0].heading is None
+    single = tmp_path / "single.txt"
+    single.write_text("Only one line here.\n", encoding="utf-8")
+    assert extract(single)[0].heading is None
