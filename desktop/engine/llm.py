@@ -67,8 +67,12 @@ class Engine:
         except (ValueError, RuntimeError) as exc:
             if layers == 0:
                 raise ModelError(f"cannot load model {self.model_path}: {exc}") from exc
-            log.warning("loading %s with %s GPU layers failed (%s); using the CPU",
-                        self.model_path.name, layers, exc)
+            log.warning(
+                "loading %s with %s GPU layers failed (%s); using the CPU",
+                self.model_path.name,
+                layers,
+                exc,
+            )
             self.gpu_fallback = str(exc) or type(exc).__name__
             layers = 0
             try:

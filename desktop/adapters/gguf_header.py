@@ -1,0 +1,191 @@
+"""Read GGUF headers (metadata and tensor shapes) with the `gguf` package, never llama.cpp.
+
+llama.cpp aborts the whole process on some malformed files (a metadata key of the wrong
+type trips a GGML_ASSERT), so everything Folio needs to judge a file is read here first.
+A base model's layout takes seconds to parse (its tokenizer arrays are large), so it is
+cached per file: in memory, and on disk under FOLIO_HOME so later runs start fast.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from desktop import paths
+
+log = logging.getLogger(__name__)
+
+_LAYOUT_CACHE_VERSION = 1
+
+
+@dataclass(frozen=True)
+class TensorInfo:
+    """One tensor as llama.cpp sees it: `shape` in ggml order (ne[0] first)."""
+
+    name: str
+    shape: tuple[int, ...]
+    dtype: str  # ggml type name, e.g. "F32", "Q4_1"
+    offset: int = 0  # absolute file offset of the data
+    n_bytes: int = 0
+
+
+@dataclass(frozen=True)
+class GgufHeader:
+    """The metadata and tensor table of one GGUF file.
+
+    `fields` maps each key to `(gguf value type name, value)`; arrays of more than a few
+    items are summarised as `None` (Folio never needs their content).
+    """
+
+    path: Path
+    size_bytes: int
+    fields: dict[str, tuple[str, Any]]
+    tensors: dict[str, TensorInfo]
+
+    def string(self, key: str) -> str | None:
+        """The value of a string key, or None when absent or of another type."""
+        kind, value = self.fields.get(key, ("", None))
+        return value if kind == "STRING" and isinstance(value, str) else None
+
+    def kind(self, key: str) -> str | None:
+        """The gguf value type of a key (e.g. "FLOAT32"), or None when absent."""
+        entry = self.fields.get(key)
+        return entry[0] if entry else None
+
+    def value(self, key: str) -> Any:
+        entry = self.fields.get(key)
+        return entry[1] if entry else None
+
+
+@dataclass(frozen=True)
+class ModelLayout:
+    """What adapter validation needs from a base model: its architecture and tensor shapes."""
+
+    path: Path
+    architecture: str
+    name: str
+    tensors: dict[str, tuple[tuple[int, ...], str]]  # name -> (ggml shape, dtype)
+
+
+def read_header(path: Path, *, tensors: bool = True) -> GgufHeader:
+    """Parse a GGUF file's header.
+
+    Raises:
+        ValueError: the file is not a readable GGUF (the message says why).
+        OSError: the file cannot be opened.
+    """
+    from gguf import GGUFReader, GGUFValueType
+
+    path = Path(path)
+    size = path.stat().st_size
+    try:
+        reader = GGUFReader(path)
+    except (ValueError, KeyError, IndexError, TypeError, OverflowError) as exc:
+        # Truncated or corrupt files surface as numpy reshape/index errors inside the reader.
+        raise ValueError(f"not a readable GGUF file ({exc})") from exc
+    fields: dict[str, tuple[str, Any]] = {}
+    for key, field in reader.fields.items():
+        if key.startswith("GGUF."):
+            continue
+        if not field.types:
+            continue
+        main = field.types[0]
+        kind = main.name
+        value: Any
+        if main == GGUFValueType.ARRAY:
+            kind = f"ARRAY[{field.types[-1].name}]"
+            value = field.contents() if len(field.data) <= 64 else None
+        else:
+            value = field.contents()
+        fields[key] = (kind, value)
+    table: dict[str, TensorInfo] = {}
+    if tensors:
+        for t in reader.tensors:
+            table[t.name] = TensorInfo(
+                name=t.name,
+                shape=tuple(int(d) for d in t.shape.tolist()),
+                dtype=t.tensor_type.name,
+                offset=int(t.data_offset),
+                n_bytes=int(t.n_bytes),
+            )
+    return GgufHeader(path=path, size_bytes=size, fields=fields, tensors=table)
+
+
+_layouts: dict[tuple[str, int, int], ModelLayout] = {}
+_layouts_lock = threading.Lock()
+
+
+def _file_key(path: Path) -> tuple[str, int, int]:
+    st = path.stat()
+    return (str(path.resolve()), st.st_size, st.st_mtime_ns)
+
+
+def _disk_cache_path(key: tuple[str, int, int]) -> Path:
+    digest = hashlib.sha1(key[0].encode("utf-8")).hexdigest()[:16]
+    return paths.home() / "cache" / "gguf-layout" / f"{digest}.json"
+
+
+def _load_disk(key: tuple[str, int, int]) -> ModelLayout | None:
+    file = _disk_cache_path(key)
+    try:
+        raw = json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if raw.get("version") != _LAYOUT_CACHE_VERSION or raw.get("key") != list(key):
+        return None
+    try:
+        tensors = {n: (tuple(int(d) for d in s), str(t)) for n, (s, t) in raw["tensors"].items()}
+        return ModelLayout(Path(key[0]), str(raw["architecture"]), str(raw["name"]), tensors)
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def _save_disk(key: tuple[str, int, int], layout: ModelLayout) -> None:
+    file = _disk_cache_path(key)
+    data = {
+        "version": _LAYOUT_CACHE_VERSION,
+        "key": list(key),
+        "architecture": layout.architecture,
+        "name": layout.name,
+        "tensors": {n: [list(s), t] for n, (s, t) in layout.tensors.items()},
+    }
+    try:
+        file.parent.mkdir(parents=True, exist_ok=True)
+        tmp = file.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(data), encoding="utf-8")
+        os.replace(tmp, file)
+    except OSError as exc:  # a read-only home only costs speed
+        log.debug("cannot write layout cache %s: %s", file, exc)
+
+
+def read_model_layout(model_path: Path) -> ModelLayout:
+    """The architecture and tensor shapes of a base model, cached per file version.
+
+    Raises:
+        ValueError: the model file is not a readable GGUF.
+        OSError: it cannot be opened.
+    """
+    key = _file_key(Path(model_path))
+    with _layouts_lock:
+        cached = _layouts.get(key)
+    if cached is not None:
+        return cached
+    layout = _load_disk(key)
+    if layout is None:
+        header = read_header(Path(model_path))
+        layout = ModelLayout(
+            path=Path(key[0]),
+            architecture=header.string("general.architecture") or "",
+            name=header.string("general.name") or Path(model_path).stem,
+            tensors={t.name: (t.shape, t.dtype) for t in header.tensors.values()},
+        )
+        _save_disk(key, layout)
+    with _layouts_lock:
+        _layouts[key] = layout
+    return layout

@@ -1,0 +1,137 @@
+"""`folio adapters list [--json]` and `--adapter NAME[:SCALE]` parsing and application."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from desktop import paths
+from desktop.adapters.synth import write_lora
+from desktop.cli import adapters_cmd
+from desktop.cli.adapters_cmd import apply_adapter_args, parse_adapter_spec
+from desktop.errors import AdapterError
+from desktop.session import Session
+
+MODEL = paths.bundled_models_dir() / "SmolLM2-135M-Instruct.Q4_1.gguf"
+pytestmark = pytest.mark.skipif(not MODEL.is_file(), reason="default chat model not installed")
+
+
+@pytest.fixture(scope="module")
+def made(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    d = tmp_path_factory.mktemp("made")
+    return {
+        "calm": write_lora(MODEL, d / "calm.gguf", seed=1, description="Calm"),
+        "wide": write_lora(MODEL, d / "wide.gguf", seed=2, mismatch=True),
+    }
+
+
+@pytest.fixture
+def installed(made: dict[str, Path]) -> Path:
+    user = paths.user_adapters_dir()
+    user.mkdir(parents=True)
+    for path in made.values():
+        (user / path.name).write_bytes(path.read_bytes())
+    (user / "wide.toml").write_text('description = "Too wide"\n', encoding="utf-8")
+    return user
+
+
+def run(argv: list[str], tmp_path: Path) -> int:
+    parser = argparse.ArgumentParser(prog="folio")
+    parser.add_argument("--library", type=Path, default=tmp_path / "lib.sqlite")
+    adapters_cmd.add_parser(parser.add_subparsers())
+    args = parser.parse_args(argv)
+    return int(args.func(args))
+
+
+def test_list_json_shows_compatibility(
+    installed: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(["adapters", "list", "--json"], tmp_path) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["model"]["id"] == "smollm2-135m-instruct"
+    rows = {a["name"]: a for a in report["adapters"]}
+    assert set(rows) == {"calm", "wide"}
+    assert rows["calm"]["compatible"] is True and rows["calm"]["rank"] == 8
+    assert rows["calm"]["description"] == "Calm" and rows["calm"]["source"] == "user"
+    assert rows["wide"]["compatible"] is False and "does not fit" in rows["wide"]["reason"]
+    assert rows["wide"]["description"] == "Too wide"
+
+
+def test_list_text(installed: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["adapters", "list"], tmp_path) == 0
+    out = capsys.readouterr().out
+    assert "calm" in out and " ok " in out and " NO " in out and "does not fit" in out
+    assert run(["adapters"], tmp_path) == 0  # no action: list
+
+
+def test_list_with_nothing_installed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["adapters", "list"], tmp_path) == 0
+    assert "no adapters installed" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("calm", ("calm", 1.0)),
+        ("calm:0.5", ("calm", 0.5)),
+        (" calm:2 ", ("calm", 2.0)),
+        ("calm:0", ("calm", 0.0)),
+        (r"C:\styles\calm.gguf", (r"C:\styles\calm.gguf", 1.0)),
+        (r"C:\styles\calm.gguf:1.5", (r"C:\styles\calm.gguf", 1.5)),
+    ],
+)
+def test_parse_adapter_spec(text: str, expected: tuple[str, float]) -> None:
+    assert parse_adapter_spec(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("calm:loud", "bad adapter scale 'loud'"),
+        ("calm:2.5", "from 0 to 2"),
+        ("calm:-1", "from 0 to 2"),
+        ("calm:nan", "from 0 to 2"),
+        (":1", "missing adapter name"),
+    ],
+)
+def test_bad_specs_are_clear_errors(text: str, message: str) -> None:
+    with pytest.raises(AdapterError, match=message):
+        parse_adapter_spec(text)
+
+
+class _RecordingEngine:
+    def __init__(self) -> None:
+        self.calls: list[Any] = []
+
+    def set_adapters(self, specs: Any) -> None:
+        self.calls.append(list(specs))
+
+
+class _FakeSession:
+    def __init__(self) -> None:
+        self.engine = _RecordingEngine()
+
+
+def test_unknown_or_repeated_names_fail_before_the_model_loads(installed: Path) -> None:
+    session = _FakeSession()
+    with pytest.raises(AdapterError, match=r"unknown adapter 'clam'.*calm"):
+        apply_adapter_args(session, ["clam"])
+    with pytest.raises(AdapterError, match="more than once: calm"):
+        apply_adapter_args(session, ["calm", "calm:0.5"])
+    assert session.engine.calls == []
+    apply_adapter_args(session, ["calm:0.5", "wide"])
+    assert session.engine.calls == [[("calm", 0.5), ("wide", 1.0)]]
+
+
+@pytest.mark.slow
+def test_apply_to_a_real_session(installed: Path, made: dict[str, Path], tmp_path: Path) -> None:
+    with Session(library_path=tmp_path / "lib.sqlite") as session:
+        apply_adapter_args(session, ["calm:0.5", f"{made['calm']}:0"])
+        assert session.engine.active_adapters == (("calm", 0.5),)
+        with pytest.raises(AdapterError, match="'wide'.*does not fit"):
+            apply_adapter_args(session, ["wide"])
+        assert session.engine.active_adapters == (("calm", 0.5),)
