@@ -13,6 +13,7 @@ Only the standard library is used here, so this runs on a bare Python >= 3.10.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import subprocess
 import sys
@@ -32,6 +33,10 @@ PORTABLE_CMAKE_ARGS = (
 )
 
 
+# Kept equal to the pin in pyproject.toml (checked by tests/test_bootstrap.py).
+LLAMA_REQUIREMENT = "llama-cpp-python==0.3.36"
+
+
 def say(msg: str) -> None:
     print(f"[folio setup] {msg}", flush=True)
 
@@ -46,11 +51,24 @@ def run(cmd: list[str], **kw: object) -> None:
         sys.exit(f"[folio setup] failed ({result.returncode}): {' '.join(map(str, cmd))}")
 
 
-def wanted_stamp() -> str:
-    h = hashlib.sha256((ROOT / "pyproject.toml").read_bytes())
-    h.update(os.environ.get("FOLIO_CMAKE_ARGS", PORTABLE_CMAKE_ARGS).encode())
-    h.update(sys.version.encode())
-    return h.hexdigest()
+def cmake_args() -> str:
+    return os.environ.get("FOLIO_CMAKE_ARGS", PORTABLE_CMAKE_ARGS)
+
+
+def wanted_stamp() -> dict[str, str]:
+    return {
+        "pyproject": hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest(),
+        "cmake_args": cmake_args(),
+        "python": sys.version,
+    }
+
+
+def read_stamp() -> dict[str, str]:
+    try:
+        stamp = json.loads(STAMP.read_text())
+    except (OSError, ValueError):
+        return {}
+    return stamp if isinstance(stamp, dict) else {}
 
 
 def ensure_venv() -> None:
@@ -59,16 +77,34 @@ def ensure_venv() -> None:
     if not venv_python().exists():
         say(f"creating {VENV}")
         venv.EnvBuilder(with_pip=True, clear=True).create(VENV)
-    if STAMP.exists() and STAMP.read_text().strip() == wanted_stamp():
+    stamp, wanted = read_stamp(), wanted_stamp()
+    if stamp == wanted:
         return
     started = time.monotonic()
     say("installing Folio and its dependencies (the first time compiles llama.cpp: ~8 min)")
-    env = dict(os.environ)
-    env["CMAKE_ARGS"] = os.environ.get("FOLIO_CMAKE_ARGS", PORTABLE_CMAKE_ARGS)
+    env = dict(os.environ, CMAKE_ARGS=cmake_args())
     py = str(venv_python())
     run([py, "-m", "pip", "install", "--quiet", "--upgrade", "pip"], env=env)
+    if stamp and stamp.get("cmake_args") != wanted["cmake_args"]:
+        # pip keeps an installed llama-cpp-python and its cached wheel whatever CMAKE_ARGS
+        # says, so a new build (CUDA, Metal) must be forced past both.
+        say("llama.cpp build flags changed: rebuilding llama-cpp-python")
+        run(
+            [
+                py,
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--force-reinstall",
+                "--no-deps",
+                "--no-cache-dir",
+                LLAMA_REQUIREMENT,
+            ],
+            env=env,
+        )
     run([py, "-m", "pip", "install", "--quiet", "-e", ".[dev]"], env=env)
-    STAMP.write_text(wanted_stamp())
+    STAMP.write_text(json.dumps(wanted))
     say(f"dependencies ready in {time.monotonic() - started:.0f} s")
 
 

@@ -26,7 +26,13 @@ os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    import importlib
+    from desktop.cli import (
+        adapters_cmd,
+        bench_cmd,
+        library_cmd,
+        models_cmd,
+        selftest_cmd,
+    )
 
     parser = argparse.ArgumentParser(
         prog="folio", description="Ask questions of your own documents, offline."
@@ -40,13 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug output")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in ("library_cmd", "models_cmd", "adapters_cmd", "bench_cmd", "selftest_cmd"):
-        try:  # TEMPORARY while subcommands land in parallel; made static before release
-            module = importlib.import_module(f"desktop.cli.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"desktop.cli.{name}":
-                raise
-            continue
+    for module in (library_cmd, models_cmd, adapters_cmd, bench_cmd, selftest_cmd):
         module.add_parser(sub)
     return parser
 
