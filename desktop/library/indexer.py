@@ -22,8 +22,9 @@ from desktop.embed.base import Embedder
 from desktop.errors import FolioError
 from desktop.ingest.chunker import chunk
 from desktop.ingest.extract import extract
+from desktop.ingest.types import ChunkDraft
 from desktop.ingest.walk import iter_documents
-from desktop.library.store import Library, StoredChunk
+from desktop.library.store import Library
 
 log = logging.getLogger(__name__)
 
@@ -82,14 +83,14 @@ class _Pending:
     mtime: float
     digest: str
     pages: int | None
-    chunks: list[StoredChunk]
+    chunks: list[ChunkDraft]
     is_new: bool
 
 
 ProgressFn = Callable[[IndexProgress], None]
 
 
-def embedding_text(chunk: StoredChunk) -> str:
+def embedding_text(chunk: ChunkDraft) -> str:
     """What the embedder sees: the chunk under its heading, so a passage deep in a section
     still carries the section's (or a text file's) title."""
     if chunk.heading and not chunk.text.startswith(chunk.heading):
@@ -239,12 +240,8 @@ class Indexer:
             self._fail(folder_id, key, st, f"{path.name}: no text found", report)
             return None
         pages = max((s.page for s in sections if s.page is not None), default=None)
-        chunks = [
-            StoredChunk(d.ordinal, d.text, d.page, d.heading, d.char_start, d.char_end)
-            for d in drafts
-        ]
         return _Pending(
-            folder_id, key, st.st_size, st.st_mtime, digest, pages, chunks, record is None
+            folder_id, key, st.st_size, st.st_mtime, digest, pages, drafts, record is None
         )
 
     def _fail(

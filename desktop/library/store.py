@@ -16,19 +16,8 @@ import apsw
 import numpy as np
 
 from desktop.errors import LibraryError
+from desktop.ingest.types import ChunkDraft
 from desktop.library.db import connect
-
-
-@dataclass(frozen=True)
-class StoredChunk:
-    """A chunk ready to store: its text, place in the document and embedding."""
-
-    ordinal: int
-    text: str
-    page: int | None
-    heading: str | None
-    char_start: int
-    char_end: int
 
 
 @dataclass(frozen=True)
@@ -197,7 +186,7 @@ class Library:
         mtime: float,
         content_hash: str,
         pages: int | None,
-        chunks: Sequence[StoredChunk],
+        chunks: Sequence[ChunkDraft],
         vectors: np.ndarray,
     ) -> int:
         """Replace a document's chunks and vectors atomically; returns the document id."""
