@@ -221,3 +221,16 @@ def test_selftest_command_is_registered() -> None:
     args = build_parser().parse_args(["selftest", "--screenshot", "shots"])
     assert args.func.__name__ == "cmd_selftest"
     assert args.screenshot == Path("shots")
+
+
+def test_window_refuses_to_open_invisibly_without_a_display(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from desktop.ui import app
+
+    monkeypatch.setattr(app.sys, "platform", "linux")
+    monkeypatch.delenv("QT_QPA_PLATFORM", raising=False)
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    assert app.run_app() == 1
+    assert "no display found" in capsys.readouterr().err

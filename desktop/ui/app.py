@@ -123,6 +123,14 @@ def install_error_hooks() -> None:
 
 def run_app(library: Path | None = None) -> int:
     """Open Folio's window and run until it is closed; returns the exit code."""
+    if needs_offscreen():
+        # An invisible window nobody can close is worse than a clear word.
+        print(
+            "folio: no display found, so the window cannot open here. Use the command line "
+            "(`folio --help`), or `folio selftest` to check the window offscreen.",
+            file=sys.stderr,
+        )
+        return 1
     setup_logging()
     log.info("Folio %s starting", __version__)
     app = ensure_app()
