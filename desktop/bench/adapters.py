@@ -112,6 +112,7 @@ def _reload(
             n_ctx=N_CTX,
             n_threads=threads,
             seed=0,
+            flash_attn=True,  # as the engine, so the comparison is fair
             verbose=False,
         )
 

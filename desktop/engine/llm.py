@@ -96,6 +96,10 @@ class Engine:
             n_threads=threads,
             n_gpu_layers=layers,
             seed=seed,
+            # Flash attention, measured side by side on 2 CPU cores (SmolLM2-135M): raw prefill
+            # 190 vs 165 tok/s; SciFact answers' first token 4.26 vs 4.83 s, but generation
+            # 55 vs 64 tok/s. Break-even is ~235 answer tokens, so typical answers gain.
+            flash_attn=True,
             verbose=False,
         )
 
