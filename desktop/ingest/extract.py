@@ -11,7 +11,7 @@ from desktop.ingest.html_text import html_sections
 from desktop.ingest.markup import markdown_sections, rst_sections
 from desktop.ingest.office import extract_docx
 from desktop.ingest.pdf import extract_pdf
-from desktop.ingest.text import clean_code, clean_plain, decode, read_bytes
+from desktop.ingest.text import clean_code, clean_plain, decode, os_errors_named, read_bytes
 from desktop.ingest.types import Section
 
 PROSE_SUFFIXES = frozenset({".txt", ".text"})
@@ -95,19 +95,13 @@ def extract(path: Path) -> list[Section]:
     if extractor is None:
         kind = f"'{path.suffix}'" if path.suffix else "(no extension)"
         raise ExtractionError(f"{path}: unsupported file type {kind}")
-    try:
+    with os_errors_named(path):
         info = path.stat()
         if stat.S_ISDIR(info.st_mode):
             raise ExtractionError(f"{path}: is a folder, not a file")
         if info.st_size == 0:
             raise ExtractionError(f"{path}: empty file")
         sections = extractor(path)
-    except FileNotFoundError:
-        raise ExtractionError(f"{path}: file not found") from None
-    except PermissionError:
-        raise ExtractionError(f"{path}: permission denied") from None
-    except OSError as e:
-        raise ExtractionError(f"{path}: cannot be read ({e.strerror or e})") from None
     if not sections:
         raise ExtractionError(f"{path}: no text found (the file holds only whitespace or markup)")
     return sections

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import codecs
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from desktop.errors import ExtractionError
@@ -41,10 +43,11 @@ _SOFT_BREAK = re.compile(r"(?<=[^\W\d_])[\u00ad\x02\ufffe][ \t]*(?:\r?\n[ \t]*)?
 _HARD_BREAK = re.compile(r"(?<=[^\W\d_])-[ \t]*\r?\n[ \t]*(?=([^\W\d_]))")
 
 
-def read_bytes(path: Path) -> bytes:
-    """Read a whole file, turning OS errors into an ExtractionError that names the file."""
+@contextmanager
+def os_errors_named(path: Path) -> Iterator[None]:
+    """Turn OS errors raised while reading `path` into an ExtractionError naming the file."""
     try:
-        data = path.read_bytes()
+        yield
     except FileNotFoundError:
         raise ExtractionError(f"{path}: file not found") from None
     except IsADirectoryError:
@@ -53,6 +56,12 @@ def read_bytes(path: Path) -> bytes:
         raise ExtractionError(f"{path}: permission denied") from None
     except OSError as e:
         raise ExtractionError(f"{path}: cannot be read ({e.strerror or e})") from None
+
+
+def read_bytes(path: Path) -> bytes:
+    """Read a whole file, turning OS errors into an ExtractionError that names the file."""
+    with os_errors_named(path):
+        data = path.read_bytes()
     if not data:
         raise ExtractionError(f"{path}: empty file")
     return data
