@@ -23,6 +23,7 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
+from desktop.bench.stats import summarize
 from desktop.library.search import MODES, Searcher
 from desktop.session import Session
 
@@ -103,10 +104,11 @@ def main() -> int:
                 latencies.append((time.perf_counter() - t) * 1000)
                 ranked = list(dict.fromkeys(Path(h.chunk.path).stem for h in result.hits))
                 scores.append(ndcg_at(ranked, qrels[qid]))
+            timing = summarize(latencies)
             out[mode] = {
                 "ndcg@10": round(statistics.fmean(scores), 4),
-                "p50_ms": round(statistics.median(latencies), 2),
-                "p95_ms": round(sorted(latencies)[int(0.95 * len(latencies))], 2),
+                "p50_ms": timing["p50"],
+                "p95_ms": timing["p95"],
             }
             print(
                 f"{mode:8s} nDCG@10 {out[mode]['ndcg@10']:.4f}  "  # type: ignore[index]

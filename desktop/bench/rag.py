@@ -2,22 +2,13 @@
 
 from __future__ import annotations
 
-import statistics
 import tempfile
 import time
 from pathlib import Path
 
+from desktop.bench.stats import summarize
 from desktop.sample import QUESTIONS, make_corpus
 from desktop.session import Session
-
-
-def _summary(values: list[float]) -> dict[str, float]:
-    ordered = sorted(values)
-    return {
-        "p50": round(statistics.median(ordered), 2),
-        "p95": round(ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))], 2),
-        "n": len(ordered),
-    }
 
 
 def bench_rag(runs: int = 5, library: Path | None = None) -> dict[str, object]:
@@ -55,11 +46,11 @@ def bench_rag(runs: int = 5, library: Path | None = None) -> dict[str, object]:
                     "seconds": round(index_s, 2),
                 },
                 "model_load_s": round(load_s, 2),
-                "search_ms": _summary(search_ms),
+                "search_ms": summarize(search_ms),
                 "ask": {
-                    "retrieve_ms": _summary(retrieve),
-                    "first_token_ms": _summary(first),
-                    "total_ms": _summary(totals),
-                    "tokens_per_s": _summary(rates) if rates else None,
+                    "retrieve_ms": summarize(retrieve),
+                    "first_token_ms": summarize(first),
+                    "total_ms": summarize(totals),
+                    "tokens_per_s": summarize(rates) if rates else None,
                 },
             }
