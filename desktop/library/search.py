@@ -15,6 +15,7 @@ from typing import Literal
 import numpy as np
 
 from desktop.embed.base import Embedder
+from desktop.library import vectors
 from desktop.library.store import ChunkRecord, Library
 
 Mode = Literal["hybrid", "vector", "keyword"]
@@ -73,12 +74,7 @@ class Searcher:
         self.fusion: Fusion = fusion
 
     def vector_ids(self, vector: np.ndarray, limit: int) -> list[tuple[int, float]]:
-        rows = self.library.db.execute(
-            "SELECT rowid, distance FROM chunk_vectors WHERE embedding MATCH ? AND k = ? "
-            "ORDER BY distance",
-            (vector.astype("float32").tobytes(), limit),
-        )
-        return [(int(r), 1.0 - float(d)) for r, d in rows]
+        return vectors.nearest(self.library.db, vector, limit)
 
     def keyword_ids(self, query: str, limit: int) -> list[tuple[int, float]]:
         match = fts_query(query)
@@ -126,13 +122,8 @@ class Searcher:
         """Cosine similarity of the query to each chunk (vectors are unit length)."""
         if query_vector is None or not ids:
             return {}
-        marks = ",".join("?" * len(ids))
-        rows = self.library.db.execute(
-            f"SELECT rowid, embedding FROM chunk_vectors WHERE rowid IN ({marks})", tuple(ids)
-        )
-        return {
-            int(r): float(np.frombuffer(blob, dtype=np.float32) @ query_vector) for r, blob in rows
-        }
+        stored = vectors.vectors_of(self.library.db, ids)
+        return {cid: float(v @ query_vector) for cid, v in stored.items()}
 
 
 def _minmax(scored: list[tuple[int, float]]) -> dict[int, float]:

@@ -17,6 +17,7 @@ import numpy as np
 
 from desktop.errors import LibraryError
 from desktop.ingest.types import ChunkDraft
+from desktop.library import vectors as vector_index
 from desktop.library.db import connect
 
 
@@ -98,10 +99,7 @@ class Library:
                     (model_id, str(dim)),
                 )
                 bound_dim = int(self.meta("embedding_dim") or dim)
-                self.db.execute(
-                    f"CREATE VIRTUAL TABLE IF NOT EXISTS chunk_vectors USING vec0("
-                    f"embedding float[{bound_dim}] distance_metric=cosine)"
-                )
+                vector_index.create(self.db, bound_dim)
         bound = self.embedder()
         assert bound is not None
         if bound != (model_id, dim):
@@ -227,10 +225,7 @@ class Library:
                         chunk.heading,
                     ),
                 )
-                self.db.execute(
-                    "INSERT INTO chunk_vectors(rowid, embedding) VALUES (?, ?)",
-                    (self.db.last_insert_rowid(), vector.tobytes()),
-                )
+                vector_index.insert(self.db, self.db.last_insert_rowid(), vector)
         return doc_id
 
     def record_failure(
@@ -272,11 +267,7 @@ class Library:
     def _delete_chunks(self, doc_id: int) -> None:
         # vec0 tables know nothing of foreign keys: delete their rows explicitly.
         if self.embedder() is not None:
-            self.db.execute(
-                "DELETE FROM chunk_vectors WHERE rowid IN "
-                "(SELECT id FROM chunks WHERE document_id = ?)",
-                (doc_id,),
-            )
+            vector_index.delete_document(self.db, doc_id)
         self.db.execute("DELETE FROM chunks WHERE document_id = ?", (doc_id,))
 
     # -- reading ---------------------------------------------------------------------------
