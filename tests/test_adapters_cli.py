@@ -5,19 +5,20 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from desktop import paths
 from desktop.adapters.synth import write_lora
 from desktop.cli import adapters_cmd
 from desktop.cli.adapters_cmd import apply_adapter_args, parse_adapter_spec
 from desktop.errors import AdapterError
-from desktop.session import Session
+from desktop.paths import Locations
+from desktop.session import Config, Session
+from desktop.settings import Settings
+from tests.conftest import require_default_model
+from tests.fakes import ScriptedEngine
 
-MODEL = paths.bundled_models_dir() / "SmolLM2-135M-Instruct.Q4_1.gguf"
-pytestmark = pytest.mark.skipif(not MODEL.is_file(), reason="default chat model not installed")
+MODEL = require_default_model("chat")
 
 
 @pytest.fixture(scope="module")
@@ -30,8 +31,8 @@ def made(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 @pytest.fixture
-def installed(made: dict[str, Path]) -> Path:
-    user = paths.user_adapters_dir()
+def installed(made: dict[str, Path], locations: Locations) -> Path:
+    user = locations.user_adapters_dir
     user.mkdir(parents=True)
     for path in made.values():
         (user / path.name).write_bytes(path.read_bytes())
@@ -103,33 +104,26 @@ def test_bad_specs_are_clear_errors(text: str, message: str) -> None:
         parse_adapter_spec(text)
 
 
-class _RecordingEngine:
-    def __init__(self) -> None:
-        self.calls: list[Any] = []
-
-    def set_adapters(self, specs: Any) -> None:
-        self.calls.append(list(specs))
-
-
-class _FakeSession:
-    def __init__(self) -> None:
-        self.engine = _RecordingEngine()
-
-
-def test_unknown_or_repeated_names_fail_before_the_model_loads(installed: Path) -> None:
-    session = _FakeSession()
+def test_unknown_or_repeated_names_fail_before_the_model_loads(
+    installed: Path, fake_session: Session
+) -> None:
+    engine = fake_session.engine
+    assert isinstance(engine, ScriptedEngine)
     with pytest.raises(AdapterError, match=r"unknown adapter 'clam'.*calm"):
-        apply_adapter_args(session, ["clam"])
+        apply_adapter_args(fake_session, ["clam"])
     with pytest.raises(AdapterError, match="more than once: calm"):
-        apply_adapter_args(session, ["calm", "calm:0.5"])
-    assert session.engine.calls == []
-    apply_adapter_args(session, ["calm:0.5", "wide"])
-    assert session.engine.calls == [[("calm", 0.5), ("wide", 1.0)]]
+        apply_adapter_args(fake_session, ["calm", "calm:0.5"])
+    assert engine.adapter_calls == []
+    apply_adapter_args(fake_session, ["calm:0.5", "wide"])
+    assert engine.adapter_calls == [[("calm", 0.5), ("wide", 1.0)]]
 
 
 @pytest.mark.slow
-def test_apply_to_a_real_session(installed: Path, made: dict[str, Path], tmp_path: Path) -> None:
-    with Session(library_path=tmp_path / "lib.sqlite") as session:
+def test_apply_to_a_real_session(
+    installed: Path, made: dict[str, Path], tmp_path: Path, locations: Locations
+) -> None:
+    config = Config.resolve(Settings(), locations, tmp_path / "lib.sqlite")
+    with Session(config) as session:
         apply_adapter_args(session, ["calm:0.5", f"{made['calm']}:0"])
         assert session.engine.active_adapters == (("calm", 0.5),)
         with pytest.raises(AdapterError, match="'wide'.*does not fit"):

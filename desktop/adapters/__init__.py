@@ -7,7 +7,7 @@ only after `require_compatible` has passed.
 from __future__ import annotations
 
 from desktop.adapters.discovery import (
-    adapter_dirs,
+    AdapterDirs,
     adapters_for_model,
     discover,
     find_adapter,
@@ -18,9 +18,9 @@ from desktop.adapters.validate import check_compatibility, require_compatible
 
 __all__ = [
     "MAX_SCALE",
+    "AdapterDirs",
     "AdapterInfo",
     "Compatibility",
-    "adapter_dirs",
     "adapters_for_model",
     "check_compatibility",
     "check_scale",

@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
+import dataclasses
 import tempfile
 import time
 from pathlib import Path
 
 from desktop.bench.stats import summarize
 from desktop.sample import QUESTIONS, make_corpus
-from desktop.session import Session
+from desktop.session import Config, Session
 
 
-def bench_rag(runs: int = 5, library: Path | None = None) -> dict[str, object]:
-    """Index the sample folder, then time searches and answers (medians over `runs`)."""
+def bench_rag(config: Config, runs: int = 5) -> dict[str, object]:
+    """Index the sample folder into a scratch library, then time searches and answers
+    (medians over `runs`), with the models and settings of `config`."""
     with tempfile.TemporaryDirectory(prefix="folio-bench-") as tmp:
         root = Path(tmp)
         docs = make_corpus(root)
-        with Session(library_path=library or root / "lib.sqlite") as s:
+        scratch = dataclasses.replace(config, library_path=root / "lib.sqlite")
+        with Session(scratch) as s:
             t = time.perf_counter()
             report = s.indexer.index([docs])
             index_s = time.perf_counter() - t
@@ -39,7 +42,7 @@ def bench_rag(runs: int = 5, library: Path | None = None) -> dict[str, object]:
                     if a.tokens > 1:
                         rates.append(a.tokens_per_s)
             return {
-                "model": engine.model_path.name,
+                "model": Path(engine.model_path).name,
                 "index": {
                     "files": report.added,
                     "chunks": report.chunks,

@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from desktop.adapters import MAX_SCALE, AdapterInfo, adapters_for_model, discover
-from desktop.adapters.discovery import adapter_dirs
 from desktop.cli.common import print_json, session_for
 from desktop.errors import AdapterError, ModelError
+from desktop.session import Session
 
 
 def add_parser(sub: Any) -> None:
@@ -26,19 +26,24 @@ def add_parser(sub: Any) -> None:
 def cmd_list(args: argparse.Namespace) -> int:
     with session_for(args) as s:
         spec = s.model_spec("chat")
+        where = s.locations
+        dirs = where.adapter_dirs
         model_path: Path | None = None
         model_problem = ""
         try:
             from desktop.models.catalog import require_local
 
-            model_path = require_local(spec)
+            model_path = require_local(spec, where.models_search_path)
         except ModelError as exc:
             model_problem = str(exc)
         rows: list[tuple[AdapterInfo, bool | None, str]]
         if model_path is None:
-            rows = [(info, None, f"cannot check: {model_problem}") for info in discover()]
+            rows = [(info, None, f"cannot check: {model_problem}") for info in discover(dirs)]
         else:
-            rows = [(i, v.ok, v.reason) for i, v in adapters_for_model(model_path)]
+            rows = [
+                (i, v.ok, v.reason)
+                for i, v in adapters_for_model(model_path, dirs, where.cache_dir)
+            ]
     if getattr(args, "json", False):
         print_json(
             {
@@ -47,7 +52,7 @@ def cmd_list(args: argparse.Namespace) -> int:
                     "name": spec.name,
                     "path": str(model_path) if model_path else None,
                 },
-                "dirs": [str(d) for d, _ in adapter_dirs()],
+                "dirs": [str(d) for d, _ in dirs],
                 "adapters": [
                     {**info.to_json(), "compatible": ok, "reason": reason}
                     for info, ok, reason in rows
@@ -56,8 +61,8 @@ def cmd_list(args: argparse.Namespace) -> int:
         )
         return 0
     if not rows:
-        dirs = " or ".join(str(d) for d, _ in adapter_dirs())
-        print(f"no adapters installed; put LoRA .gguf files in {dirs}")
+        folders = " or ".join(str(d) for d, _ in dirs)
+        print(f"no adapters installed; put LoRA .gguf files in {folders}")
         return 0
     print(f"Adapters for {spec.name}:")
     width = max(len(info.name) for info, _, _ in rows)
@@ -110,7 +115,7 @@ def parse_adapter_spec(text: str) -> tuple[str, float]:
     return name, scale
 
 
-def apply_adapter_args(session: Any, specs: Sequence[str]) -> None:
+def apply_adapter_args(session: Session, specs: Sequence[str]) -> None:
     """Apply `--adapter NAME[:SCALE]` options (repeatable) to `session.engine`.
 
     Names are checked before the model is loaded, so a typo fails fast.
@@ -124,7 +129,7 @@ def apply_adapter_args(session: Any, specs: Sequence[str]) -> None:
     repeated = sorted({n for n in names if names.count(n) > 1})
     if repeated:
         raise AdapterError(f"adapter given more than once: {', '.join(repeated)}")
-    known = {info.name for info in discover()}
+    known = {info.name for info in discover(session.locations.adapter_dirs)}
     for name in names:
         if name not in known and not (
             Path(name).suffix.lower() == ".gguf" and Path(name).expanduser().is_file()

@@ -35,8 +35,9 @@ def _emit(result: dict[str, object], as_json: bool) -> None:
 
 def cmd_rag(args: argparse.Namespace) -> int:
     from desktop.bench.rag import bench_rag
+    from desktop.cli.common import config_for
 
-    _emit(bench_rag(runs=args.runs, library=None), args.json)
+    _emit(bench_rag(config_for(args), runs=args.runs), args.json)
     return 0
 
 
@@ -47,13 +48,14 @@ def cmd_adapters(args: argparse.Namespace) -> int:
     with session_for(args) as s:
         from desktop.models.catalog import require_local
 
-        model_path = require_local(s.model_spec("chat"))
+        model_path = require_local(s.model_spec("chat"), s.locations.models_search_path)
     _emit(bench_adapters(model_path, runs=args.runs), args.json)
     return 0
 
 
 def cmd_ui(args: argparse.Namespace) -> int:
+    from desktop.cli.common import config_for
     from desktop.ui.bench_ui import bench_ui  # Qt only loads for this one subcommand
 
-    _emit(bench_ui(files=args.files), args.json)
+    _emit(bench_ui(files=args.files, user=config_for(args).locations), args.json)
     return 0

