@@ -175,6 +175,7 @@ def test_a_busy_library_is_a_clear_message(locations: Locations, tmp_path: Path)
 _OPEN = "import sys; from desktop.library.store import Library; Library(sys.argv[1]).close()"
 
 
+@pytest.mark.slow  # 24 Python processes
 def test_processes_racing_to_open_a_new_library_never_fail(tmp_path: Path) -> None:
     """Migration and the switch to WAL were not safe when two processes created a library
     together ("table meta already exists", "database is locked")."""
