@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from desktop.adapters import install_adapter
 from desktop.adapters.synth import write_lora
 from desktop.cli import adapters_cmd
 from desktop.cli.adapters_cmd import apply_adapter_args, parse_adapter_spec
@@ -129,3 +130,32 @@ def test_apply_to_a_real_session(
         with pytest.raises(AdapterError, match="'wide'.*does not fit"):
             apply_adapter_args(session, ["wide"])
         assert session.engine.active_adapters == (("calm", 0.5),)
+
+
+def test_add_an_adapter_trained_elsewhere(
+    made: dict[str, Path], tmp_path: Path, locations: Locations, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = tmp_path / "elsewhere" / "calm.gguf"
+    source.parent.mkdir()
+    source.write_bytes(made["calm"].read_bytes())
+    source.with_suffix(".toml").write_text('description = "Calm, from a friend"\n')
+    assert run(["adapters", "add", str(source), "--json"], tmp_path) == 0
+    added = json.loads(capsys.readouterr().out)
+    assert added["name"] == "calm" and added["description"] == "Calm, from a friend"
+    assert (locations.user_adapters_dir / "calm.toml").is_file()
+    assert run(["adapters", "list", "--json"], tmp_path) == 0
+    listed = {a["name"]: a for a in json.loads(capsys.readouterr().out)["adapters"]}
+    assert listed["calm"]["compatible"] is True and listed["calm"]["source"] == "user"
+
+    wide = tmp_path / "wide.gguf"
+    wide.write_bytes(made["wide"].read_bytes())
+    with pytest.raises(AdapterError, match="does not fit"):
+        run(["adapters", "add", str(wide)], tmp_path)
+    assert not (locations.user_adapters_dir / "wide.gguf").exists()
+    other = tmp_path / "other" / "calm.gguf"
+    other.parent.mkdir()
+    other.write_bytes(made["wide"].read_bytes())
+    with pytest.raises(AdapterError, match="already installed"):
+        install_adapter(other, locations.user_adapters_dir)
+    with pytest.raises(AdapterError, match="is a .gguf file"):
+        run(["adapters", "add", str(source.with_suffix(".toml"))], tmp_path)

@@ -14,8 +14,9 @@ from typing import Any
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication, QKeySequence
-from PySide6.QtWidgets import QMessageBox
+from PySide6.QtWidgets import QFileDialog, QMessageBox
 
+from desktop import __version__
 from desktop import settings as settings_mod
 from desktop.adapters.synth import write_lora
 from desktop.engine.llm import Engine
@@ -292,7 +293,7 @@ def test_settings_persist_and_apply_without_reloading(  # type: ignore[no-untype
     assert model_pointer(w) == before
     text = copy_diagnostics(w)
     assert QGuiApplication.clipboard().text() == text
-    assert "Folio 0.1.0" in text and "Library counts" in text and "folio.log" in text
+    assert f"Folio {__version__}" in text and "Library counts" in text and "folio.log" in text
     w.apply_settings(w.settings.with_changes(theme="light"))
 
 
@@ -314,3 +315,25 @@ def test_missing_model_is_explained_and_asking_says_why(qtbot) -> None:  # type:
     assert "Couldn't answer" in w.chat_view.toPlainText()
     box.close()
     w.close()
+
+
+def test_an_adapter_trained_elsewhere_is_added_from_the_window(  # type: ignore[no-untyped-def]
+    qtbot, open_window, tmp_path: Path, chat_model_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    made = write_lora(chat_model_path, tmp_path / "friend" / "warm.gguf", name="warm", seed=5)
+    made.with_suffix(".toml").write_text('description = "A warm voice"\n', encoding="utf-8")
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(made), ""))
+    w = open_window()
+    qtbot.waitUntil(lambda: w.adapter_rows is not None, timeout=30_000)
+    with qtbot.waitSignal(
+        w.chat.worker.adapters_listed,
+        timeout=60_000,
+        check_params_cb=lambda rows: any(r["name"] == "warm" for r in rows),
+    ):
+        next(
+            a for a in w.menuBar().actions()[0].menu().actions() if "adapter" in a.text()
+        ).trigger()
+    row = next(r for r in w.adapter_rows if r["name"] == "warm")
+    assert row["ok"] and row["description"] == "A warm voice"
+    assert (Locations.from_environment().user_adapters_dir / "warm.gguf").is_file()
+    assert w.model_bar.select_adapter("warm")

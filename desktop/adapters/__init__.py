@@ -14,6 +14,7 @@ from desktop.adapters.discovery import (
     inspect,
 )
 from desktop.adapters.info import MAX_SCALE, AdapterInfo, Compatibility, check_scale
+from desktop.adapters.install import install_adapter
 from desktop.adapters.validate import check_compatibility, require_compatible
 
 __all__ = [
@@ -27,5 +28,6 @@ __all__ = [
     "discover",
     "find_adapter",
     "inspect",
+    "install_adapter",
     "require_compatible",
 ]

@@ -8,7 +8,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from desktop.adapters import MAX_SCALE, AdapterInfo, adapters_for_model, discover
+from desktop.adapters import (
+    MAX_SCALE,
+    AdapterInfo,
+    adapters_for_model,
+    discover,
+    install_adapter,
+)
 from desktop.cli.common import print_json, session_for
 from desktop.errors import AdapterError, ModelError
 from desktop.session import Session
@@ -21,6 +27,25 @@ def add_parser(sub: Any) -> None:
     lst = actions.add_parser("list", help="list adapters, showing which fit the current model")
     lst.add_argument("--json", action="store_true", help="print a JSON report")
     lst.set_defaults(func=cmd_list)
+    add = actions.add_parser("add", help="add an adapter trained elsewhere (.gguf + sidecar)")
+    add.add_argument("path", type=Path, help="the adapter's .gguf file")
+    add.add_argument("--json", action="store_true", help="print a JSON report")
+    add.set_defaults(func=cmd_add)
+
+
+def cmd_add(args: argparse.Namespace) -> int:
+    """Check the adapter against the chat model, then copy it into the user's folder."""
+    with session_for(args) as s:
+        from desktop.models.catalog import require_local
+
+        where = s.locations
+        model = require_local(s.model_spec("chat"), where.models_search_path)
+        info = install_adapter(args.path, where.user_adapters_dir, model, where.cache_dir)
+    if args.json:
+        print_json(info.to_json())
+    else:
+        print(f"added style adapter '{info.name}' ({info.path}); use it with --adapter {info.name}")
+    return 0
 
 
 def cmd_list(args: argparse.Namespace) -> int:

@@ -10,8 +10,8 @@ import threading
 from pathlib import Path
 from types import TracebackType
 
-from PySide6.QtCore import QObject, QRectF, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QFont, QIcon, QPainter, QPixmap
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
+from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
 from desktop import APP_NAME, __version__, boundary
@@ -30,26 +30,12 @@ def needs_offscreen() -> bool:
     return not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
+ICON = Path(__file__).resolve().parent / "assets" / "folio.svg"
+
+
 def app_icon() -> QIcon:
-    """Folio's icon, drawn rather than shipped as a file."""
-    icon = QIcon()
-    for size in (16, 32, 64, 128, 256):
-        pixmap = QPixmap(size, size)
-        pixmap.fill(Qt.GlobalColor.transparent)
-        p = QPainter(pixmap)
-        p.setRenderHint(QPainter.RenderHint.Antialiasing)
-        p.setBrush(QColor("#2f6fde"))
-        p.setPen(Qt.PenStyle.NoPen)
-        p.drawRoundedRect(QRectF(0, 0, size, size), size * 0.22, size * 0.22)
-        font = QFont()
-        font.setBold(True)
-        font.setPixelSize(int(size * 0.62))
-        p.setFont(font)
-        p.setPen(QColor("#ffffff"))
-        p.drawText(QRectF(0, 0, size, size), Qt.AlignmentFlag.AlignCenter, "F")
-        p.end()
-        icon.addPixmap(pixmap)
-    return icon
+    """Folio's icon (an SVG shipped with the package, found the same way when frozen)."""
+    return QIcon(str(ICON))
 
 
 def ensure_app() -> QApplication:

@@ -10,11 +10,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QObject, Signal, Slot
 
-from desktop.adapters import AdapterInfo, check_compatibility, discover
+from desktop.adapters import AdapterInfo, check_compatibility, discover, install_adapter
 from desktop.cancel import CancelToken
 from desktop.engine.api import ChatEngine
 from desktop.errors import ModelError
@@ -38,6 +39,7 @@ class ChatWorker(QObject):
     adapters_listed = Signal(object)  # list of dicts: name, info, ok, reason
     adapters_applied = Signal(object)  # list of dicts: name, scale (empty: none)
     adapter_failed = Signal(str)
+    adapter_added = Signal(str)  # the name of an adapter copied into the user's folder
 
     def __init__(self, session: Session) -> None:
         super().__init__()
@@ -167,6 +169,19 @@ class ChatWorker(QObject):
         except BaseException as exc:  # noqa: BLE001
             emit(self.adapter_failed, user_message(exc, self.session.config))
         emit(self.adapters_listed, rows)
+
+    @Slot(str)
+    def add_adapter(self, path: str) -> None:
+        """Check an adapter file against the loaded model and copy it into the user's folder."""
+        where = self.session.locations
+        model = self.engine.model_path if self.engine is not None else None
+        try:
+            info = install_adapter(Path(path), where.user_adapters_dir, model, where.cache_dir)
+        except BaseException as exc:  # noqa: BLE001 - shown in the window, never raised
+            emit(self.adapter_failed, user_message(exc, self.session.config))
+            return
+        emit(self.adapter_added, info.name)
+        self.list_adapters()
 
     @Slot(object)
     def set_adapters(self, choices: list[tuple[AdapterInfo, float]]) -> None:

@@ -263,6 +263,14 @@ class MainWindow(QMainWindow):
     def refresh_adapters(self) -> None:
         self.models.refresh_adapters()
 
+    def choose_adapter_file(self) -> None:
+        """File → Add style adapter…: a LoRA .gguf trained elsewhere, with its sidecar."""
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Add a style adapter", str(Path.home()), "LoRA adapters (*.gguf)"
+        )
+        if path:
+            self.models.add_adapter_file(path)
+
     # -- settings --------------------------------------------------------------------------
     def apply_settings(self, new: Settings) -> None:
         """Save settings and apply them: theme now, the model only if it must reload."""

@@ -39,6 +39,7 @@ def build_menus(window: MainWindow) -> dict[str, QAction]:
     bar = window.menuBar()
     file_menu = bar.addMenu("&File")
     file_menu.addAction(_action(window, "&Add folder…", window.choose_folder, "Ctrl+O"))
+    file_menu.addAction(_action(window, "Add st&yle adapter…", window.choose_adapter_file))
     file_menu.addSeparator()
     file_menu.addAction(
         _action(window, "&Settings…", window.open_settings, QKeySequence.StandardKey.Preferences)

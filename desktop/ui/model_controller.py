@@ -28,6 +28,7 @@ class ModelController(QObject):
     notice = Signal(str)
 
     _set_adapters = Signal(object)
+    _add_adapter = Signal(str)
 
     def __init__(self, bar: ModelBar, worker: ChatWorker, session: Session) -> None:
         super().__init__()
@@ -40,6 +41,8 @@ class ModelController(QObject):
         self._download: DownloadThread | None = None
         self._download_id = ""
         self._set_adapters.connect(worker.set_adapters)
+        self._add_adapter.connect(worker.add_adapter)
+        worker.adapter_added.connect(self._on_adapter_added)
         worker.loading.connect(bar.set_status)
         worker.ready.connect(self._on_model_ready)
         worker.model_failed.connect(self._on_model_failed)
@@ -81,6 +84,13 @@ class ModelController(QObject):
     def refresh_adapters(self) -> None:
         """Look for new adapter files (they are also listed after every model load)."""
         QMetaObject.invokeMethod(self.worker, "list_adapters", Qt.ConnectionType.QueuedConnection)
+
+    def add_adapter_file(self, path: str) -> None:
+        """Install an adapter trained elsewhere; it shows in the Style dropdown once added."""
+        emit(self._add_adapter, path)
+
+    def _on_adapter_added(self, name: str) -> None:
+        emit(self.notice, f"Style adapter '{name}' added: pick it in the Style list.")
 
     def _on_adapters_listed(self, rows: list[dict[str, Any]]) -> None:
         self.adapter_rows = rows
