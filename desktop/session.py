@@ -29,6 +29,7 @@ from desktop.components import Registry, default_registry
 from desktop.embed.base import Embedder
 from desktop.engine.api import ChatEngine
 from desktop.errors import ModelError
+from desktop.ingest.limits import IngestLimits
 from desktop.library.db import DEFAULT_BUSY_TIMEOUT_MS
 from desktop.library.indexer import Indexer
 from desktop.library.search import Searcher
@@ -224,10 +225,16 @@ class Session:
         """This thread's indexer (on its connection, with the shared embedder)."""
         parts, s = self._parts(), self.settings
         embedder = self.embedder
-        key = (id(embedder), s.chunk_tokens, s.chunk_overlap)
+        limits = IngestLimits.from_settings(s)
+        key = (id(embedder), s.chunk_tokens, s.chunk_overlap, limits)
         if parts.indexer is None or parts.indexer.key != key:
             indexer = Indexer(
-                self.library, embedder, embedder.tokenizer(), s.chunk_tokens, s.chunk_overlap
+                self.library,
+                embedder,
+                embedder.tokenizer(),
+                s.chunk_tokens,
+                s.chunk_overlap,
+                limits,
             )
             parts.indexer = _Built(key, indexer)
         return parts.indexer.part

@@ -40,6 +40,14 @@ class Settings:
     search_mode: Mode = "hybrid"
     theme: Theme = "system"
     max_answer_tokens: int = 384
+    # Ingestion limits (desktop/ingest/limits.py): each file is parsed in a worker process.
+    parse_timeout_s: float = 60.0
+    parse_memory_mb: int = 1024
+    max_file_mb: int = 200
+    max_text_mb: int = 10
+    parse_workers: int = 0  # 0 = automatic
+    ocr: bool = False  # read scanned pages with the optional OCR extra (folio[ocr])
+    watch_folders: bool = True  # keep indexed folders in step while the window is open
 
     def __post_init__(self) -> None:
         if not is_theme(self.theme):
@@ -61,6 +69,16 @@ class Settings:
             raise ValueError("GPU layers must be 'auto' or a whole number")
         if not 1 <= self.max_answer_tokens <= 4096:
             raise ValueError("the answer length must be between 1 and 4096 tokens")
+        if not 1 <= self.parse_timeout_s <= 3600:
+            raise ValueError("the parse time limit must be between 1 and 3600 seconds")
+        if not 256 <= self.parse_memory_mb <= 65536:
+            raise ValueError("the parse memory limit must be between 256 and 65536 MB")
+        if not 1 <= self.max_file_mb <= 65536:
+            raise ValueError("the file size limit must be between 1 and 65536 MB")
+        if not 1 <= self.max_text_mb <= 4096:
+            raise ValueError("the text size limit must be between 1 and 4096 MB")
+        if not 0 <= self.parse_workers <= 16:
+            raise ValueError("parse workers must be 0 (automatic) to 16")
 
     def with_changes(self, **changes: Any) -> Settings:
         """A copy with some values changed (checked like any new Settings)."""

@@ -10,7 +10,8 @@ import pytest
 from fpdf import FPDF
 
 from desktop.errors import ExtractionError
-from desktop.ingest.extract import SUPPORTED_SUFFIXES, extract
+from desktop.ingest.extract import extract
+from desktop.ingest.kinds import SUPPORTED_SUFFIXES
 from desktop.ingest.text import dehyphenate
 from desktop.ingest.types import Section, full_text
 
@@ -241,7 +242,7 @@ BAD_FILES = {
         "not a valid PDF (file is damaged or truncated)",
     ),
     "report.pdf": (_encrypted_pdf, "the PDF is password-protected"),
-    "scan.pdf": (_imageonly_pdf, "no extractable text (scanned images? OCR is not supported"),
+    "scan.pdf": (_imageonly_pdf, "no text layer on any of its 1 page (a scan?); turn on OCR"),
     "empty.txt": (lambda p: p.write_bytes(b""), "empty file"),
     "blank.md": (lambda p: p.write_text("   \n\n\t\n"), "no text found"),
     "junk.txt": (

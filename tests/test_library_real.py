@@ -104,13 +104,13 @@ def test_crash_mid_index_leaves_whole_documents(
     calls = {"n": 0}
     real_store = library.store_document
 
-    def flaky_store(folder_id, path, size, mtime, digest, pages, chunks, vectors):  # type: ignore[no-untyped-def]
+    def flaky_store(folder_id, path, size, mtime, digest, pages, chunks, vectors, **kw):  # type: ignore[no-untyped-def]
         calls["n"] += 1
         if calls["n"] == 2:
             # Vectors of the wrong width make sqlite-vec fail mid-transaction, after the
             # document row and its chunk rows were already written inside it.
             vectors = vectors[:, :10]
-        return real_store(folder_id, path, size, mtime, digest, pages, chunks, vectors)
+        return real_store(folder_id, path, size, mtime, digest, pages, chunks, vectors, **kw)
 
     monkeypatch.setattr(library, "store_document", flaky_store)
     with pytest.raises(apsw.Error) as raised:

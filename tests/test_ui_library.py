@@ -79,10 +79,16 @@ def test_dropped_folder_is_indexed_with_progress_counts_and_failures(  # type: i
     counts = window.library.counts()
     assert counts["documents"] == 4 and counts["failed"] == 1
     assert row.detail.text() == f"4 documents · {counts['chunks']} chunks"
-    failure = window.sidebar.tree.topLevelItem(0).child(0).child(0)
-    assert failure.text(0) == "broken.pdf — not a valid PDF (file is damaged or truncated)"
+    assert row.issues.text() == "⚠ 1 failed"
+    qtbot.mouseClick(row.issues, Qt.MouseButton.LeftButton)
+    dialog = window.sidebar.issues_dialog
+    assert dialog is not None
+    failure = dialog.tree.topLevelItem(0).child(0)
+    assert failure.text(0) == "broken.pdf"
+    assert failure.text(1) == "not a valid PDF (file is damaged or truncated)"
     assert str(docs / "broken.pdf") in failure.toolTip(0)
-    assert "Traceback" not in failure.toolTip(0)
+    assert "Traceback" not in dialog.as_text()
+    dialog.close()
     assert window.sidebar.summary.text().endswith("· 1 failed")
 
 

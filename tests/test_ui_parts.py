@@ -140,10 +140,13 @@ def test_sidebar_empty_state_progress_and_failures(qtbot) -> None:  # type: igno
     row = sidebar.folder_row("/data/project")
     assert row is not None and row.detail.text() == "3 documents · 12 chunks"
     assert row.state.text() == "Indexing…"
-    folder = sidebar.tree.topLevelItem(0)
-    assert folder is not None and folder.isExpanded()
-    failure = folder.child(0).child(0)
-    assert failure.text(0) == "bad.pdf — the PDF is encrypted"
+    assert row.issues.isVisibleTo(sidebar) and row.issues.text() == "⚠ 1 failed"
+    qtbot.mouseClick(row.issues, Qt.MouseButton.LeftButton)
+    dialog = sidebar.issues_dialog
+    assert dialog is not None and dialog.isVisible()
+    failure = dialog.tree.topLevelItem(0).child(0)
+    assert (failure.text(0), failure.text(1)) == ("bad.pdf", "the PDF is encrypted")
+    dialog.close()
     sidebar.progress.start("Indexing project")
     sidebar.progress.update_progress(
         IndexProgress(

@@ -1,4 +1,4 @@
-"""`folio index | search | ask | status | remove`: the library and questions to it."""
+"""`folio index | search | ask | status | remove | watch | rebuild`: the library and questions."""
 
 from __future__ import annotations
 
@@ -10,9 +10,10 @@ from typing import Any
 
 from tqdm import tqdm
 
+from desktop.cli import library_view
 from desktop.cli.common import print_json, session_for
-from desktop.errors import FolioError
-from desktop.library.indexer import IndexProgress
+from desktop.errors import FolioError, LibraryError
+from desktop.library.indexer import Indexer, IndexProgress, IndexReport
 from desktop.library.modes import MODES
 
 
@@ -43,13 +44,35 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_ask)
 
-    p = sub.add_parser("status", help="folders, documents, chunks and failed files")
+    p = sub.add_parser("status", help="folders, documents, chunks, failed and skipped files")
     p.add_argument("--json", action="store_true")
+    p.add_argument(
+        "--check", action="store_true", help="read every page of the library to find damage"
+    )
     p.set_defaults(func=cmd_status)
 
     p = sub.add_parser("remove", help="forget an indexed folder (files are not touched)")
     p.add_argument("path", type=Path)
     p.set_defaults(func=cmd_remove)
+
+    p = sub.add_parser("watch", help="keep indexed folders in step as their files change")
+    p.add_argument("paths", nargs="*", type=Path, help="folders (default: every indexed one)")
+    p.add_argument("--json", action="store_true", help="one JSON line per sync")
+    p.set_defaults(func=cmd_watch)
+
+    p = sub.add_parser(
+        "rebuild", help="rebuild a damaged library from its folders (the old file is kept)"
+    )
+    p.add_argument(
+        "--from",
+        dest="folders",
+        nargs="+",
+        type=Path,
+        default=[],
+        help="folders to index (default: the library's own folder list)",
+    )
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_rebuild)
 
 
 class _ProgressBar:
@@ -58,8 +81,12 @@ class _ProgressBar:
     def __init__(self, enabled: bool) -> None:
         self.enabled = enabled
         self.bar: tqdm | None = None
+        self.waiting = False
 
     def __call__(self, p: IndexProgress) -> None:
+        if p.phase == "waiting" and not self.waiting:
+            self.waiting = True
+            print(f"folio: {p.current}", file=sys.stderr)
         if not self.enabled:
             return
         if self.bar is None and p.phase == "indexing":
@@ -71,6 +98,7 @@ class _ProgressBar:
                 desc="indexing",
             )
         if self.bar is not None:
+            self.bar.total = p.files_total
             self.bar.n = p.files_done
             self.bar.set_postfix_str(
                 f"{p.chunks_done} chunks, {p.chunks_per_s:.1f} chunks/s", refresh=False
@@ -82,35 +110,29 @@ class _ProgressBar:
             self.bar.close()
 
 
+def _refuse_damaged(library: Path) -> None:
+    """Never write into a damaged library: say so, and how to rebuild it."""
+    from desktop.library.repair import diagnose
+
+    diagnosis = diagnose(library)
+    if diagnosis.damaged:
+        raise LibraryError(diagnosis.message())
+
+
 def cmd_index(args: argparse.Namespace) -> int:
     with session_for(args) as s:
+        _refuse_damaged(s.library_path)
         bar = _ProgressBar(enabled=not args.json)
         try:
-            report = s.indexer.index(args.paths, progress=bar)
+            report = library_view.guard(
+                s.library_path, lambda: s.indexer.index(args.paths, progress=bar)
+            )
         finally:
             bar.close()
-        out = {
-            "added": report.added,
-            "updated": report.updated,
-            "unchanged": report.unchanged,
-            "removed": report.removed,
-            "chunks": report.chunks,
-            "seconds": round(report.seconds, 2),
-            "chunks_per_s": round(report.chunks_per_s, 1),
-            "failed": [{"path": p, "error": e} for p, e in report.failed],
-        }
         if args.json:
-            print_json(out)
+            print_json(library_view.report_json(report))
         else:
-            print(
-                f"indexed: {report.added} new, {report.updated} updated, "
-                f"{report.unchanged} unchanged, {report.removed} removed; "
-                f"{report.chunks} chunks in {report.seconds:.1f} s "
-                f"({report.chunks_per_s:.1f} chunks/s)",
-                file=sys.stderr,
-            )
-            for path, error in report.failed:
-                print(f"  failed: {path}: {error}", file=sys.stderr)
+            library_view.print_report(report)
     return 0
 
 
@@ -118,7 +140,9 @@ def cmd_search(args: argparse.Namespace) -> int:
     if args.k < 1:
         raise FolioError("--k must be at least 1")
     with session_for(args) as s:
-        result = s.searcher.search(args.query, k=args.k, mode=args.mode)
+        result = library_view.guard(
+            s.library_path, lambda: s.searcher.search(args.query, k=args.k, mode=args.mode)
+        )
         if args.json:
             print_json(
                 {
@@ -140,8 +164,9 @@ def cmd_search(args: argparse.Namespace) -> int:
             print("no results", file=sys.stderr)
         for i, h in enumerate(result.hits, 1):
             page = f" p.{h.chunk.page}" if h.chunk.page is not None else ""
+            where = f" ({h.chunk.location})" if h.chunk.location else ""
             snippet = " ".join(h.chunk.text.split())[:160]
-            print(f"{i:2}. {h.chunk.path}{page}  ({h.score:.4f})\n    {snippet}")
+            print(f"{i:2}. {h.chunk.path}{page}{where}  ({h.score:.4f})\n    {snippet}")
     return 0
 
 
@@ -158,7 +183,9 @@ def cmd_ask(args: argparse.Namespace) -> int:
         answerer = s.answerer
         started = time.perf_counter()
         on_token = None if args.json else _stream_to_stdout
-        answer = answerer.ask(args.question, k=args.k, on_token=on_token)
+        answer = library_view.guard(
+            s.library_path, lambda: answerer.ask(args.question, k=args.k, on_token=on_token)
+        )
         if args.json:
             print_json(answer.to_json())
             return 0
@@ -187,39 +214,21 @@ def _stream_to_stdout(piece: str) -> None:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    with session_for(args) as s:
-        lib = s.library
-        folders = lib.status()
-        counts = lib.counts()
-        bound = lib.embedder()
+    from desktop.library.repair import diagnose
+
+    s = session_for(args)
+    diagnosis = diagnose(s.library_path, thorough=args.check)
+    if diagnosis.damaged:
         if args.json:
-            print_json(
-                {
-                    "library": str(lib.path),
-                    "embedder": bound[0] if bound else None,
-                    **counts,
-                    "folders_detail": [
-                        {
-                            "path": f.path,
-                            "documents": f.documents,
-                            "chunks": f.chunks,
-                            "indexed_at": f.indexed_at,
-                            "failed": [{"path": p, "error": e} for p, e in f.failed],
-                        }
-                        for f in folders
-                    ],
-                }
-            )
-            return 0
-        print(f"library: {lib.path}")
-        print(
-            f"{counts['folders']} folders, {counts['documents']} documents, "
-            f"{counts['chunks']} chunks, {counts['failed']} failed"
-        )
-        for f in folders:
-            print(f"  {f.path}: {f.documents} documents, {f.chunks} chunks")
-            for path, error in f.failed:
-                print(f"    failed: {Path(path).name}: {error}")
+            print_json(library_view.damage_json(diagnosis))
+            return 1
+        raise LibraryError(diagnosis.message())
+    with s:
+        lib = library_view.guard(s.library_path, lambda: s.library)
+        if args.json:
+            print_json(library_view.guard(s.library_path, lambda: library_view.status_json(lib)))
+        else:
+            library_view.guard(s.library_path, lambda: library_view.print_status(lib))
     return 0
 
 
@@ -228,6 +237,119 @@ def cmd_remove(args: argparse.Namespace) -> int:
         folder_id = s.library.folder_id(args.path)
         if folder_id is None:
             raise FolioError(f"not an indexed folder: {args.path}")
-        s.library.remove_folder(folder_id)
-        print(f"removed {args.path} from the library", file=sys.stderr)
+        started = time.perf_counter()
+        library_view.guard(s.library_path, lambda: s.library.remove_folder(folder_id))
+        print(
+            f"removed {args.path} from the library in {time.perf_counter() - started:.2f} s "
+            "(its files are not touched)",
+            file=sys.stderr,
+        )
+    return 0
+
+
+def cmd_watch(args: argparse.Namespace) -> int:
+    from desktop.cancel import CancelToken
+    from desktop.ingest.limits import IngestLimits
+    from desktop.library.sync import watch
+
+    with session_for(args) as s:
+        _refuse_damaged(s.library_path)
+        roots = [p.expanduser().resolve() for p in args.paths] or [
+            Path(p) for _, p in s.library.folders()
+        ]
+        if not roots:
+            raise FolioError("nothing to watch: index a folder first, or name folders to watch")
+        missing = [str(r) for r in roots if not r.is_dir()]
+        if missing:
+            raise FolioError(f"not a folder: {', '.join(missing)}")
+        indexer = Indexer(
+            s.library,
+            s.embedder,
+            s.tokenizer,
+            s.settings.chunk_tokens,
+            s.settings.chunk_overlap,
+            IngestLimits.from_settings(s.settings),
+            keep_workers=True,
+        )
+
+        def ready(report: IndexReport) -> None:
+            line = {
+                "event": "ready",
+                "folders": [str(r) for r in roots],
+                **library_view.report_json(report),
+            }
+            if args.json:
+                print_json(line)
+            else:
+                library_view.print_report(report)
+                print(
+                    f"watching {len(roots)} folder(s) for changes (Ctrl-C to stop)",
+                    file=sys.stderr,
+                    flush=True,
+                )
+
+        def synced(root: Path, report: IndexReport, seconds: float) -> None:
+            if args.json:
+                print_json(
+                    {
+                        "event": "sync",
+                        "folder": str(root),
+                        "sync_s": round(seconds, 3),
+                        **library_view.report_json(report),
+                    }
+                )
+            else:
+                print(
+                    f"{time.strftime('%H:%M:%S')} {root}: {library_view.summary(report)} "
+                    f"({seconds:.2f} s)",
+                    file=sys.stderr,
+                    flush=True,
+                )
+
+        try:
+            library_view.guard(
+                s.library_path, lambda: watch(indexer, roots, CancelToken(), synced, ready)
+            )
+        except KeyboardInterrupt:
+            print("folio: stopped watching", file=sys.stderr)
+            return 0
+        finally:
+            indexer.close()
+    return 0
+
+
+def cmd_rebuild(args: argparse.Namespace) -> int:
+    from desktop.library.repair import diagnose, rebuild
+
+    s = session_for(args)
+    diagnosis = diagnose(s.library_path)
+    folders = sorted({str(p.expanduser().resolve()) for p in args.folders} | set(diagnosis.folders))
+    if not folders:
+        raise FolioError(
+            f"no folders known for {s.library_path}: name them with `folio rebuild --from DIR`"
+        )
+    reports: list[IndexReport] = []
+
+    def index(path: Path, roots: list[Path]) -> None:
+        # The session has not opened the library yet: it opens the new file at `path`.
+        reports.append(s.indexer.index(roots, progress=_ProgressBar(not args.json)))
+
+    with s:
+        aside = rebuild(s.library_path, folders, index)
+    out = {
+        "library": str(s.library_path),
+        "damaged_copy": str(aside),
+        "folders": folders,
+        "problems": diagnosis.problems,
+    }
+    if args.json:
+        print_json({**out, **(library_view.report_json(reports[0]) if reports else {})})
+    else:
+        print(
+            f"rebuilt {s.library_path} from {len(folders)} folder(s); the old file is kept "
+            f"as {aside}",
+            file=sys.stderr,
+        )
+        for report in reports:
+            library_view.print_report(report)
     return 0

@@ -7,6 +7,11 @@ after the first in a section repeats about `overlap` tokens from the end of the 
 starting at a sentence, line or word boundary, so a fact cut in two is whole in one chunk.
 
 `max_tokens` counts content tokens only: the [CLS]/[SEP] the embedder adds come on top.
+
+Memory stays bounded whatever the input: a section longer than PIECE_CHARS (a log or a
+minified JSON file on one line) is cut into pieces at paragraph, line or space boundaries
+first, and pieces are tokenized a bounded batch at a time, so no tokenizer call ever sees
+more than a few hundred kilobytes.
 """
 
 from __future__ import annotations
@@ -47,6 +52,11 @@ Span = tuple[int, int]
 _Located = tuple[int, Span, int]
 # Chunks this close to the limit are re-counted on their own, whatever their boundaries.
 _MARGIN = 4
+#: Longest run of a section tokenized at once; chunks never cross a piece boundary.
+PIECE_CHARS = 32_768
+# Characters of pieces tokenized in one batch.
+_BATCH_CHARS = 1 << 20
+_PIECE_BREAKS = (re.compile(r"\n[ \t]*\n"), re.compile(r"\n"), re.compile(r"\s"))
 
 
 def load_tokenizer(model_dir: Path) -> Tokenizer:
@@ -102,12 +112,15 @@ def chunk(
             "load_tokenizer() or call no_padding() and no_truncation()"
         )
     texts = [s.text for s in sections]
-    encodings = tokenizer.encode_batch(texts, add_special_tokens=False)
     located: list[_Located] = []
-    for index, (text, encoding) in enumerate(zip(texts, encodings, strict=True)):
-        starts = [start for start, _ in encoding.offsets]
-        packer = _SectionPacker(text, starts, max_tokens, overlap)
-        located.extend((index, span, packer.count(*span)) for span in packer.spans())
+    for batch in _piece_batches(texts):
+        encodings = tokenizer.encode_batch(
+            [texts[i][a:b] for i, (a, b) in batch], add_special_tokens=False
+        )
+        for (index, (a, b)), encoding in zip(batch, encodings, strict=True):
+            starts = [a + start for start, _ in encoding.offsets]
+            packer = _SectionPacker(texts[index], starts, max_tokens, overlap, a, b)
+            located.extend((index, span, packer.count(*span)) for span in packer.spans())
     fitted = _enforce_limit(located, texts, tokenizer, max_tokens)
 
     bases, base = [], 0
@@ -122,19 +135,63 @@ def chunk(
             heading=sections[index].heading,
             char_start=bases[index] + a,
             char_end=bases[index] + b,
+            location=sections[index].location,
+            tokens=count,
         )
-        for ordinal, (index, (a, b)) in enumerate(fitted)
+        for ordinal, (index, (a, b), count) in enumerate(fitted)
     ]
 
 
-class _SectionPacker:
-    """Chunk spans for one section's text, given where each of its tokens starts."""
+def _pieces(text: str) -> Iterator[Span]:
+    """Cut a text into runs of at most PIECE_CHARS, at the best boundary in each run's second
+    half: a blank line, else a line break, else a space, else anywhere."""
+    start, end = 0, len(text)
+    while end - start > PIECE_CHARS:
+        limit = start + PIECE_CHARS
+        cut = limit
+        for pattern in _PIECE_BREAKS:
+            ends = [m.end() for m in pattern.finditer(text, start + PIECE_CHARS // 2, limit)]
+            if ends:
+                cut = ends[-1]
+                break
+        yield start, cut
+        start = cut
+    yield start, end
 
-    def __init__(self, text: str, starts: list[int], max_tokens: int, overlap: int) -> None:
+
+def _piece_batches(texts: Sequence[str]) -> Iterator[list[tuple[int, Span]]]:
+    """Group every section's pieces into batches of about _BATCH_CHARS to tokenize together."""
+    batch: list[tuple[int, Span]] = []
+    size = 0
+    for index, text in enumerate(texts):
+        for span in _pieces(text):
+            batch.append((index, span))
+            size += span[1] - span[0]
+            if size >= _BATCH_CHARS:
+                yield batch
+                batch, size = [], 0
+    if batch:
+        yield batch
+
+
+class _SectionPacker:
+    """Chunk spans for one piece of a section's text, given where each of its tokens starts."""
+
+    def __init__(
+        self,
+        text: str,
+        starts: list[int],
+        max_tokens: int,
+        overlap: int,
+        lo: int = 0,
+        hi: int | None = None,
+    ) -> None:
         self.text = text
         self.starts = starts
         self.max_tokens = max_tokens
         self.overlap = overlap
+        self.lo = lo
+        self.hi = len(text) if hi is None else hi
 
     def spans(self) -> Iterator[Span]:
         """Pack units into chunks greedily, each later chunk opening with an overlap."""
@@ -156,7 +213,7 @@ class _SectionPacker:
 
     def _units(self) -> Iterator[Span]:
         """Yield the pieces to pack: paragraphs, or smaller pieces of paragraphs too long."""
-        for paragraph in _split(self.text, _PARAGRAPH_BREAK, 0, len(self.text)):
+        for paragraph in _split(self.text, _PARAGRAPH_BREAK, self.lo, self.hi):
             if self.count(*paragraph) <= self.max_tokens:
                 yield paragraph
                 continue
@@ -272,7 +329,7 @@ def _strip(text: str, start: int, end: int) -> Span:
 
 def _enforce_limit(
     located: list[_Located], texts: list[str], tokenizer: Tokenizer, max_tokens: int
-) -> list[tuple[int, Span]]:
+) -> list[_Located]:
     """Re-count a chunk on its own where that could differ, and cut any past max_tokens.
 
     Counted inside its section, a chunk between whitespace has the count it has on its own
@@ -287,15 +344,15 @@ def _enforce_limit(
     encodings = tokenizer.encode_batch(
         [texts[located[k][0]][slice(*located[k][1])] for k in risky], add_special_tokens=False
     )
-    too_long = {k for k, e in zip(risky, encodings, strict=True) if len(e.ids) > max_tokens}
-    result: list[tuple[int, Span]] = []
-    for k, (index, span, _) in enumerate(located):
-        if k in too_long:
+    counts = {k: len(e.ids) for k, e in zip(risky, encodings, strict=True)}
+    result: list[_Located] = []
+    for k, (index, span, count) in enumerate(located):
+        if counts.get(k, count) > max_tokens:
             result.extend(
-                (index, p) for p in _cut_to_fit(texts[index], span, tokenizer, max_tokens)
+                (index, p, n) for p, n in _cut_to_fit(texts[index], span, tokenizer, max_tokens)
             )
         else:
-            result.append((index, span))
+            result.append((index, span, counts.get(k, count)))
     return result
 
 
@@ -304,15 +361,18 @@ def _between_spaces(text: str, start: int, end: int) -> bool:
     return (start == 0 or text[start - 1].isspace()) and (end == len(text) or text[end].isspace())
 
 
-def _cut_to_fit(text: str, span: Span, tokenizer: Tokenizer, max_tokens: int) -> list[Span]:
-    """Cut a span into pieces that each tokenize, on their own, to at most max_tokens."""
-    done: list[Span] = []
+def _cut_to_fit(
+    text: str, span: Span, tokenizer: Tokenizer, max_tokens: int
+) -> list[tuple[Span, int]]:
+    """Cut a span into pieces that each tokenize, on their own, to at most max_tokens;
+    each piece comes with its token count."""
+    done: list[tuple[Span, int]] = []
     todo = [span]
     while todo:
         start, end = todo.pop()
         encoding = tokenizer.encode(text[start:end], add_special_tokens=False)
         if len(encoding.ids) <= max_tokens:
-            done.append((start, end))
+            done.append(((start, end), len(encoding.ids)))
             continue
         offsets = encoding.offsets
         cut = start + offsets[max_tokens][0]

@@ -11,6 +11,7 @@ from bs4 import BeautifulSoup, NavigableString, Tag
 from bs4.element import PreformattedString
 
 from desktop.errors import ExtractionError
+from desktop.ingest.limits import DEFAULT_LIMITS, IngestLimits
 from desktop.ingest.text import clean_prose, decode
 from desktop.ingest.types import Section
 
@@ -39,18 +40,20 @@ class _End:
         self.pre = pre
 
 
-def html_sections(data: bytes, path: Path) -> list[Section]:
+def html_sections(data: bytes, path: Path, limits: IngestLimits = DEFAULT_LIMITS) -> list[Section]:
     """Return the visible text of an HTML page, a new section at each h1-h6.
 
     Scripts, styles, navigation and hidden elements are dropped; the page <title> is the
     heading of whatever comes before the first heading element.
 
     Raises:
-        ExtractionError: the bytes are binary or cannot be parsed as HTML.
+        ExtractionError: the bytes are binary, cannot be parsed as HTML, or are over the
+            text limit.
     """
+    limits.check_text_size(path, len(data))
     markup = _decode_html(data, path)
     try:
-        soup = BeautifulSoup(markup, "html.parser")
+        soup = BeautifulSoup(markup, "lxml")
     except Exception:  # html.parser gives up on some garbage; that is the file's fault
         log.debug("cannot parse %s as HTML", path, exc_info=True)
         raise ExtractionError(f"{path}: not a valid HTML file") from None

@@ -11,8 +11,10 @@ from docx.table import Table
 from docx.text.paragraph import Paragraph
 
 from desktop.errors import ExtractionError
+from desktop.ingest.limits import DEFAULT_LIMITS, IngestLimits
 from desktop.ingest.text import clean_prose
 from desktop.ingest.types import Section
+from desktop.ingest.zipguard import check_archive
 
 log = logging.getLogger(__name__)
 
@@ -20,11 +22,12 @@ log = logging.getLogger(__name__)
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 
 
-def extract_docx(path: Path) -> list[Section]:
+def extract_docx(path: Path, limits: IngestLimits = DEFAULT_LIMITS) -> list[Section]:
     """Return the document's text as sections, a new one at each Heading or Title paragraph.
 
     Raises:
-        ExtractionError: the file is not a readable .docx (damaged, encrypted, or really a .doc).
+        ExtractionError: the file is not a readable .docx (damaged, encrypted, or really a
+            .doc), a part of it would expand past the limits, or its text is over the limit.
     """
     with path.open("rb") as f:
         magic = f.read(len(_OLE_MAGIC))
@@ -33,6 +36,7 @@ def extract_docx(path: Path) -> list[Section]:
             f"{path}: the Word document is password-protected or in the old .doc format "
             "(save it as an unprotected .docx)"
         )
+    check_archive(path, limits, "Word document").close()
     # python-docx raises whatever its zip and XML layers raise on a bad file (BadZipFile,
     # KeyError, lxml errors...), so everything here is the file's fault, not ours.
     try:
@@ -41,7 +45,15 @@ def extract_docx(path: Path) -> list[Section]:
         log.debug("python-docx could not open %s", path, exc_info=True)
         raise ExtractionError(f"{path}: not a valid Word document") from None
     try:
-        return list(_sections(document.iter_inner_content()))
+        sections = []
+        chars = 0
+        for section in _sections(document.iter_inner_content()):
+            chars += len(section.text)
+            limits.check_text_size(path, chars)
+            sections.append(section)
+        return sections
+    except ExtractionError:
+        raise
     except Exception:
         log.debug("python-docx failed while reading %s", path, exc_info=True)
         raise ExtractionError(f"{path}: the Word document is damaged") from None

@@ -58,12 +58,22 @@ def os_errors_named(path: Path) -> Iterator[None]:
         raise ExtractionError(f"{path}: cannot be read ({e.strerror or e})") from None
 
 
-def read_bytes(path: Path) -> bytes:
-    """Read a whole file, turning OS errors into an ExtractionError that names the file."""
-    with os_errors_named(path):
-        data = path.read_bytes()
+def read_bytes(path: Path, limit: int | None = None) -> bytes:
+    """Read a whole file, turning OS errors into an ExtractionError that names the file.
+
+    Args:
+        limit: refuse a file longer than this many bytes, reading no more than one byte past
+            it (the file may grow between a size check and the read).
+    """
+    with os_errors_named(path), path.open("rb") as f:
+        data = f.read() if limit is None else f.read(limit + 1)
     if not data:
         raise ExtractionError(f"{path}: empty file")
+    if limit is not None and len(data) > limit:
+        raise ExtractionError(
+            f"{path}: over {limit / 2**20:,.0f} MB of text, the text limit set in Settings "
+            "(max_text_mb); raise it to index this file"
+        )
     return data
 
 

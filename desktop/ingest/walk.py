@@ -1,57 +1,86 @@
-"""Find the documents under a folder, skipping what ignore files, hidden names and size rule out."""
+"""Find the documents under a folder, and say why every other file or folder was skipped.
+
+What is skipped, each with a reason a person can act on (`Skipped`): paths matched by
+`.gitignore` or `.folioignore` (gitignore syntax, matched by pathspec, in any folder for that
+folder's subtree), default ignores (version control, dependency, virtual environment and
+build output folders; binaries), files over the size limit, unsupported file types, folders
+that cannot be read, broken symlinks and symlink loops, names that are not valid UTF-8, and
+paths longer than the system allows. Hidden files and folders (a dot name, or Windows'
+hidden attribute) and Office lock files (`~$*`) are left out silently: nobody expects them.
+
+`PathFilter` answers the same question for one path, for the folder watcher.
+"""
 
 from __future__ import annotations
 
 import logging
 import os
-import re
 import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from pathspec import GitIgnoreSpec
-
 from desktop.errors import ExtractionError
-from desktop.ingest.extract import SUPPORTED_SUFFIXES
+from desktop.ingest.ignore_rules import Rules, ignored, read_rules
+from desktop.ingest.kinds import SUPPORTED_SUFFIXES
 
 log = logging.getLogger(__name__)
 
-#: Ignore files read in every folder, in this order (later lines win), both gitignore syntax.
-IGNORE_FILES = (".gitignore", ".folioignore")
-#: Folders never entered, besides hidden ones (names starting with a dot).
-SKIPPED_DIRS = frozenset({"node_modules", "__pycache__", "venv", "site-packages"})
+#: Folders never entered (besides hidden ones): dependencies, caches, virtual environments.
+SKIPPED_DIRS = frozenset(
+    {"node_modules", "bower_components", "__pycache__", "venv", "site-packages", "CVS"}
+)
+#: Build output folders, skipped where a project file beside them says they are one.
+BUILD_DIRS = {
+    "build": ("setup.py", "pyproject.toml", "CMakeLists.txt", "build.gradle", "package.json"),
+    "dist": ("setup.py", "pyproject.toml", "package.json"),
+    "target": ("Cargo.toml", "pom.xml", "build.sbt"),
+    "out": ("build.gradle", "package.json", "tsconfig.json"),
+}
+#: Suffixes of files that are binaries, not documents (named as such when skipped).
+BINARY_SUFFIXES = frozenset(
+    ".exe .dll .so .dylib .o .a .lib .obj .class .jar .war .pyc .pyo .whl .egg .bin .dat "
+    ".iso .img .dmg .zip .gz .tgz .bz2 .xz .7z .rar .tar .png .jpg .jpeg .gif .bmp .tif "
+    ".tiff .webp .ico .heic .mp3 .wav .flac .ogg .m4a .mp4 .mov .avi .mkv .webm .ttf .otf "
+    ".woff .woff2 .sqlite .db .onnx .gguf .pt .safetensors .npy .pkl .parquet".split()
+)
 DEFAULT_MAX_BYTES = 200 * 2**20
-# What pathspec raises for a pattern it cannot compile: its own ValueError, or re's error.
-_BAD_PATTERN = (ValueError, re.error)
+_PATH_MAX = 4096 if os.name != "nt" else 260
 
 
 @dataclass(frozen=True)
-class _Rules:
-    """The patterns of one folder's ignore files, matched against paths relative to it."""
+class Skipped:
+    """A file or folder left out of the index, and why (a sentence for the user)."""
 
-    base: Path
-    spec: GitIgnoreSpec
-
-
-@dataclass(frozen=True)
-class _Entry:
-    """A file or folder still to visit, with the ignore rules of the folders above it."""
-
-    path: Path
-    is_dir: bool
-    rules: tuple[_Rules, ...]
+    path: str
+    reason: str
+    is_dir: bool = False
 
 
-def iter_documents(root: Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Iterator[Path]:
+def display_path(path: Path | str) -> str:
+    """A path as text that can always be stored and shown: bytes that are not valid UTF-8
+    appear as `\\xNN` escapes instead of breaking the database or the window."""
+    text = str(path)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return os.fsencode(text).decode("utf-8", errors="backslashreplace")
+    return text
+
+
+def iter_documents(
+    root: Path,
+    *,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    skipped: list[Skipped] | None = None,
+    stats: dict[str, os.stat_result] | None = None,
+) -> Iterator[Path]:
     """Yield the supported documents under `root`, in sorted order; `root` itself if a file.
 
     A file given as `root` is yielded as is, so that extraction can say why it cannot be
-    read. Under a folder, skips: paths matched by `.gitignore` or `.folioignore` (in any
-    folder, for that folder's subtree), hidden files and folders, `node_modules`,
-    `__pycache__`, virtual environments, Office lock files (`~$*`), files over `max_bytes`,
-    unsupported suffixes, and folders already visited through a symlink. Unreadable folders
-    are logged and skipped.
+    read. Under a folder, everything left out is appended to `skipped` (when given) with
+    its reason, except hidden entries and Office lock files. `stats`, when given, receives
+    each yielded file's stat (by its path as a string), saving the caller a second one.
 
     Raises:
         ExtractionError: `root` does not exist or cannot be read.
@@ -63,7 +92,7 @@ def iter_documents(root: Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Iterato
     if not stat.S_ISDIR(info.st_mode):
         yield root
         return
-    walker = _Walker(root, max_bytes)
+    walker = _Walker(root, max_bytes, skipped if skipped is not None else [], stats)
     walker.visited.add((info.st_dev, info.st_ino))
     stack = [_Entry(root, True, ())]
     while stack:
@@ -74,56 +103,99 @@ def iter_documents(root: Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Iterato
             yield entry.path
 
 
-class _Walker:
-    """What one walk remembers: its root, its size limit and the folders it has seen."""
+@dataclass(frozen=True)
+class _Entry:
+    """A file or folder still to visit, with the ignore rules of the folders above it."""
 
-    def __init__(self, root: Path, max_bytes: int) -> None:
+    path: Path
+    is_dir: bool
+    rules: tuple[Rules, ...]
+
+
+class _Walker:
+    """What one walk remembers: its root, its size limit, the folders seen, what it skipped."""
+
+    def __init__(
+        self,
+        root: Path,
+        max_bytes: int,
+        skipped: list[Skipped],
+        stats: dict[str, os.stat_result] | None = None,
+    ) -> None:
         self.root = root
+        self.stats = stats
         self.real_root = Path(os.path.realpath(root))
         self.max_bytes = max_bytes
         self.visited: set[tuple[int, int]] = set()
+        self.skipped = skipped
+
+    def skip(self, path: Path, reason: str, is_dir: bool = False) -> None:
+        self.skipped.append(Skipped(display_path(path), reason, is_dir))
 
     def children(self, folder: _Entry) -> list[_Entry]:
         """List a folder's entries worth visiting, sorted by name."""
-        is_root = folder.path == self.root
         try:
             with os.scandir(folder.path) as it:
                 entries = sorted(it, key=lambda e: e.name)
         except OSError as e:
             log.warning("%s: folder skipped, cannot be read (%s)", folder.path, e.strerror or e)
+            self.skip(folder.path, _os_reason(folder.path, e, "folder"), is_dir=True)
             return []
         names = {e.name for e in entries}
-        if not is_root and "pyvenv.cfg" in names:
-            log.debug("%s: skipped, a Python virtual environment", folder.path)
+        if folder.path != self.root and "pyvenv.cfg" in names:
+            self.skip(folder.path, "a Python virtual environment (ignored by default)", True)
             return []
         rules = folder.rules
-        own = _read_rules(folder.path, names)
+        own = read_rules(folder.path, names)
         if own is not None:
             rules = (*rules, own)
         children = []
         for entry in entries:
-            name = entry.name
-            if name.startswith("~$") or _hidden(entry):
-                continue
-            path = folder.path / name
-            try:
-                is_dir = entry.is_dir()
-                is_file = not is_dir and entry.is_file()
-            except OSError:
-                continue
-            if is_dir:
-                if name in SKIPPED_DIRS or _ignored(rules, path, is_dir=True):
-                    continue
-                if not self.follow(path, symlink=entry.is_symlink()):
-                    continue
-                children.append(_Entry(path, True, rules))
-            elif is_file:
-                if path.suffix.lower() not in SUPPORTED_SUFFIXES:
-                    continue
-                if _ignored(rules, path, is_dir=False) or _too_big(entry, self.max_bytes):
-                    continue
-                children.append(_Entry(path, False, rules))
+            child = self._child(folder.path, entry, names, rules)
+            if child is not None:
+                children.append(child)
         return children
+
+    def _child(
+        self, parent: Path, entry: os.DirEntry[str], names: set[str], rules: tuple[Rules, ...]
+    ) -> _Entry | None:
+        name = entry.name
+        if name.startswith("~$") or _hidden(entry):
+            return None
+        path = parent / name
+        if not _valid_utf8(name):
+            self.skip(path, "its name is not valid UTF-8 text; rename it to index it")
+            return None
+        if len(entry.path) * 4 >= _PATH_MAX and len(os.fsencode(entry.path)) >= _PATH_MAX:
+            self.skip(path, _too_long(path))
+            return None
+        try:
+            is_dir = entry.is_dir()
+            is_file = not is_dir and entry.is_file()
+        except OSError as e:
+            self.skip(path, _os_reason(path, e, "entry"))
+            return None
+        if entry.is_symlink() and not is_dir and not is_file and not os.path.exists(path):
+            self.skip(path, "a broken symbolic link or a symlink loop")
+            return None
+        if is_dir:
+            reason = ignored(rules, path, is_dir=True) or _default_dir_ignore(name, names)
+            if reason:
+                self.skip(path, reason, is_dir=True)
+                return None
+            if not self.follow(path, symlink=entry.is_symlink()):
+                return None
+            return _Entry(path, True, rules)
+        if not is_file:
+            self.skip(path, "not a regular file (a device, pipe or socket)")
+            return None
+        reason = ignored(rules, path, is_dir=False) or _file_reason(path, entry, self.max_bytes)
+        if reason:
+            self.skip(path, reason)
+            return None
+        if self.stats is not None:
+            self.stats[entry.path] = entry.stat()  # cached by the size check just made
+        return _Entry(path, False, rules)
 
     def follow(self, path: Path, *, symlink: bool) -> bool:
         """Say whether to enter a folder: once only, and symlinks only to outside the root.
@@ -134,19 +206,135 @@ class _Walker:
         if symlink:
             target = Path(os.path.realpath(path))
             if target == self.real_root or self.real_root in target.parents:
-                log.debug("%s: skipped, a symlink into the folder being walked", path)
+                self.skip(path, f"a symbolic link back into the indexed folder ({target})", True)
                 return False
         try:
             # os.stat, not DirEntry.stat: on Windows only it fills in the inode number.
             info = os.stat(path)
-        except OSError:
+        except OSError as e:
+            self.skip(path, _os_reason(path, e, "folder"), is_dir=True)
             return False
         key = (info.st_dev, info.st_ino)
         if key in self.visited:
-            log.debug("%s: skipped, folder already visited", path)
+            self.skip(path, "a symbolic link to a folder already indexed (a loop)", True)
             return False
         self.visited.add(key)
         return True
+
+
+class PathFilter:
+    """Says whether one path under an indexed folder would be indexed, for the watcher.
+
+    It applies the same rules as the walk (ignore files of every folder from the root down,
+    default ignores, hidden names, suffix and size), reading ignore files as it needs them.
+    """
+
+    def __init__(self, root: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
+        self.root = root
+        self.max_bytes = max_bytes
+
+    def check(self, path: Path) -> Skipped | None:
+        """None if the file `path` would be indexed, else what is skipped (the file, or the
+        folder above it that is) and why; a reason of "" is a silent skip (hidden names)."""
+        try:
+            relative = path.relative_to(self.root)
+        except ValueError:
+            return Skipped(display_path(path), "")
+        rules: tuple[Rules, ...] = ()
+        folder = self.root
+        names = _names(folder)
+        for part in relative.parts[:-1]:
+            own = read_rules(folder, names)
+            if own is not None:
+                rules = (*rules, own)
+            siblings, folder = names, folder / part
+            names = _names(folder)
+            if part.startswith((".", "~$")):
+                return Skipped(display_path(folder), "", True)
+            reason = ignored(rules, folder, is_dir=True) or _default_dir_ignore(part, siblings)
+            if not reason and "pyvenv.cfg" in names:
+                reason = "a Python virtual environment (ignored by default)"
+            if reason:
+                return Skipped(display_path(folder), reason, True)
+        own = read_rules(folder, names)
+        if own is not None:
+            rules = (*rules, own)
+        key = display_path(path)
+        if path.name.startswith((".", "~$")):
+            return Skipped(key, "")
+        if not _valid_utf8(path.name):
+            return Skipped(key, "its name is not valid UTF-8 text; rename it to index it")
+        try:
+            entry = next(e for e in os.scandir(folder) if e.name == path.name)
+        except (OSError, StopIteration):
+            return Skipped(key, "")  # gone already: the deletion event follows
+        if not entry.is_file():
+            return Skipped(key, "" if entry.is_dir() else "not a regular file")
+        reason = ignored(rules, path, is_dir=False) or _file_reason(path, entry, self.max_bytes)
+        return Skipped(key, reason) if reason else None
+
+
+def _names(folder: Path) -> set[str]:
+    try:
+        return set(os.listdir(folder))
+    except OSError:
+        return set()
+
+
+def _valid_utf8(name: str) -> bool:
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _too_long(path: Path) -> str:
+    return (
+        f"the path is {len(os.fsencode(str(path))):,} bytes long, longer than the system "
+        f"allows ({_PATH_MAX:,}); move it to a shorter path to index it"
+    )
+
+
+def _os_reason(path: Path, error: OSError, what: str) -> str:
+    if error.errno == 36 or isinstance(error, OSError) and "too long" in str(error).lower():
+        return _too_long(path)
+    if error.errno == 40:  # ELOOP
+        return "a symlink loop"
+    if isinstance(error, PermissionError):
+        return f"the {what} cannot be read (permission denied)"
+    return f"the {what} cannot be read ({error.strerror or error})"
+
+
+def _default_dir_ignore(name: str, siblings: set[str]) -> str | None:
+    if name in SKIPPED_DIRS:
+        return f"a dependency or cache folder ({name}), ignored by default"
+    markers = BUILD_DIRS.get(name)
+    if markers and any(m in siblings for m in markers):
+        return (
+            f"build output ({name} beside {next(m for m in markers if m in siblings)}), "
+            "ignored by default"
+        )
+    return None
+
+
+def _file_reason(path: Path, entry: os.DirEntry[str], max_bytes: int) -> str | None:
+    suffix = path.suffix.lower()
+    if suffix not in SUPPORTED_SUFFIXES:
+        if suffix in BINARY_SUFFIXES:
+            return f"a binary file ({suffix}), not a document"
+        kind = f"'{path.suffix}'" if path.suffix else "(no extension)"
+        return f"unsupported file type {kind}"
+    try:
+        size = entry.stat().st_size
+    except OSError as e:
+        return _os_reason(path, e, "file")
+    if size > max_bytes:
+        return (
+            f"{size / 2**20:,.0f} MB is over the {max_bytes / 2**20:,.0f} MB file size limit "
+            "set in Settings (max_file_mb)"
+        )
+    return None
 
 
 def _hidden(entry: os.DirEntry[str]) -> bool:
@@ -160,56 +348,3 @@ def _hidden(entry: os.DirEntry[str]) -> bool:
     except OSError:
         return False
     return bool(attributes & (stat.FILE_ATTRIBUTE_HIDDEN | stat.FILE_ATTRIBUTE_SYSTEM))
-
-
-def _too_big(entry: os.DirEntry[str], max_bytes: int) -> bool:
-    """Say whether a file is over the size limit (or cannot be measured)."""
-    try:
-        size = entry.stat().st_size
-    except OSError:
-        return True
-    if size > max_bytes:
-        log.info("%s: skipped, %d bytes is over the %d byte limit", entry.path, size, max_bytes)
-        return True
-    return False
-
-
-def _read_rules(folder: Path, names: set[str]) -> _Rules | None:
-    """Return the patterns of a folder's ignore files, or None if it has none."""
-    lines: list[str] = []
-    for name in IGNORE_FILES:
-        if name not in names:
-            continue
-        try:
-            lines += (folder / name).read_text(encoding="utf-8", errors="replace").splitlines()
-        except OSError as e:
-            log.warning("%s: cannot be read, not applied (%s)", folder / name, e.strerror or e)
-    if not lines:
-        return None
-    return _Rules(folder, _spec(folder, lines))
-
-
-def _spec(folder: Path, lines: list[str]) -> GitIgnoreSpec:
-    """Compile ignore lines, dropping (and logging) any line pathspec rejects."""
-    try:
-        return GitIgnoreSpec.from_lines(lines)
-    except _BAD_PATTERN:
-        good = []
-        for line in lines:
-            try:
-                GitIgnoreSpec.from_lines([line])
-            except _BAD_PATTERN:
-                log.warning("%s: ignore pattern %r is invalid, not applied", folder, line)
-            else:
-                good.append(line)
-        return GitIgnoreSpec.from_lines(good)
-
-
-def _ignored(rules: tuple[_Rules, ...], path: Path, *, is_dir: bool) -> bool:
-    """Say whether the ignore rules exclude a path; deeper folders' rules take precedence."""
-    for rule in reversed(rules):
-        relative = path.relative_to(rule.base).as_posix() + ("/" if is_dir else "")
-        result = rule.spec.check_file(relative)
-        if result.include is not None:
-            return bool(result.include)
-    return False

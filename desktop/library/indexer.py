@@ -1,8 +1,10 @@
-"""Incremental indexing: walk folders, skip what is unchanged, re-chunk what changed, drop
-what was deleted, and store each document in its own transaction.
+"""Incremental indexing: walk folders, skip what is unchanged, follow renames by content hash,
+drop what was deleted, and send the rest through the parse/embed/store pipeline.
 
-Progress goes to a plain callback and cancellation comes through a `CancelToken`, so the
-CLI (tqdm) and the GUI (Qt signals on a worker thread) drive the same code.
+One run holds the library's index lock, so a second indexer (another `folio index`, the
+watcher) waits instead of doing the same work twice. Progress goes to a plain callback and
+cancellation comes through a `CancelToken`, so the CLI (tqdm) and the GUI (Qt signals on a
+worker thread) drive the same code.
 """
 
 from __future__ import annotations
@@ -11,8 +13,7 @@ import hashlib
 import logging
 import os
 import time
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from tokenizers import Tokenizer
@@ -20,82 +21,21 @@ from tokenizers import Tokenizer
 from desktop.cancel import CancelToken
 from desktop.embed.base import Embedder
 from desktop.errors import FolioError
-from desktop.ingest.chunker import chunk
-from desktop.ingest.extract import extract
-from desktop.ingest.types import ChunkDraft
-from desktop.ingest.walk import iter_documents
-from desktop.library.store import Library
+from desktop.ingest.limits import IngestLimits
+from desktop.ingest.pool import ParsePool, borrow, give_back
+from desktop.ingest.walk import PathFilter, Skipped, display_path, iter_documents
+from desktop.library.chunk_keys import embedding_text
+from desktop.library.index_types import Changes, IndexProgress, IndexReport
+from desktop.library.lock import IndexLock
+from desktop.library.pipeline import FileJob, Pipeline, PipelineStats
+from desktop.library.store import DocumentRecord, Library
+
+__all__ = ["Changes", "IndexProgress", "IndexReport", "Indexer", "embedding_text", "file_digest"]
 
 log = logging.getLogger(__name__)
 
-# Chunks embedded together; documents are written once their chunks' vectors exist.
-EMBED_BATCH_CHUNKS = 64
-
-
-@dataclass
-class IndexProgress:
-    """A snapshot of indexing progress, sent to the progress callback."""
-
-    files_total: int = 0
-    files_done: int = 0
-    files_skipped: int = 0
-    files_failed: int = 0
-    chunks_done: int = 0
-    elapsed_s: float = 0.0
-    current: str = ""
-    phase: str = "scanning"  # scanning | indexing | done
-
-    @property
-    def chunks_per_s(self) -> float:
-        return self.chunks_done / self.elapsed_s if self.elapsed_s > 0 else 0.0
-
-    @property
-    def eta_s(self) -> float | None:
-        work_done = self.files_done - self.files_skipped - self.files_failed
-        remaining = self.files_total - self.files_done
-        if work_done <= 0 or remaining <= 0:
-            return None if remaining > 0 else 0.0
-        return self.elapsed_s / work_done * remaining
-
-
-@dataclass
-class IndexReport:
-    """What an indexing run did."""
-
-    added: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    removed: int = 0
-    failed: list[tuple[str, str]] = field(default_factory=list)
-    chunks: int = 0
-    seconds: float = 0.0
-
-    @property
-    def chunks_per_s(self) -> float:
-        return self.chunks / self.seconds if self.seconds > 0 else 0.0
-
-
-@dataclass
-class _Pending:
-    folder_id: int
-    path: str
-    size: int
-    mtime: float
-    digest: str
-    pages: int | None
-    chunks: list[ChunkDraft]
-    is_new: bool
-
 
 ProgressFn = Callable[[IndexProgress], None]
-
-
-def embedding_text(chunk: ChunkDraft) -> str:
-    """What the embedder sees: the chunk under its heading, so a passage deep in a section
-    still carries the section's (or a text file's) title."""
-    if chunk.heading and not chunk.text.startswith(chunk.heading):
-        return f"{chunk.heading}\n\n{chunk.text}"
-    return chunk.text
 
 
 def file_digest(path: Path) -> str:
@@ -107,7 +47,12 @@ def file_digest(path: Path) -> str:
 
 
 class Indexer:
-    """Keeps a library in step with folders on disk."""
+    """Keeps a library in step with folders on disk.
+
+    Args:
+        limits: per-file limits and parse worker count (default: the defaults in Settings).
+        keep_workers: keep the parse workers between runs (the watcher syncs often).
+    """
 
     def __init__(
         self,
@@ -116,6 +61,9 @@ class Indexer:
         tokenizer: Tokenizer,
         chunk_tokens: int = 200,
         overlap_tokens: int = 40,
+        limits: IngestLimits | None = None,
+        *,
+        keep_workers: bool = False,
     ) -> None:
         library.bind_embedder(embedder.model_id, embedder.dim)
         self.library = library
@@ -123,7 +71,18 @@ class Indexer:
         self.tokenizer = tokenizer
         self.chunk_tokens = chunk_tokens
         self.overlap_tokens = overlap_tokens
+        self.limits = limits or IngestLimits()
+        self.keep_workers = keep_workers
+        self._pool: ParsePool | None = None
+        self.lock = IndexLock(library.path)
 
+    def close(self) -> None:
+        """Hand the parse workers back (kept warm a while for the next run; see `pool`)."""
+        if self._pool is not None:
+            give_back(self._pool)
+            self._pool = None
+
+    # -- entry points ----------------------------------------------------------------------
     def index(
         self,
         roots: Iterable[Path],
@@ -136,149 +95,295 @@ class Indexer:
             FolioError: a root does not exist.
             Cancelled: `cancel` was set; documents finished so far stay stored.
         """
-        cancel = cancel or CancelToken()
-        started = time.perf_counter()
-        state = IndexProgress()
-        report = IndexReport()
-
-        def tick(**changes: object) -> None:
-            for key, value in changes.items():
-                setattr(state, key, value)
-            state.elapsed_s = time.perf_counter() - started
-            if progress is not None:
-                progress(state)
-
-        plan: list[tuple[int, Path]] = []
-        folder_ids: list[int] = []
+        roots = [Path(r).expanduser() for r in roots]
         for root in roots:
-            root = Path(root).expanduser()
             if not root.exists():
                 raise FolioError(f"no such file or folder: {root}")
-            folder_id = self._folder_for(root.resolve())
-            folder_ids.append(folder_id)
-            tick(phase="scanning", current=str(root))
-            found = []
-            for path in iter_documents(root.resolve()):
-                cancel.check()
-                found.append(path)
-            plan.extend((folder_id, p) for p in found)
-            report.removed += self._remove_missing(folder_id, root.resolve(), found)
-        tick(phase="indexing", files_total=len(plan))
+        run = _Run(self, progress, cancel or CancelToken())
+        return run.locked(lambda: run.index_roots([r.resolve() for r in roots]))
 
-        pending: list[_Pending] = []
-        for folder_id, path in plan:
-            cancel.check()
-            tick(current=str(path))
-            failures_before = len(report.failed)
-            item = self._prepare(folder_id, path, report)
-            if item is None:
-                if len(report.failed) > failures_before:
-                    state.files_failed += 1
-                else:
-                    state.files_skipped += 1
-                tick(files_done=state.files_done + 1)
-                continue
-            pending.append(item)
-            if sum(len(p.chunks) for p in pending) >= EMBED_BATCH_CHUNKS:
-                self._flush(pending, report, state, tick)
-                pending = []
-        self._flush(pending, report, state, tick)
-        for folder_id in folder_ids:
-            self.library.mark_folder_indexed(folder_id)
-        report.seconds = time.perf_counter() - started
-        tick(phase="done", current="")
-        return report
+    def sync(
+        self,
+        root: Path,
+        changes: Changes,
+        progress: ProgressFn | None = None,
+        cancel: CancelToken | None = None,
+    ) -> IndexReport:
+        """Apply what a watcher saw under the indexed folder `root`, touching only those paths
+        (a full, incremental walk of `root` when `changes.rescan` asks for one)."""
+        run = _Run(self, progress, cancel or CancelToken())
+        if changes.rescan or not root.is_dir():
+            return run.locked(lambda: run.index_roots([root]))
+        return run.locked(lambda: run.apply(root, changes))
 
-    def _folder_for(self, root: Path) -> int:
+    # -- shared by runs --------------------------------------------------------------------
+    def pool(self) -> ParsePool:
+        if self._pool is None:
+            self._pool = borrow(self.tokenizer, self.chunk_tokens, self.overlap_tokens, self.limits)
+        return self._pool
+
+    def folder_for(self, root: Path) -> int:
         """The folder row covering `root`: an existing ancestor root, or a new one."""
         for folder_id, path in self.library.folders():
             if root == Path(path) or Path(path) in root.parents:
                 return folder_id
         return self.library.add_folder(root)
 
-    def _remove_missing(self, folder_id: int, root: Path, found: Sequence[Path]) -> int:
-        present = {str(p) for p in found}
-        removed = 0
-        for path, record in self.library.documents_in(folder_id).items():
-            inside = Path(path) == root or root in Path(path).parents
-            if inside and path not in present:
-                self.library.remove_document(record.id)
-                removed += 1
-        return removed
 
-    def _prepare(self, folder_id: int, path: Path, report: IndexReport) -> _Pending | None:
-        key = str(path)
+class _Run:
+    """One indexing run: its progress, its report, and the steps that fill them."""
+
+    def __init__(self, indexer: Indexer, progress: ProgressFn | None, cancel: CancelToken):
+        self.indexer = indexer
+        self.library = indexer.library
+        self.progress = progress
+        self.cancel = cancel
+        self.started = time.perf_counter()
+        self.state = IndexProgress()
+        self.report = IndexReport()
+        self.jobs: list[FileJob] = []
+        self.indexed_folders: list[int] = []
+
+    def tick(self, **changes: object) -> None:
+        for key, value in changes.items():
+            setattr(self.state, key, value)
+        self.state.elapsed_s = time.perf_counter() - self.started
+        if self.progress is not None:
+            self.progress(self.state)
+
+    def locked(self, work: Callable[[], None]) -> IndexReport:
+        lock = self.indexer.lock
+        lock.acquire(self.cancel, lambda message: self.tick(phase="waiting", current=message))
+        lock.mark_holder()
         try:
-            st = path.stat()
-        except OSError as exc:
-            report.failed.append((key, f"cannot read: {exc.strerror or exc}"))
-            return None
-        record = self.library.document(key)
-        if record is not None and record.size == st.st_size and record.mtime == st.st_mtime:
-            report.unchanged += 1
-            return None
-        try:
-            digest = file_digest(path)
-        except OSError as exc:
-            self._fail(folder_id, key, st, f"cannot read: {exc.strerror or exc}", report)
-            return None
-        if record is not None and record.content_hash == digest and record.status == "indexed":
-            self.library.touch_document(record.id, st.st_size, st.st_mtime)
-            report.unchanged += 1
-            return None
-        try:
-            sections = extract(path)
-            drafts = chunk(sections, self.tokenizer, self.chunk_tokens, self.overlap_tokens)
-        except FolioError as exc:
-            self._fail(folder_id, key, st, str(exc), report)
-            return None
-        except Exception as exc:  # a parser bug must cost one file, never the whole run
-            log.exception("unexpected error reading %s", path)
-            self._fail(folder_id, key, st, f"{path.name}: could not be read ({exc})", report)
-            return None
-        if not drafts:
-            self._fail(folder_id, key, st, f"{path.name}: no text found", report)
-            return None
-        pages = max((s.page for s in sections if s.page is not None), default=None)
-        return _Pending(
-            folder_id, key, st.st_size, st.st_mtime, digest, pages, drafts, record is None
+            work()
+            self._pipeline()
+            for folder_id in self.indexed_folders:
+                self.library.mark_folder_indexed(folder_id)
+        finally:
+            lock.release()
+            if not self.indexer.keep_workers:
+                self.indexer.close()
+        self.report.seconds = time.perf_counter() - self.started
+        self.tick(phase="done", current="")
+        return self.report
+
+    # -- full scans ------------------------------------------------------------------------
+    def index_roots(self, roots: list[Path]) -> None:
+        """Walk each root; plan the changed files; follow renames; drop deleted files."""
+        candidates: list[tuple[int, Path, os.stat_result, DocumentRecord | None]] = []
+        missing: dict[str, DocumentRecord] = {}
+        self.indexer.pool().start()  # the workers boot while the folders are walked
+        for root in roots:
+            folder_id = self.indexer.folder_for(root)
+            self.tick(phase="scanning", current=str(root))
+            skipped: list[Skipped] = []
+            found: list[Path] = []
+            stats: dict[str, os.stat_result] = {}
+            for path in iter_documents(
+                root, max_bytes=self.indexer.limits.max_file_bytes, skipped=skipped, stats=stats
+            ):
+                if len(found) % 256 == 0:
+                    self.cancel.check()
+                found.append(path)
+            self._skipped(folder_id, root, skipped)
+            records = {
+                p: r for p, r in self.library.documents_in(folder_id).items() if _under(p, root)
+            }
+            present = set()
+            for path in found:
+                key = display_path(path)
+                present.add(key)
+                record = records.get(key)
+                try:
+                    st = stats.get(str(path)) or path.stat()
+                except OSError as exc:
+                    self._unreadable(folder_id, path, None, exc)
+                    continue
+                if _settled(record, st):
+                    self.report.unchanged += 1
+                    continue
+                candidates.append((folder_id, path, st, record))
+            missing.update({p: r for p, r in records.items() if p not in present})
+            if root.is_dir():
+                self.indexed_folders.append(folder_id)
+        self._plan(candidates, missing)
+        self.tick(
+            phase="indexing",
+            files_total=len(self.jobs) + self.report.unchanged,
+            files_done=self.report.unchanged,
+            files_skipped=self.report.unchanged,
         )
 
-    def _fail(
-        self, folder_id: int, key: str, st: os.stat_result, error: str, report: IndexReport
-    ) -> None:
-        self.library.record_failure(folder_id, key, st.st_size, st.st_mtime, error)
-        report.failed.append((key, error))
-
-    def _flush(
-        self,
-        pending: list[_Pending],
-        report: IndexReport,
-        state: IndexProgress,
-        tick: Callable[..., None],
-    ) -> None:
-        if not pending:
+    def _skipped(self, folder_id: int, root: Path, skipped: list[Skipped]) -> None:
+        if not root.is_dir():
             return
-        texts = [embedding_text(c) for p in pending for c in p.chunks]
-        vectors = self.embedder.embed_many(texts)
-        offset = 0
-        for item in pending:
-            n = len(item.chunks)
-            self.library.store_document(
-                item.folder_id,
-                item.path,
-                item.size,
-                item.mtime,
-                item.digest,
-                item.pages,
-                item.chunks,
-                vectors[offset : offset + n],
+        self.library.replace_skipped(
+            folder_id, root, [(s.path, s.reason, s.is_dir) for s in skipped]
+        )
+        self.report.skipped += [(s.path, s.reason) for s in skipped]
+
+    def _plan(
+        self,
+        candidates: list[tuple[int, Path, os.stat_result, DocumentRecord | None]],
+        missing: dict[str, DocumentRecord],
+    ) -> None:
+        """Hash the changed files: same content is touched, a missing document's content at
+        a new path is a rename; the rest becomes parse jobs. Then drop what is gone."""
+        by_hash: dict[str, DocumentRecord] = {
+            r.content_hash: r for r in missing.values() if r.content_hash and r.status == "indexed"
+        }
+        for folder_id, path, st, record in candidates:
+            self.cancel.check()
+            key = display_path(path)
+            try:
+                digest = file_digest(path)
+            except OSError as exc:
+                self._unreadable(folder_id, path, st, exc)
+                continue
+            if record is not None and record.content_hash == digest and record.status == "indexed":
+                self.library.touch_document(record.id, st.st_size, st.st_mtime)
+                self.report.unchanged += 1
+                continue
+            moved = by_hash.pop(digest, None) if record is None else None
+            if moved is not None:
+                self.library.move_document(moved.id, folder_id, key, st.st_size, st.st_mtime)
+                missing.pop(moved.path, None)
+                self.report.renamed += 1
+                continue
+            self.jobs.append(
+                FileJob(folder_id, path, st.st_size, st.st_mtime, digest, record is None)
             )
-            offset += n
-            report.chunks += n
-            if item.is_new:
-                report.added += 1
-            else:
-                report.updated += 1
-            state.chunks_done += n
-            tick(files_done=state.files_done + 1)
+        for record in missing.values():
+            self.library.remove_document(record.id)
+            self.report.removed += 1
+
+    def _unreadable(
+        self, folder_id: int, path: Path, st: os.stat_result | None, exc: OSError
+    ) -> None:
+        """A file the scan listed but cannot read: gone since (vanished), or failed."""
+        key = display_path(path)
+        if not os.path.lexists(path):
+            self.report.vanished.append(key)
+            return
+        why = "permission denied" if isinstance(exc, PermissionError) else exc.strerror or exc
+        error = f"{key}: cannot be read ({why})"
+        size, mtime = (st.st_size, st.st_mtime) if st is not None else (0, 0.0)
+        self.library.record_failure(folder_id, key, size, mtime, error)
+        self.report.failed.append((key, error))
+
+    # -- watcher changes -------------------------------------------------------------------
+    def apply(self, root: Path, changes: Changes) -> None:
+        """Apply a watcher's changes under `root` without walking it."""
+        folder_id = self.indexer.folder_for(root)
+        limits = self.indexer.limits
+        check = PathFilter(root, limits.max_file_bytes)
+        changed = set(changes.changed)
+        for path in changes.deleted:
+            self.report.removed += self.library.remove_documents_under(folder_id, str(path))
+        for source, target in changes.moved:
+            self._move(folder_id, source, target, changed)
+        candidates: list[tuple[int, Path, os.stat_result, DocumentRecord | None]] = []
+        for path in sorted(changed):
+            key = display_path(path)
+            skip = check.check(path)
+            if skip is not None:
+                self.report.removed += self.library.remove_documents_under(folder_id, key)
+                if skip.reason:
+                    self.library.replace_skipped(
+                        folder_id, Path(skip.path), [(skip.path, skip.reason, skip.is_dir)]
+                    )
+                    self.report.skipped.append((skip.path, skip.reason))
+                continue
+            try:
+                st = path.stat()
+            except OSError:
+                continue
+            record = self.library.document(key)
+            if _settled(record, st):
+                self.report.unchanged += 1
+                continue
+            candidates.append((folder_id, path, st, record))
+        self._plan(candidates, {})
+        self.tick(phase="indexing", files_total=len(self.jobs), files_done=0)
+
+    def _move(self, folder_id: int, source: Path, target: Path, changed: set[Path]) -> None:
+        """A rename seen by the watcher: move the stored documents, embed nothing."""
+        old = display_path(source)
+        record = self.library.document(old)
+        if record is None:
+            # A folder, or a file not indexed before: folders move document by document.
+            inside = [
+                doc
+                for doc in self.library.documents_in(folder_id).values()
+                if _under(doc.path, source) and doc.path != old
+            ]
+            for doc in inside:
+                self._move_one(folder_id, doc, target / Path(doc.path).relative_to(source), changed)
+            if not inside:
+                changed.add(target)
+            return
+        self._move_one(folder_id, record, target, changed)
+
+    def _move_one(
+        self, folder_id: int, record: DocumentRecord, target: Path, changed: set[Path]
+    ) -> None:
+        try:
+            st = target.stat()
+        except OSError:
+            self.library.remove_document(record.id)
+            self.report.removed += 1
+            return
+        self.library.move_document(
+            record.id, folder_id, display_path(target), st.st_size, st.st_mtime
+        )
+        self.report.renamed += 1
+        changed.add(target)  # re-checked: unchanged size and mtime make it a no-op
+
+    # -- parse, embed, store ---------------------------------------------------------------
+    def _pipeline(self) -> None:
+        if not self.jobs:
+            return
+        if self.state.phase != "indexing":
+            self.tick(phase="indexing", files_total=len(self.jobs))
+
+        def on_file(path: str, chunks: int, stored: bool) -> None:
+            if not stored:
+                self.state.files_failed += 1
+            self.state.chunks_done += chunks
+            self.tick(files_done=self.state.files_done + 1, current=path)
+
+        pool = self.indexer.pool()
+        pipeline = Pipeline(self.library, self.indexer.embedder, pool, self.cancel, on_file)
+        try:
+            pipeline.run(self.jobs)
+        finally:
+            self._merge(pipeline.stats)
+            self.report.parse_peak_rss = max(self.report.parse_peak_rss, pool.peak_rss)
+
+    def _merge(self, stats: PipelineStats) -> None:
+        r = self.report
+        r.added += stats.added
+        r.updated += stats.updated
+        r.chunks += stats.chunks
+        r.embedded += stats.embedded
+        r.reused += stats.reused
+        r.failed += stats.failed
+        r.vanished += stats.vanished
+        r.notes += stats.notes
+
+
+def _settled(record: DocumentRecord | None, st: os.stat_result) -> bool:
+    """Whether a stored record still describes the file: same size and modification time.
+    A file that could not be read at all is tried again every time (a permission fixed by
+    chmod changes no mtime)."""
+    if record is None or (record.size, record.mtime) != (st.st_size, st.st_mtime):
+        return False
+    return record.status == "indexed" or "cannot be read (" not in (record.error or "")
+
+
+def _under(path: str, root: Path) -> bool:
+    """Whether the stored path `path` is `root` or inside it (a string test: scans call this
+    once per document, and Path arithmetic made it a third of a 5,000-file rescan)."""
+    top = str(root)
+    return path == top or path.startswith(top.rstrip(os.sep) + os.sep)

@@ -11,6 +11,8 @@ from collections.abc import Callable
 
 import apsw
 
+from desktop.library.chunk_keys import embed_key, text_for
+
 
 def m001_create_tables(db: apsw.Connection) -> None:
     db.execute(
@@ -88,7 +90,41 @@ def m002_conversations(db: apsw.Connection) -> None:
     )
 
 
+def m003_ingest_tracking(db: apsw.Connection) -> None:
+    """Chunk reuse keys and locations, document notes and content-hash lookups, and the
+    files each folder's last scan skipped (with reasons)."""
+    db.execute(
+        """
+        ALTER TABLE chunks ADD COLUMN embed_key TEXT;
+        ALTER TABLE chunks ADD COLUMN location TEXT;
+        CREATE INDEX chunks_embed_key ON chunks(embed_key);
+        ALTER TABLE documents ADD COLUMN notes TEXT;
+        CREATE INDEX documents_hash ON documents(content_hash);
+        CREATE TABLE skipped (
+            id INTEGER PRIMARY KEY,
+            folder_id INTEGER NOT NULL REFERENCES folders(id) ON DELETE CASCADE,
+            path TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            is_dir INTEGER NOT NULL DEFAULT 0,
+            seen_at REAL NOT NULL,
+            UNIQUE (folder_id, path)
+        );
+        """
+    )
+    # Keys for chunks stored before this migration, so they are reused like new ones.
+    row = db.execute("SELECT value FROM meta WHERE key = 'embedding_model'").fetchone()
+    if row is None:
+        return
+    model = str(row[0])
+    keys = [
+        (embed_key(model, text_for(str(text), heading)), chunk_id)
+        for chunk_id, text, heading in db.execute("SELECT id, text, heading FROM chunks")
+    ]
+    db.executemany("UPDATE chunks SET embed_key = ? WHERE id = ?", keys)
+
+
 MIGRATIONS: list[Callable[[apsw.Connection], None]] = [
     m001_create_tables,
     m002_conversations,
+    m003_ingest_tracking,
 ]

@@ -1,14 +1,15 @@
 """The library: one SQLite file holding folders, documents, chunks, FTS5 and vectors.
 
 All writes of one document happen in one transaction, so a crash never leaves half a
-document: either the old version or the new one is stored.
+document: either the old version or the new one is stored. Vectors are read and written
+only through `desktop.library.vectors`.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,8 +18,16 @@ import numpy as np
 
 from desktop.errors import LibraryError
 from desktop.ingest.types import ChunkDraft
+from desktop.library import folder_list
 from desktop.library import vectors as vector_index
 from desktop.library.db import DEFAULT_BUSY_TIMEOUT_MS, connect
+from desktop.library.status import FolderStatus, folder_statuses
+
+__all__ = ["ChunkRecord", "DocumentRecord", "FolderStatus", "Library"]
+
+_DOC_COLUMNS = "id, folder_id, path, size, mtime, content_hash, status, error"
+# Rows per statement when deleting many chunks at once (SQLite's variable limit is 32766).
+_DELETE_BATCH = 5000
 
 
 @dataclass(frozen=True)
@@ -34,16 +43,6 @@ class DocumentRecord:
 
 
 @dataclass(frozen=True)
-class FolderStatus:
-    id: int
-    path: str
-    documents: int
-    chunks: int
-    failed: list[tuple[str, str]]
-    indexed_at: float | None
-
-
-@dataclass(frozen=True)
 class ChunkRecord:
     """A stored chunk with the document it came from."""
 
@@ -55,6 +54,7 @@ class ChunkRecord:
     text: str
     char_start: int
     char_end: int
+    location: str | None = None
 
 
 class Library:
@@ -128,6 +128,7 @@ class Library:
             )
             row = self.db.execute("SELECT id FROM folders WHERE path = ?", (resolved,)).fetchone()
         assert row is not None
+        folder_list.save(self.path, [p for _, p in self.folders()])
         return int(row[0])
 
     def folder_id(self, path: Path) -> int | None:
@@ -143,13 +144,23 @@ class Library:
         ]
 
     def remove_folder(self, folder_id: int) -> None:
-        """Forget a folder and everything indexed from it (the files themselves are untouched)."""
+        """Forget a folder and everything indexed from it (the files themselves are untouched).
+
+        One transaction, set-based: vectors, chunks (with their FTS rows), documents and the
+        skipped list go in a few statements, so 10,000 chunks take well under a second.
+        """
         with self.db:
-            for (doc_id,) in self.db.execute(
-                "SELECT id FROM documents WHERE folder_id = ?", (folder_id,)
-            ).fetchall():
-                self._delete_chunks(doc_id)  # type: ignore[arg-type]
+            if self.embedder() is not None:
+                vector_index.delete_folder(self.db, folder_id)
+            self.db.execute(
+                "DELETE FROM chunks WHERE document_id IN "
+                "(SELECT id FROM documents WHERE folder_id = ?)",
+                (folder_id,),
+            )
+            self.db.execute("DELETE FROM documents WHERE folder_id = ?", (folder_id,))
+            self.db.execute("DELETE FROM skipped WHERE folder_id = ?", (folder_id,))
             self.db.execute("DELETE FROM folders WHERE id = ?", (folder_id,))
+        folder_list.save(self.path, [p for _, p in self.folders()])
 
     def mark_folder_indexed(self, folder_id: int) -> None:
         with self.db:
@@ -157,22 +168,46 @@ class Library:
                 "UPDATE folders SET indexed_at = ? WHERE id = ?", (time.time(), folder_id)
             )
 
+    def replace_skipped(
+        self, folder_id: int, under: Path, entries: Iterable[tuple[str, str, bool]]
+    ) -> None:
+        """Record what a scan of `under` (the folder or a part of it) skipped, and why."""
+        now = time.time()
+        with self.db:
+            self.db.execute(
+                f"DELETE FROM skipped WHERE folder_id = ? AND {_UNDER}",
+                (folder_id, *_under(str(under))),
+            )
+            self.db.executemany(
+                "INSERT OR REPLACE INTO skipped(folder_id, path, reason, is_dir, seen_at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                [(folder_id, p, r, int(d), now) for p, r, d in entries],
+            )
+
+    def forget_skipped(self, paths: Iterable[str]) -> None:
+        """Drop skipped entries for these paths (they were indexed or are gone)."""
+        with self.db:
+            self.db.executemany("DELETE FROM skipped WHERE path = ?", [(p,) for p in paths])
+
     # -- documents -------------------------------------------------------------------------
     def documents_in(self, folder_id: int) -> dict[str, DocumentRecord]:
         rows = self.db.execute(
-            "SELECT id, folder_id, path, size, mtime, content_hash, status, error "
-            "FROM documents WHERE folder_id = ?",
-            (folder_id,),
+            f"SELECT {_DOC_COLUMNS} FROM documents WHERE folder_id = ?", (folder_id,)
         )
         return {str(r[2]): DocumentRecord(*r) for r in rows}
 
     def document(self, path: str) -> DocumentRecord | None:
         row = self.db.execute(
-            "SELECT id, folder_id, path, size, mtime, content_hash, status, error "
-            "FROM documents WHERE path = ?",
-            (path,),
+            f"SELECT {_DOC_COLUMNS} FROM documents WHERE path = ?", (path,)
         ).fetchone()
         return None if row is None else DocumentRecord(*row)
+
+    def documents_with_hash(self, content_hash: str) -> list[DocumentRecord]:
+        rows = self.db.execute(
+            f"SELECT {_DOC_COLUMNS} FROM documents WHERE content_hash = ? AND status = 'indexed'",
+            (content_hash,),
+        )
+        return [DocumentRecord(*r) for r in rows]
 
     def touch_document(self, doc_id: int, size: int, mtime: float) -> None:
         """Record a new size/mtime for a file whose content hash did not change."""
@@ -180,6 +215,36 @@ class Library:
             self.db.execute(
                 "UPDATE documents SET size = ?, mtime = ? WHERE id = ?", (size, mtime, doc_id)
             )
+
+    def move_document(
+        self, doc_id: int, folder_id: int, new_path: str, size: int, mtime: float
+    ) -> None:
+        """A renamed or moved file: same content, new path. Nothing is parsed or embedded."""
+        with self.db:
+            self.db.execute("DELETE FROM documents WHERE path = ? AND id != ?", (new_path, doc_id))
+            self.db.execute(
+                "UPDATE documents SET folder_id = ?, path = ?, size = ?, mtime = ? WHERE id = ?",
+                (folder_id, new_path, size, mtime, doc_id),
+            )
+            self.db.execute("DELETE FROM skipped WHERE path = ?", (new_path,))
+
+    def vectors_for_keys(self, keys: Iterable[str]) -> dict[str, np.ndarray]:
+        """Stored vectors of chunks with these reuse keys (keys not stored are left out)."""
+        wanted = list(dict.fromkeys(keys))
+        if not wanted or self.embedder() is None:
+            return {}
+        ids: dict[int, str] = {}
+        for start in range(0, len(wanted), _DELETE_BATCH):
+            part = wanted[start : start + _DELETE_BATCH]
+            marks = ",".join("?" * len(part))
+            for key, chunk_id in self.db.execute(
+                f"SELECT embed_key, min(id) FROM chunks WHERE embed_key IN ({marks}) "
+                "GROUP BY embed_key",
+                part,
+            ):
+                ids[int(chunk_id)] = str(key)
+        found = vector_index.vectors_of(self.db, list(ids))
+        return {ids[cid]: vector for cid, vector in found.items()}
 
     def store_document(
         self,
@@ -191,12 +256,20 @@ class Library:
         pages: int | None,
         chunks: Sequence[ChunkDraft],
         vectors: np.ndarray,
+        keys: Sequence[str | None] | None = None,
+        notes: Sequence[str] = (),
     ) -> int:
-        """Replace a document's chunks and vectors atomically; returns the document id."""
+        """Replace a document's chunks and vectors atomically; returns the document id.
+
+        Args:
+            keys: each chunk's reuse key (`chunk_keys.embed_key`), stored beside it.
+            notes: what the user should know about the document (pages without text...).
+        """
         self._require_vectors()
-        if len(chunks) != len(vectors):
-            raise ValueError("one vector per chunk")
+        if len(chunks) != len(vectors) or (keys is not None and len(keys) != len(chunks)):
+            raise ValueError("one vector and one key per chunk")
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        note_text = "\n".join(notes) or None
         with self.db:
             existing = self.db.execute(
                 "SELECT id FROM documents WHERE path = ?", (path,)
@@ -206,20 +279,20 @@ class Library:
                 self._delete_chunks(doc_id)
                 self.db.execute(
                     "UPDATE documents SET folder_id=?, size=?, mtime=?, content_hash=?, "
-                    "status='indexed', error=NULL, pages=?, indexed_at=? WHERE id=?",
-                    (folder_id, size, mtime, content_hash, pages, time.time(), doc_id),
+                    "status='indexed', error=NULL, pages=?, indexed_at=?, notes=? WHERE id=?",
+                    (folder_id, size, mtime, content_hash, pages, time.time(), note_text, doc_id),
                 )
             else:
                 self.db.execute(
                     "INSERT INTO documents(folder_id, path, size, mtime, content_hash, status, "
-                    "pages, indexed_at) VALUES (?, ?, ?, ?, ?, 'indexed', ?, ?)",
-                    (folder_id, path, size, mtime, content_hash, pages, time.time()),
+                    "pages, indexed_at, notes) VALUES (?, ?, ?, ?, ?, 'indexed', ?, ?, ?)",
+                    (folder_id, path, size, mtime, content_hash, pages, time.time(), note_text),
                 )
                 doc_id = int(self.db.last_insert_rowid())
-            for chunk, vector in zip(chunks, vectors, strict=True):
+            for i, (chunk, vector) in enumerate(zip(chunks, vectors, strict=True)):
                 self.db.execute(
                     "INSERT INTO chunks(document_id, ordinal, text, page, char_start, char_end, "
-                    "heading) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    "heading, embed_key, location) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         doc_id,
                         chunk.ordinal,
@@ -228,9 +301,12 @@ class Library:
                         chunk.char_start,
                         chunk.char_end,
                         chunk.heading,
+                        None if keys is None else keys[i],
+                        chunk.location,
                     ),
                 )
                 vector_index.insert(self.db, self.db.last_insert_rowid(), vector)
+            self.db.execute("DELETE FROM skipped WHERE path = ?", (path,))
         return doc_id
 
     def record_failure(
@@ -242,6 +318,7 @@ class Library:
         empties the library of a document; the error says the stored text is older.
         """
         with self.db:
+            self.db.execute("DELETE FROM skipped WHERE path = ?", (path,))
             existing = self.db.execute(
                 "SELECT id, status FROM documents WHERE path = ?", (path,)
             ).fetchone()
@@ -269,6 +346,25 @@ class Library:
             self._delete_chunks(doc_id)
             self.db.execute("DELETE FROM documents WHERE id = ?", (doc_id,))
 
+    def remove_documents_under(self, folder_id: int, under: str) -> int:
+        """Remove every document at or below the path `under` (a deleted file or folder)."""
+        ids = [
+            int(r[0])
+            for r in self.db.execute(
+                f"SELECT id FROM documents WHERE folder_id = ? AND {_UNDER}",
+                (folder_id, *_under(under)),
+            )
+        ]
+        with self.db:
+            for doc_id in ids:
+                self._delete_chunks(doc_id)
+                self.db.execute("DELETE FROM documents WHERE id = ?", (doc_id,))
+            self.db.execute(
+                f"DELETE FROM skipped WHERE folder_id = ? AND {_UNDER}",
+                (folder_id, *_under(under)),
+            )
+        return len(ids)
+
     def _delete_chunks(self, doc_id: int) -> None:
         # vec0 tables know nothing of foreign keys: delete their rows explicitly.
         if self.embedder() is not None:
@@ -282,46 +378,15 @@ class Library:
         marks = ",".join("?" * len(ids))
         rows = self.db.execute(
             "SELECT c.id, c.document_id, d.path, c.page, c.heading, c.text, c.char_start, "
-            f"c.char_end FROM chunks c JOIN documents d ON d.id = c.document_id "
+            f"c.char_end, c.location FROM chunks c JOIN documents d ON d.id = c.document_id "
             f"WHERE c.id IN ({marks})",
             tuple(ids),
         )
         return {int(r[0]): ChunkRecord(*r) for r in rows}
 
     def status(self) -> list[FolderStatus]:
-        out = []
-        for folder_id, path, indexed_at in self.db.execute(
-            "SELECT id, path, indexed_at FROM folders ORDER BY path"
-        ).fetchall():
-            docs = self.db.execute(
-                "SELECT count(*) FROM documents WHERE folder_id = ? AND status = 'indexed'",
-                (folder_id,),
-            ).fetchone()
-            chunks = self.db.execute(
-                "SELECT count(*) FROM chunks c JOIN documents d ON d.id = c.document_id "
-                "WHERE d.folder_id = ?",
-                (folder_id,),
-            ).fetchone()
-            failed = [
-                (str(p), str(e))
-                for p, e in self.db.execute(
-                    "SELECT path, error FROM documents WHERE folder_id = ? AND status = 'failed' "
-                    "ORDER BY path",
-                    (folder_id,),
-                )
-            ]
-            assert docs is not None and chunks is not None
-            out.append(
-                FolderStatus(
-                    folder_id,  # type: ignore[arg-type]
-                    str(path),
-                    int(docs[0]),  # type: ignore[arg-type]
-                    int(chunks[0]),  # type: ignore[arg-type]
-                    failed,
-                    indexed_at,  # type: ignore[arg-type]
-                )
-            )
-        return out
+        """Each folder's counts, failed files, skipped files and documents with notes."""
+        return folder_statuses(self.db)
 
     def counts(self) -> dict[str, int]:
         def one(sql: str) -> int:
@@ -336,11 +401,20 @@ class Library:
         }
 
     def iter_documents(self) -> Iterator[DocumentRecord]:
-        for row in self.db.execute(
-            "SELECT id, folder_id, path, size, mtime, content_hash, status, error FROM documents"
-        ):
+        for row in self.db.execute(f"SELECT {_DOC_COLUMNS} FROM documents"):
             yield DocumentRecord(*row)
 
     def dump_json(self) -> str:
         """A compact description of the library for diagnostics (no document text)."""
         return json.dumps({"path": str(self.path), **self.counts(), "embedder": self.embedder()})
+
+
+# A path at or below a folder: `path = ? OR substr(path, 1, ?) = ?` with `_under`'s values.
+_UNDER = "(path = ? OR substr(path, 1, ?) = ?)"
+
+
+def _under(path: str) -> tuple[str, int, str]:
+    """The values for `_UNDER`: the path itself, and the prefix its contents start with."""
+    sep = "\\" if "\\" in path and "/" not in path else "/"
+    prefix = path.rstrip("/\\") + sep
+    return path, len(prefix), prefix

@@ -39,6 +39,15 @@ def delete_document(db: apsw.Connection, document_id: int) -> None:
     )
 
 
+def delete_folder(db: apsw.Connection, folder_id: int) -> None:
+    """Delete the vectors of every chunk of a folder's documents, in one statement."""
+    db.execute(
+        f"DELETE FROM {TABLE} WHERE rowid IN (SELECT c.id FROM chunks c "
+        "JOIN documents d ON d.id = c.document_id WHERE d.folder_id = ?)",
+        (folder_id,),
+    )
+
+
 def nearest(db: apsw.Connection, query: np.ndarray, k: int) -> list[tuple[int, float]]:
     """The `k` chunks nearest to `query`, as (chunk id, cosine similarity), best first."""
     rows = db.execute(
@@ -62,4 +71,17 @@ def vectors_of(db: apsw.Connection, chunk_ids: Sequence[int]) -> dict[int, np.nd
 def count(db: apsw.Connection) -> int:
     """How many vectors the index holds."""
     row = db.execute(f"SELECT count(*) FROM {TABLE}").fetchone()
+    return int(row[0]) if row else 0
+
+
+def exists(db: apsw.Connection) -> bool:
+    """Whether the index was created (a library gets it when an embedder is first bound)."""
+    return db.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (TABLE,)).fetchone() is not None
+
+
+def orphan_count(db: apsw.Connection) -> int:
+    """How many stored vectors belong to no chunk (a consistency check; should be 0)."""
+    row = db.execute(
+        f"SELECT count(*) FROM {TABLE} WHERE rowid NOT IN (SELECT id FROM chunks)"
+    ).fetchone()
     return int(row[0]) if row else 0

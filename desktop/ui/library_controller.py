@@ -1,4 +1,5 @@
-"""Indexing jobs: a queue in front of the index worker, and the sidebar kept in step with the DB."""
+"""Indexing jobs: a queue in front of the index worker, the sidebar kept in step with the DB,
+and live sync: the library's folders are watched, and changes queue quiet background jobs."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from desktop.cancel import CancelToken
 from desktop.library.indexer import IndexProgress
 from desktop.library.store import Library
+from desktop.library.sync import ChangeCollector, FolderWatcher
 from desktop.session import Session
 from desktop.ui.index_worker import IndexWorker
 from desktop.ui.library_sidebar import LibrarySidebar
@@ -23,6 +25,7 @@ log = logging.getLogger(__name__)
 
 REFRESH_MS = 1000  # folder counts are re-read this often while a job runs (or is paused)
 LIVE_REFRESH_S = 0.5  # and at most this often as progress arrives
+WATCH_POLL_MS = 150  # how often debounced file changes are checked for
 
 
 @dataclass
@@ -32,6 +35,7 @@ class Job:
     token: CancelToken = field(default_factory=CancelToken)
     running: bool = False
     progress: IndexProgress | None = None
+    background: bool = False  # started by the folder watcher: no progress box
 
 
 class LibraryController(QObject):
@@ -50,6 +54,7 @@ class LibraryController(QObject):
     def __init__(self, sidebar: LibrarySidebar, session: Session) -> None:
         super().__init__()
         self.sidebar = sidebar
+        self.session = session
         self.library: Library = session.library  # the GUI thread's connection
         self.worker = IndexWorker(session)
         self.host = WorkerHost(self.worker, "folio-index")
@@ -73,10 +78,18 @@ class LibraryController(QObject):
         self.refresh_timer = QTimer(self)
         self.refresh_timer.setInterval(REFRESH_MS)
         self.refresh_timer.timeout.connect(self.refresh)
+        self.watcher: FolderWatcher | None = None
+        self.collector: ChangeCollector | None = None
+        self.watch_timer = QTimer(self)
+        self.watch_timer.setInterval(WATCH_POLL_MS)
+        self.watch_timer.timeout.connect(self._sync_due)
         sidebar.progress.pause_toggled.connect(self.set_paused)
         sidebar.progress.cancel_requested.connect(self.cancel_running)
         sidebar.reindex_requested.connect(lambda path: self.index_paths([Path(path)]))
         self.refresh()
+        if self.watcher is not None and self.sidebar.watched:
+            # Reconcile with the disk: files changed while Folio was closed.
+            self.index_paths([Path(p) for p in sorted(self.sidebar.watched)], background=True)
 
     # -- queries ---------------------------------------------------------------------------
     @property
@@ -108,26 +121,71 @@ class LibraryController(QObject):
             for path in list(states):
                 if path != status.path and Path(status.path) in Path(path).parents:
                     states.setdefault(status.path, states[path])  # a file inside the folder
+        self._watch({s.path for s in statuses})
         self.sidebar.set_folders(
             statuses, states, [p for p in pending if not _covered(p, statuses)]
         )
 
+    # -- live sync -------------------------------------------------------------------------
+    def _watch(self, folders: set[str]) -> None:
+        """Watch exactly the library's folders (none when Settings turn watching off)."""
+        wanted = frozenset(folders if self.session.settings.watch_folders else ())
+        if wanted == self.sidebar.watched and (self.watcher is not None or not wanted):
+            return
+        self._stop_watching()
+        self.sidebar.watched = wanted
+        if not wanted:
+            return
+        roots = [Path(p) for p in sorted(wanted) if Path(p).is_dir()]
+        self.collector = ChangeCollector(roots, [self.library.path])
+        self.watcher = FolderWatcher(roots, self.collector)
+        try:
+            self.watcher.start()
+        except OSError as exc:  # a folder vanished between the check and the watch
+            log.warning("cannot watch %s: %s", roots, exc)
+            self.watcher = None
+            return
+        self.watch_timer.start()
+
+    def _stop_watching(self) -> None:
+        self.watch_timer.stop()
+        if self.watcher is not None:
+            self.watcher.stop()
+        self.watcher = None
+        self.collector = None
+
+    def _sync_due(self) -> None:
+        """Queue a quiet job for each watched folder whose changes have settled."""
+        if self.collector is None or self.closed or self.collector.due_in() != 0:
+            return
+        queued = {p for j in self.jobs.values() if j.background and not j.running for p in j.paths}
+        for root in self.collector.take_due():
+            if str(root) not in queued:
+                self.index_paths([root], background=True)
+
     # -- commands --------------------------------------------------------------------------
-    def index_paths(self, paths: Iterable[Path]) -> int | None:
-        """Queue files and folders for indexing; returns the job id (None if nothing to do)."""
+    def index_paths(self, paths: Iterable[Path], background: bool = False) -> int | None:
+        """Queue files and folders for indexing; returns the job id (None if nothing to do).
+
+        A background job (the watcher's) shows no progress box and no notice unless it
+        changed something.
+        """
         clean: list[str] = []
         for p in paths:
             path = Path(p).expanduser()
             if not path.exists():
-                emit(self.error, f"{path} does not exist.")
+                if background:  # a watched folder that went away: its row says so
+                    log.info("not syncing %s: it no longer exists", path)
+                else:
+                    emit(self.error, f"{path} does not exist.")
                 continue
             clean.append(str(path.resolve()))
         if not clean:
             return None
         self._next_id += 1
-        job = Job(self._next_id, list(dict.fromkeys(clean)))
+        job = Job(self._next_id, list(dict.fromkeys(clean)), background=background)
         self.jobs[job.id] = job
-        if not self.sidebar.progress.isVisibleTo(self.sidebar):
+        if not background and not self.sidebar.progress.isVisibleTo(self.sidebar):
             self.sidebar.progress.start(_title(job.paths))
         emit(self._index, job.id, job.paths, job.token)
         if not self.refresh_timer.isActive():
@@ -158,6 +216,7 @@ class LibraryController(QObject):
 
     def shutdown(self) -> None:
         self.closed = True
+        self._stop_watching()
         self.refresh_timer.stop()
         self.cancel_running()
         self.host.stop()
@@ -168,7 +227,8 @@ class LibraryController(QObject):
         if job is None or self.closed:
             return
         job.running = True
-        self.sidebar.progress.start(_title(job.paths))
+        if not job.background:
+            self.sidebar.progress.start(_title(job.paths))
         self.refresh()
 
     def _on_progress_ready(self, _job_id: int) -> None:
@@ -181,7 +241,8 @@ class LibraryController(QObject):
         if job is None or self.closed:
             return
         job.progress = progress
-        self.sidebar.progress.update_progress(progress, len(self.jobs) - 1)
+        if not job.background:
+            self.sidebar.progress.update_progress(progress, len(self.jobs) - 1)
         if time.monotonic() - self._last_refresh >= LIVE_REFRESH_S:
             self.refresh()  # the folder counts grow as documents are stored
         emit(self.job_progress, job_id, progress)
@@ -191,12 +252,16 @@ class LibraryController(QObject):
             return
         failed = len(getattr(report, "failed", []))
         added = getattr(report, "added", 0) + getattr(report, "updated", 0)
-        emit(
-            self.notice,
-            f"Indexed {added} new or changed documents"
-            + (f"; {failed} could not be read" if failed else "")
-            + ".",
-        )
+        gone = getattr(report, "removed", 0) + getattr(report, "renamed", 0)
+        job = self.jobs.get(job_id)
+        if job is None or not job.background or added or gone or failed:
+            emit(
+                self.notice,
+                f"Indexed {added} new or changed documents"
+                + (f", {gone} removed or renamed" if gone else "")
+                + (f"; {failed} could not be read" if failed else "")
+                + ".",
+            )
         emit(self.job_finished, job_id, report)
         self._end(job_id, "done")
 
@@ -219,8 +284,9 @@ class LibraryController(QObject):
             return
         if how == "cancelled":
             emit(self.notice, "Indexing cancelled; documents already indexed were kept.")
-        if not self.jobs:
+        if not any(not j.background for j in self.jobs.values()):
             self.sidebar.progress.hide()
+        if not self.jobs:
             self.refresh_timer.stop()
         self.refresh()
         emit(self.library_changed)

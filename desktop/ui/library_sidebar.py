@@ -1,4 +1,5 @@
-"""The library sidebar: indexed folders with their counts and failures, and indexing progress."""
+"""The library sidebar: indexed folders with their counts, a link to the files that failed or
+were skipped, whether they are watched, and indexing progress."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ from PySide6.QtWidgets import (
 
 from desktop.library.indexer import IndexProgress
 from desktop.library.store import FolderStatus
+from desktop.ui.file_issues import FileIssuesDialog, issue_counts
 from desktop.ui.formatting import format_duration
 from desktop.ui.qtcompat import emit
 
@@ -45,22 +47,16 @@ def _ago(when: float | None) -> str:
     return "indexed " + time.strftime("%d %b %Y", time.localtime(when))
 
 
-def _short(path: str, reason: str) -> str:
-    """The reason without the file's path or name in front (the row already names it)."""
-    for prefix in (path, Path(path).name):
-        if reason.startswith(prefix + ": "):
-            return reason[len(prefix) + 2 :]
-    return reason
-
-
 def _plural(n: int, word: str) -> str:
     return f"{n:,} {word}" + ("" if n == 1 else "s")
 
 
 class FolderRow(QWidget):
-    """One folder: name, counts, state and a menu of actions."""
+    """One folder: name, counts, state, the failed/skipped link and a menu of actions."""
 
-    def __init__(self, status: FolderStatus, state: str, menu: QMenu) -> None:
+    issues_clicked = Signal(str)  # folder path
+
+    def __init__(self, status: FolderStatus, state: str, menu: QMenu, watched: bool) -> None:
         super().__init__()
         self.status = status
         path = Path(status.path)
@@ -70,8 +66,26 @@ class FolderRow(QWidget):
             f"{_plural(status.documents, 'document')} · {_plural(status.chunks, 'chunk')}"
         )
         self.detail.setToolTip(status.path)
-        self.state = QLabel(state.capitalize() if state else _ago(status.indexed_at).capitalize())
+        shown = state.capitalize() if state else _ago(status.indexed_at).capitalize()
+        self.state = QLabel(shown + (" · watching" if watched and not state else ""))
         self.state.setObjectName("Muted")
+        if watched:
+            self.state.setToolTip("Changes to these files are indexed as they happen")
+        self.issues = QToolButton()
+        self.issues.setObjectName("IssuesLink")
+        self.issues.setAutoRaise(True)
+        # A link, not a button: the list it opens is the thing, the count only says so.
+        self.issues.setStyleSheet(
+            "QToolButton { color: palette(link); border: none; padding: 0; }"
+            "QToolButton:hover { text-decoration: underline; }"
+        )
+        self.issues.setCursor(Qt.CursorShape.PointingHandCursor)
+        counts = issue_counts(status)
+        self.issues.setText(f"⚠ {counts}" if status.failed else counts)
+        self.issues.setToolTip("Show the files that could not be read or were skipped, and why")
+        self.issues.setAccessibleName(f"Files needing attention in {path.name}: {counts}")
+        self.issues.setVisible(bool(counts))
+        self.issues.clicked.connect(lambda: emit(self.issues_clicked, status.path))
         more = QToolButton()
         more.setText("⋯")
         more.setAutoRaise(True)
@@ -84,6 +98,7 @@ class FolderRow(QWidget):
         text.setSpacing(0)
         for label in (name, self.detail, self.state):
             text.addWidget(label)
+        text.addWidget(self.issues, 0, Qt.AlignmentFlag.AlignLeft)
         row = QHBoxLayout(self)
         row.setContentsMargins(2, 2, 2, 2)
         row.addLayout(text, 1)
@@ -172,6 +187,10 @@ class ProgressBox(QFrame):
         self.show()
 
     def update_progress(self, p: IndexProgress, queued: int) -> None:
+        if p.phase == "waiting":
+            self.detail.setText("Waiting: " + p.current)
+            self.current.clear()
+            return
         if p.phase == "scanning":
             self.detail.setText("Looking for documents…")
         else:
@@ -206,6 +225,7 @@ class LibrarySidebar(QWidget):
     reindex_requested = Signal(str)  # folder path
     remove_requested = Signal(int, str)  # folder id, folder path
     reveal_requested = Signal(str)  # folder path
+    issues_shown = Signal(str)  # folder path, once its list of files is on screen
 
     def __init__(self) -> None:
         super().__init__()
@@ -221,19 +241,14 @@ class LibrarySidebar(QWidget):
         header.addWidget(self.add_button)
         self.tree = QTreeWidget()
         self.tree.setHeaderHidden(True)
-        self.tree.setRootIsDecorated(True)
-        self.tree.setIndentation(14)
+        self.tree.setRootIsDecorated(False)
+        self.tree.setIndentation(0)
         self.tree.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.tree.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.tree.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.tree.customContextMenuRequested.connect(self._context_menu)
-        self._collapsed: set[str] = set()  # folders whose failures the user folded away
-        self.tree.itemCollapsed.connect(
-            lambda item: self._collapsed.add(str(item.data(0, _FOLDER_ROLE)))
-        )
-        self.tree.itemExpanded.connect(
-            lambda item: self._collapsed.discard(str(item.data(0, _FOLDER_ROLE)))
-        )
+        self.watched: frozenset[str] = frozenset()
+        self.issues_dialog: FileIssuesDialog | None = None
         self.drop_zone = DropZone()
         self.stack = QStackedWidget()
         self.stack.addWidget(self.drop_zone)
@@ -242,6 +257,7 @@ class LibrarySidebar(QWidget):
         self.progress.hide()
         self.summary = QLabel()
         self.summary.setObjectName("Muted")
+        self.summary.setWordWrap(True)
         box = QVBoxLayout(self)
         box.setContentsMargins(10, 8, 10, 8)
         box.addLayout(header)
@@ -278,25 +294,22 @@ class LibrarySidebar(QWidget):
         for status in shown:
             item = QTreeWidgetItem(self.tree)
             item.setData(0, _FOLDER_ROLE, status.path)
-            row = FolderRow(status, states.get(status.path, ""), self._menu_for(status))
+            row = FolderRow(
+                status,
+                states.get(status.path, ""),
+                self._menu_for(status),
+                status.path in self.watched,
+            )
+            row.issues_clicked.connect(self.show_issues)
             row.ensurePolished()
             item.setSizeHint(0, row.sizeHint())
             self.tree.setItemWidget(item, 0, row)
-            if status.failed:
-                group = QTreeWidgetItem(
-                    item, [f"⚠ {_plural(len(status.failed), 'file')} could not be read"]
-                )
-                group.setForeground(0, self.palette().placeholderText())
-                for path, reason in status.failed:
-                    child = QTreeWidgetItem(group, [f"{Path(path).name} — {_short(path, reason)}"])
-                    child.setToolTip(0, f"{path}\n{reason}")
-                item.setExpanded(status.path not in self._collapsed)
-                group.setExpanded(True)
         self.tree.blockSignals(False)
         self.stack.setCurrentWidget(self.tree if shown else self.drop_zone)
         docs = sum(s.documents for s in statuses)
         chunks = sum(s.chunks for s in statuses)
         failed = sum(len(s.failed) for s in statuses)
+        skipped = sum(len(s.skipped) for s in statuses)
         text = (
             (
                 f"{_plural(len(statuses), 'folder')} · {_plural(docs, 'document')} · "
@@ -305,7 +318,22 @@ class LibrarySidebar(QWidget):
             if statuses
             else ""
         )
-        self.summary.setText(text + (f" · {failed} failed" if failed else ""))
+        self.summary.setText(
+            text
+            + (f" · {failed:,} failed" if failed else "")
+            + (f" · {skipped:,} skipped" if skipped else "")
+        )
+
+    def show_issues(self, path: str) -> None:
+        """Open the list of a folder's failed, skipped and noted files (a click on its link)."""
+        status = next((s for s in self.statuses if s.path == path), None)
+        if status is None:
+            return
+        if self.issues_dialog is not None:
+            self.issues_dialog.close()
+        self.issues_dialog = FileIssuesDialog(status, self)
+        self.issues_dialog.show()
+        emit(self.issues_shown, path)
 
     def folder_row(self, path: str) -> FolderRow | None:
         for i in range(self.tree.topLevelItemCount()):

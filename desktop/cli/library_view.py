@@ -1,0 +1,178 @@
+"""How the library commands show reports and status, as text and as JSON."""
+
+from __future__ import annotations
+
+import sys
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+import apsw
+
+from desktop.errors import LibraryError
+from desktop.library.indexer import IndexReport
+from desktop.library.repair import REBUILD_HINT, Diagnosis
+from desktop.library.store import Library
+
+T = TypeVar("T")
+# Skipped entries listed one by one; past this, grouped by reason.
+_LIST_LIMIT = 12
+
+
+def guard(library: Path, work: Callable[[], T]) -> T:
+    """Run `work`, turning SQLite's damage and access errors into one clear LibraryError."""
+    try:
+        return work()
+    except apsw.CorruptError as exc:
+        raise LibraryError(f"library {library} is damaged ({exc}); {REBUILD_HINT}") from exc
+    except apsw.NotADBError as exc:
+        raise LibraryError(
+            f"library {library} is not a database any more (damaged header); {REBUILD_HINT}"
+        ) from exc
+    except apsw.FullError as exc:
+        raise LibraryError(f"the disk holding library {library} is full") from exc
+    except apsw.ReadOnlyError as exc:
+        raise LibraryError(f"library {library} cannot be written (read-only)") from exc
+    except apsw.IOError as exc:
+        raise LibraryError(f"library {library} cannot be read or written ({exc})") from exc
+
+
+def summary(report: IndexReport) -> str:
+    parts = [
+        f"{report.added} new",
+        f"{report.updated} updated",
+        f"{report.unchanged} unchanged",
+        f"{report.removed} removed",
+    ]
+    if report.renamed:
+        parts.append(f"{report.renamed} renamed")
+    if report.failed:
+        parts.append(f"{len(report.failed)} failed")
+    return (
+        ", ".join(parts)
+        + f"; {report.chunks} chunks ({report.embedded} embedded, {report.reused} reused)"
+    )
+
+
+def report_json(report: IndexReport) -> dict[str, object]:
+    return {
+        "added": report.added,
+        "updated": report.updated,
+        "unchanged": report.unchanged,
+        "removed": report.removed,
+        "renamed": report.renamed,
+        "chunks": report.chunks,
+        "embedded": report.embedded,
+        "reused": report.reused,
+        "seconds": round(report.seconds, 2),
+        "chunks_per_s": round(report.chunks_per_s, 1),
+        "failed": [{"path": p, "error": e} for p, e in report.failed],
+        "skipped": [{"path": p, "reason": r} for p, r in report.skipped],
+        "vanished": [{"path": p, "reason": "deleted while being indexed"} for p in report.vanished],
+        "notes": [{"path": p, "note": n} for p, n in report.notes],
+    }
+
+
+def print_report(report: IndexReport) -> None:
+    print(
+        f"indexed: {summary(report)} in {report.seconds:.1f} s "
+        f"({report.chunks_per_s:.1f} chunks/s)",
+        file=sys.stderr,
+    )
+    for path, error in report.failed:
+        print(f"  failed: {path}: {_short(path, error)}", file=sys.stderr)
+    for path in report.vanished:
+        print(f"  skipped: {path}: deleted while being indexed", file=sys.stderr)
+    for path, note in report.notes:
+        print(f"  note: {path}: {note}", file=sys.stderr)
+    if report.skipped:
+        print(f"  skipped {len(report.skipped)} (see `folio status`)", file=sys.stderr)
+
+
+def status_json(lib: Library) -> dict[str, object]:
+    bound = lib.embedder()
+    folders = lib.status()
+    counts = lib.counts()
+    return {
+        "library": str(lib.path),
+        "embedder": bound[0] if bound else None,
+        "damaged": False,
+        **counts,
+        "skipped": sum(len(f.skipped) for f in folders),
+        "folders_detail": [
+            {
+                "path": f.path,
+                "documents": f.documents,
+                "chunks": f.chunks,
+                "indexed_at": f.indexed_at,
+                "failed": [{"path": p, "error": e} for p, e in f.failed],
+                "skipped": [{"path": p, "reason": r} for p, r in f.skipped],
+                "notes": [{"path": p, "note": n} for p, n in f.noted],
+            }
+            for f in folders
+        ],
+    }
+
+
+def damage_json(diagnosis: Diagnosis) -> dict[str, object]:
+    return {
+        "library": str(diagnosis.path),
+        "damaged": True,
+        "problems": diagnosis.problems,
+        "folders": diagnosis.folders,
+        "message": diagnosis.message(),
+        "rebuild": "folio rebuild",
+    }
+
+
+def print_status(lib: Library) -> None:
+    folders = lib.status()
+    counts = lib.counts()
+    skipped = sum(len(f.skipped) for f in folders)
+    print(f"library: {lib.path}")
+    print(
+        f"{counts['folders']} folders, {counts['documents']} documents, "
+        f"{counts['chunks']} chunks, {counts['failed']} failed, {skipped} skipped"
+    )
+    for f in folders:
+        print(f"  {f.path}: {f.documents} documents, {f.chunks} chunks")
+        for path, error in f.failed:
+            print(f"    failed: {_name(path, f.path)}: {_short(path, error)}")
+        for path, note in f.noted:
+            for line in note.splitlines():
+                print(f"    note: {_name(path, f.path)}: {line}")
+        if len(f.skipped) <= _LIST_LIMIT:
+            for path, reason in f.skipped:
+                print(f"    skipped: {_name(path, f.path)}: {reason}")
+        else:
+            groups = Counter(_kind(r) for _, r in f.skipped)
+            for kind, n in groups.most_common():
+                print(f"    skipped {n}: {kind}")
+            print("    (`folio status --json` lists every skipped file)")
+
+
+def _name(path: str, folder: str) -> str:
+    try:
+        return Path(path).relative_to(folder).as_posix() or Path(path).name
+    except ValueError:
+        return path
+
+
+def _short(path: str, reason: str) -> str:
+    """The reason without the file's path in front (the line already names it)."""
+    for prefix in (path, Path(path).name):
+        if reason.startswith(prefix + ": "):
+            return reason[len(prefix) + 2 :]
+    return reason
+
+
+def _kind(reason: str) -> str:
+    """A skip reason without the file-specific part, for grouping."""
+    if reason.startswith("matched the ignore rule"):
+        return "matched an ignore rule (.gitignore or .folioignore)"
+    if reason.startswith("unsupported file type"):
+        return "unsupported file type"
+    if " MB is over the " in reason:
+        return "over the file size limit"
+    return reason.split(" (")[0]
