@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import Qt
 
+from desktop.paths import Locations
+from desktop.session import Config, Session
 from desktop.settings import Settings
 from desktop.ui.main_window import MainWindow
 
@@ -21,7 +23,8 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture()
 def window(qtbot):  # type: ignore[no-untyped-def]
-    w = MainWindow(None, Settings(max_answer_tokens=48, k=3))
+    settings = Settings(max_answer_tokens=48, k=3)
+    w = MainWindow(Session(Config.resolve(settings, Locations.from_environment())))
     qtbot.addWidget(w)
     w.resize(1100, 700)
     w.show()

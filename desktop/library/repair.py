@@ -62,6 +62,10 @@ def diagnose(path: Path, *, thorough: bool = False) -> Diagnosis:
         try:
             db.execute("SELECT count(*) FROM sqlite_master").fetchone()
         except apsw.NotADBError:
+            if not folders:
+                # Nothing says this file was ever a Folio library (no folder list beside
+                # it): not damage to rebuild, a wrong file; opening it says so.
+                return Diagnosis(path, [], folders)
             return Diagnosis(
                 path, ["it is not an SQLite database (its header is damaged)"], folders
             )
