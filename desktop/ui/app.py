@@ -123,14 +123,21 @@ def run_app(library: Path | None = None) -> int:
     install_error_hooks(config)
     theme.apply(app, config.settings.theme)
     from desktop.ui.main_window import MainWindow
+    from desktop.ui.repair_prompt import offer_rebuild
     from desktop.ui.workers import user_message
 
     try:
+        ours = config.library_path == config.locations.library
+        to_index = offer_rebuild(config.library_path, ours=ours)
+        if to_index is None:
+            return 1
         window = MainWindow(Session(config))
     except Exception as exc:  # noqa: BLE001 - a damaged library must not show a traceback
         QMessageBox.critical(None, APP_NAME, user_message(exc, config))
         return 1
     window.show()
+    if to_index:
+        window.index_paths(to_index)  # the rebuild, with its progress in the sidebar
     _quit_on_signals(window)
     code = app.exec()
     window.shutdown()
