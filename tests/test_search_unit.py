@@ -36,9 +36,10 @@ def test_convex_fusion_keeps_score_margins() -> None:
     # middling match in both. Convex fusion weighs the margins, RRF only the ranks.
     vec = [(1, 0.90), (3, 0.50), (2, 0.48), (5, 0.40)]
     kw = [(4, 20.0), (3, 11.0), (6, 10.0), (7, 2.0)]
-    convex = [cid for cid, *_ in _fuse(vec, kw, "hybrid", Fusion("convex", vector_weight=0.5))]
+    half = Fusion("convex", vector_weight=0.5)
+    convex = [cid for cid, *_ in _fuse(vec, kw, "hybrid", half)]
     assert convex[:3] == [1, 4, 3]
-    scores = {cid: s for cid, s, *_ in _fuse(vec, kw, "hybrid", Fusion("convex", vector_weight=0.5))}
+    scores = {cid: s for cid, s, *_ in _fuse(vec, kw, "hybrid", half)}
     assert scores[1] == 0.5 and scores[4] == 0.5
     assert abs(scores[3] - (0.5 * 0.2 + 0.5 * 0.5)) < 1e-9
     rrf = [cid for cid, *_ in _fuse(vec, kw, "hybrid", Fusion("rrf"))]

@@ -40,7 +40,7 @@ def make_workload(spec: str, work: Path, questions: int = 20) -> Workload:
         folder = work / "sample" / "project"
         if not folder.exists():
             make_corpus(work / "sample")
-        return Workload("sample", folder, list(QUESTIONS))
+        return Workload("sample", folder, list(QUESTIONS)[: max(1, questions)])
     if kind == "squad":
         data = load_squad(Path(arg))
         folder = work / f"squad-{Path(arg).stem}" / "paragraphs"
