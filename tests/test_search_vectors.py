@@ -98,7 +98,8 @@ def test_migration_moves_schema_2_vectors_out_of_vec0(tmp_path: Path) -> None:
     matrix = _unit(rng, 50, dim=8)
     with db:
         db.execute(
-            "CREATE VIRTUAL TABLE chunk_vectors USING vec0(embedding float[8] distance_metric=cosine)"
+            "CREATE VIRTUAL TABLE chunk_vectors USING vec0("
+            "embedding float[8] distance_metric=cosine)"
         )
         for i, v in enumerate(matrix, start=1):
             db.execute(

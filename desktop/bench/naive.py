@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from desktop import settings as settings_mod
 from desktop.engine.llm import default_threads
 from desktop.library.search import Mode, Searcher
 from desktop.rag.answer import Answer, attribute, relevant
@@ -28,8 +29,16 @@ from desktop.rag.prompt import (
     cited_numbers,
     user_message,
 )
+from desktop.settings import Settings
 
 Messages = list[dict[str, str]]
+
+
+def bench_settings(threads: int = 0) -> Settings:
+    """The user's settings, with `threads` CPU threads for the models if it is not 0 (on a
+    busy machine one thread is steadier than two: see ../shared/FACTS.md)."""
+    current = settings_mod.load()
+    return current.with_changes(threads=threads) if threads else current
 
 
 class RawModel:

@@ -21,7 +21,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from desktop.bench.naive import RawModel, first_piece_ms, messages_for, rate, retrieve
+from desktop.bench.naive import (
+    RawModel,
+    bench_settings,
+    first_piece_ms,
+    messages_for,
+    rate,
+    retrieve,
+)
 from desktop.bench.stats import summarize
 from desktop.bench.workload import Workload
 from desktop.cancel import CancelToken
@@ -36,18 +43,23 @@ def bench_rag(
     runs: int = 1,
     gen_tokens: int = 64,
     gen_runs: int = 3,
+    threads: int = 0,
 ) -> dict[str, Any]:
-    """TTFT of every config over every question (`runs` times), and generation speed."""
+    """TTFT of every config over every question (`runs` times), and generation speed.
+
+    `threads` (0: Folio's default) is used by every config alike.
+    """
     from desktop.models.catalog import require_local
     from desktop.session import Session
 
-    with Session(library_path=library) as s:
+    with Session(library_path=library, settings=bench_settings(threads)) as s:
         t = time.perf_counter()
         report = s.indexer.index([workload.folder])
         index_s = time.perf_counter() - t
         engine = s.engine
-        stock = RawModel(require_local(s.catalog.get("smollm2-135m-instruct-q4_1")))
-        fast = RawModel(engine.model_path)
+        n = threads or None
+        stock = RawModel(require_local(s.catalog.get("smollm2-135m-instruct-q4_1")), threads=n)
+        fast = RawModel(engine.model_path, threads=n)
         ttft: dict[str, list[float]] = {c: [] for c in CONFIGS}
         tokens: dict[str, list[int]] = {c: [] for c in CONFIGS if c != "folio"}
         search_ms: list[float] = []
@@ -100,6 +112,7 @@ def bench_rag(
             if v and naive_p50
         },
         "generation": generation,
+        "threads": threads or "default",
         "load_1min": {"median": round(statistics.median(loads), 2) if loads else None},
     }
     return out

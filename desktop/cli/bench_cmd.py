@@ -52,6 +52,7 @@ def _common(b: argparse.ArgumentParser) -> None:
     )
     b.add_argument("--questions", type=int, default=20, help="questions per workload")
     b.add_argument("--runs", type=int, default=1, help="passes over the questions (rag)")
+    b.add_argument("--threads", type=int, default=0, help="model CPU threads (0: default)")
     b.add_argument(
         "--sizes", default="10000,100000,1000000", help="padded library sizes (retrieval)"
     )
@@ -97,7 +98,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
             from desktop.bench.rag import bench_rag
 
             results["rag"] = {
-                w.name: bench_rag(w, libraries[w.name], runs=args.runs) for w in workloads
+                w.name: bench_rag(w, libraries[w.name], runs=args.runs, threads=args.threads)
+                for w in workloads
             }
         elif part == "retrieval":
             results["retrieval"] = _retrieval(args, work, workloads[0], libraries)
@@ -184,7 +186,11 @@ def _retrieval(
 
     sizes = tuple(int(x) for x in args.sizes.split(",") if x.strip())
     padded = _padded(args, work, workload, libraries, sizes)
-    with Session(library_path=work / "embedder-only.sqlite") as s:
+    from desktop.bench.naive import bench_settings
+
+    with Session(
+        library_path=work / "embedder-only.sqlite", settings=bench_settings(args.threads)
+    ) as s:
         return bench_retrieval(padded, s.embedder, workload.questions, say=_say)
 
 

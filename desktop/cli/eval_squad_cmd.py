@@ -24,6 +24,7 @@ def add_parser(esub: Any) -> None:
         "Q8_0 model); default folio,naive",
     )
     p.add_argument("--max-tokens", type=int, default=64, help="answer length cap")
+    p.add_argument("--threads", type=int, default=0, help="model CPU threads (0: default)")
     p.add_argument("--work", type=Path, default=None, help="reuse this folder (files, library)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--out", type=Path, default=None, help="also write the JSON here")
@@ -44,7 +45,9 @@ def cmd_squad(args: argparse.Namespace) -> int:
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise FolioError(f"{args.file} is not a SQuAD-format JSON file ({exc})") from None
     work = args.work or Path(tempfile.mkdtemp(prefix="folio-squad-"))
-    result = run_squad(args.file, work, args.questions, pipelines, args.max_tokens, say=_say)
+    result = run_squad(
+        args.file, work, args.questions, pipelines, args.max_tokens, say=_say, threads=args.threads
+    )
     if args.out:
         args.out.write_text(json.dumps(result, indent=2) + "\n")
     if args.json:

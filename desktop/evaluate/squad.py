@@ -125,6 +125,7 @@ def run_squad(
     pipelines: Sequence[str] = ("folio", "naive"),
     max_tokens: int = 64,
     say: Say | None = None,
+    threads: int = 0,
 ) -> dict[str, object]:
     """Ask the questions through each pipeline, interleaved; metrics per pipeline.
 
@@ -136,8 +137,9 @@ def run_squad(
             Q4_1 model, no prefix reuse), "budget" (naive plus the context budget only),
             "q8" (naive plus the Q8_0 model only).
         max_tokens: answer length cap, the same for every pipeline.
+        threads: CPU threads of every model (0: Folio's default).
     """
-    from desktop.bench.naive import RawModel, naive_answer, retrieve
+    from desktop.bench.naive import RawModel, bench_settings, naive_answer, retrieve
     from desktop.models.catalog import require_local
     from desktop.rag.budget import DEFAULT_BUDGET
     from desktop.session import Session
@@ -151,15 +153,15 @@ def run_squad(
     asked = data.questions if questions <= 0 else _by_id(data.questions, questions)
     tallies = {p: Tally.empty() for p in pipelines}
     out: dict[str, object] = {"file": str(path), "paragraphs": len(data.paragraphs)}
-    with Session(library_path=Path(work) / "library.sqlite") as s:
+    with Session(library_path=Path(work) / "library.sqlite", settings=bench_settings(threads)) as s:
         s.indexer.index([folder])
         s.answerer.max_tokens = max_tokens
         models: dict[str, RawModel] = {}
         if {"naive", "budget"} & set(pipelines):
             stock = s.catalog.get("smollm2-135m-instruct-q4_1")
-            models["q4_1"] = RawModel(require_local(stock))
+            models["q4_1"] = RawModel(require_local(stock), threads=threads or None)
         if "q8" in pipelines:
-            models["q8_0"] = RawModel(require_local(s.model_spec("chat")))
+            models["q8_0"] = RawModel(require_local(s.model_spec("chat")), threads=threads or None)
         out["model"] = s.engine.model_path.name
         started = time.perf_counter()
         for i, q in enumerate(asked):
@@ -181,6 +183,7 @@ def run_squad(
         for m in models.values():
             m.close()
     out["questions"] = len(asked)
+    out["threads"] = threads or "default"
     out["load"] = [round(x, 2) for x in os.getloadavg()]
     out["pipelines"] = {name: t.report() for name, t in tallies.items()}
     return out
