@@ -97,6 +97,7 @@ def test_migration_moves_schema_2_vectors_out_of_vec0(tmp_path: Path) -> None:
     rng = np.random.default_rng(1)
     matrix = _unit(rng, 50, dim=8)
     with db:
+        db.execute("INSERT INTO meta(key, value) VALUES ('embedding_dim', '8')")
         db.execute(
             "CREATE VIRTUAL TABLE chunk_vectors USING vec0("
             "embedding float[8] distance_metric=cosine)"
@@ -115,6 +116,14 @@ def test_migration_moves_schema_2_vectors_out_of_vec0(tmp_path: Path) -> None:
     assert np.array_equal(stored, matrix[6])
     assert vectors.nearest(db, matrix[6], 1)[0][0] == 7
     db.close()
+
+
+def test_a_vector_of_another_width_is_refused(tmp_path: Path) -> None:
+    lib = _library(tmp_path, _unit(np.random.default_rng(2), 20, dim=8))
+    with pytest.raises(apsw.ConstraintError), lib.db:
+        vectors.insert(lib.db, 99, np.ones(4, dtype=np.float32))
+    assert vectors.count(lib.db) == 20
+    lib.close()
 
 
 def test_quantize_round_trips_within_a_step() -> None:

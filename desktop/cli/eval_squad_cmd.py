@@ -24,6 +24,11 @@ def add_parser(esub: Any) -> None:
         "Q8_0 model); default folio,naive",
     )
     p.add_argument("--max-tokens", type=int, default=64, help="answer length cap")
+    p.add_argument(
+        "--retrieval",
+        action="store_true",
+        help="score retrieval only (each question's paragraph is its relevant document)",
+    )
     p.add_argument("--threads", type=int, default=0, help="model CPU threads (0: default)")
     p.add_argument("--work", type=Path, default=None, help="reuse this folder (files, library)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
@@ -45,6 +50,17 @@ def cmd_squad(args: argparse.Namespace) -> int:
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise FolioError(f"{args.file} is not a SQuAD-format JSON file ({exc})") from None
     work = args.work or Path(tempfile.mkdtemp(prefix="folio-squad-"))
+    if args.retrieval:
+        from desktop.evaluate.beir import run_squad_retrieval
+
+        scored = run_squad_retrieval(args.file, work, say=_say)
+        if args.out:
+            args.out.write_text(json.dumps(scored, indent=2) + "\n")
+        if args.json:
+            print_json(scored)
+        else:
+            print(json.dumps(scored["modes"], indent=2))
+        return 0
     result = run_squad(
         args.file, work, args.questions, pipelines, args.max_tokens, say=_say, threads=args.threads
     )

@@ -48,21 +48,26 @@ COARSE_ABOVE = 200_000
 
 
 def create(db: apsw.Connection, dim: int) -> None:
-    """Create the index for vectors of `dim` dimensions, if it does not exist yet."""
+    """Create the index for vectors of `dim` dimensions, if it does not exist yet. A vector
+    of another width is refused by the tables themselves (a constraint error)."""
     if dim <= 0:
         raise ValueError("vector dimension must be positive")
+    floats, codes = 4 * int(dim), 4 + int(dim)
     db.execute(
-        f"CREATE TABLE IF NOT EXISTS {FLOATS} (id INTEGER PRIMARY KEY, vector BLOB NOT NULL);"
-        f"CREATE TABLE IF NOT EXISTS {CODES} (id INTEGER PRIMARY KEY, code BLOB NOT NULL);"
+        f"CREATE TABLE IF NOT EXISTS {FLOATS} (id INTEGER PRIMARY KEY, "
+        f"vector BLOB NOT NULL CHECK (length(vector) = {floats}));"
+        f"CREATE TABLE IF NOT EXISTS {CODES} (id INTEGER PRIMARY KEY, "
+        f"code BLOB NOT NULL CHECK (length(code) = {codes}));"
     )
 
 
 def migrate_from_vec0(db: apsw.Connection) -> int:
     """Move the vectors of a schema-2 library out of its vec0 table; returns how many."""
     legacy = db.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (LEGACY_VEC0,)).fetchone()
-    if legacy is None:
+    dim = db.execute("SELECT value FROM meta WHERE key = 'embedding_dim'").fetchone()
+    if legacy is None or dim is None:
         return 0
-    create(db, 1)
+    create(db, int(dim[0]))  # type: ignore[arg-type]
     moved = 0
     batch: list[tuple[int, bytes]] = []
     for rowid, blob in db.execute(f"SELECT rowid, embedding FROM {LEGACY_VEC0}"):
