@@ -50,7 +50,7 @@ def targets(results: dict[str, Any]) -> list[Row]:
         r = _get(results, "retrieval", "sizes", size)
         if r is None:
             continue
-        label = f"{int(size) // 1000}k"
+        label = "1M" if int(size) == 1_000_000 else f"{int(size) // 1000}k"
         rows.append(
             _row(
                 f"search p50 ≤ {limit:g} ms at {label}",
@@ -156,9 +156,8 @@ def markdown(results: dict[str, Any]) -> str:
     for r in targets(results):
         unit = f" {r['unit']}" if r["unit"] and r["unit"] != "×" else ("×" if r["unit"] else "")
         met = "met" if r["met"] else "**MISSED**"
-        lines.append(
-            f"| {r['target']} | {_fmt(r['measured'])}{unit} | {_fmt(r['naive'])}{unit} | {met} |"
-        )
+        naive = "–" if r["naive"] is None else f"{_fmt(r['naive'])}{unit}"
+        lines.append(f"| {r['target']} | {_fmt(r['measured'])}{unit} | {naive} | {met} |")
     return "\n".join(lines) + "\n"
 
 
