@@ -189,7 +189,7 @@ def plots(results: dict[str, Any], out: Path) -> list[Path]:
             shipped = [sizes[str(x)]["search_ms"]["p50"] for x in xs]
             naive = [sizes[str(x)]["naive_search_ms_p50"] for x in xs]
             keyword = [sizes[str(x)]["stages_ms_p50"]["keyword"] for x in xs]
-            ax.plot(xs, naive, "o--", label="naive (exact float scan + full OR query)")
+            ax.plot(xs, naive, "o--", label="naive vector leg (sqlite-vec exact), rest as Folio")
             ax.plot(xs, shipped, "o-", label="Folio (whole search, embedding included)")
             ax.plot(xs, keyword, "s:", label="Folio keyword leg")
             ax.axhline(20, color="grey", lw=0.8)
