@@ -39,12 +39,8 @@ LEGACY_VEC0 = "chunk_vectors"
 BIT_CANDIDATES = 2_000
 BIT_SHARE = 0.005  # ...or this share of the library, if more
 INT8_CANDIDATES = 64
-# Above COARSE_ABOVE codes, a coarse pass over the first COARSE_WORDS words of each code
-# (64 dimensions a word) keeps the closest COARSE_KEEP share, and the full code decides
-# among those.
-COARSE_WORDS = 2
-COARSE_KEEP = 0.05
-COARSE_ABOVE = 200_000
+# (A coarse pass over the first 128 bits before the full codes was tried at 1M chunks: it
+# cost recall, 0.88 against 0.99, and saved no time, so every pass reads whole codes.)
 
 
 def create(db: apsw.Connection, dim: int) -> None:
@@ -220,12 +216,7 @@ class _CodeIndex:
         first = max(BIT_CANDIDATES, int(n * BIT_SHARE), wanted)
         if n > first:
             q = _words(binary_codes(query))[:, 0]
-            words = self.words
-            if n > COARSE_ABOVE and words.shape[0] > COARSE_WORDS:
-                coarse = _hamming(words[:COARSE_WORDS], q[:COARSE_WORDS])
-                rows = _smallest(coarse, max(first * 4, int(n * COARSE_KEEP)))
-                words = words[:, rows]
-            rows = rows[_smallest(_hamming(words, q), first)]
+            rows = _smallest(_hamming(self.words, q), first)
         approx = _dot(self.int8[rows], query) * self.scales[rows]
         if len(rows) > wanted:
             rows = rows[np.argpartition(-approx, wanted - 1)[:wanted]]
