@@ -1,4 +1,15 @@
 """Folio: an offline document assistant (core package; never imports Qt)."""
 
-__version__ = "0.1.0"
+from importlib import metadata
+
+
+def _version() -> str:
+    """The installed distribution's version (pyproject.toml), from source or frozen."""
+    try:
+        return metadata.version("folio")
+    except metadata.PackageNotFoundError:  # a source tree that was never installed
+        return "0+unknown"
+
+
+__version__ = _version()
 APP_NAME = "Folio"

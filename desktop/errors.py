@@ -1,8 +1,10 @@
-"""The two kinds of failure: the user's or the environment's, and ours.
+"""The kinds of outcome that are not a result: the user's or the environment's failure,
+our bug, and the user's own cancel.
 
 `FolioError` and its subclasses carry a message fit to show a person as is (the CLI prints
-it on one line, the GUI in a dialog). Anything else escaping the core is a bug and is
-logged with its traceback.
+it on one line, the GUI in a dialog). `Cancelled` is not a failure at all, so it is no
+`FolioError`: an `except FolioError` never swallows a user's Stop. Anything else escaping
+the core is a bug; `desktop.boundary` logs it with its traceback and says so in one line.
 """
 
 from __future__ import annotations
@@ -32,5 +34,5 @@ class NetworkError(FolioError):
     """A download was asked for but the network or the hub cannot be reached."""
 
 
-class Cancelled(FolioError):
+class Cancelled(Exception):
     """Work stopped because the user cancelled it."""

@@ -1,133 +1,320 @@
-"""A Folio session: settings plus lazily loaded library, embedder and engine.
+"""The composition root: every part of the core is built here, from explicit configuration.
 
-The CLI and the GUI both talk to the core through this object. Heavy parts load on first
-use, so `folio status` never loads a model and the window opens before the model does.
+Both clients use it: the CLI makes one Session per command, the window one per library. A
+`Config` is resolved once from the settings and the locations; nothing travels through
+environment variables.
+
+Shared parts (the catalog and the embedder) load once, lazily, under a lock. The parts bound
+to a thread are made per thread, by the thread that uses them: the apsw connection (and the
+indexer and searcher on it), the llama.cpp engine (and the answerer on it), since neither
+an SQLite connection nor a llama context may be used from two threads at once. Each part
+is rebuilt when the settings it depends on change (`configure`), so a client never rebuilds
+pieces of the core by hand.
 """
 
 from __future__ import annotations
 
-import os
+import logging
+import threading
+from collections.abc import Hashable
+from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
+from typing import Generic, TypeVar
 
 from tokenizers import Tokenizer
 
-from desktop import paths
 from desktop import settings as settings_mod
+from desktop.components import Registry, default_registry
 from desktop.embed.base import Embedder
-from desktop.engine.llm import Engine
+from desktop.engine.api import ChatEngine
 from desktop.errors import ModelError
+from desktop.library.db import DEFAULT_BUSY_TIMEOUT_MS
 from desktop.library.indexer import Indexer
 from desktop.library.search import Searcher
 from desktop.library.store import Library
-from desktop.models.catalog import ModelSpec, load_catalog, require_local
+from desktop.models.catalog import Catalog, ModelSpec, load_catalog
+from desktop.paths import Locations
 from desktop.rag.answer import Answerer
 from desktop.settings import Settings
 
+log = logging.getLogger(__name__)
 
-class Session:
-    """Owns the resources of one Folio library; close it to free them.
+T = TypeVar("T")
 
-    Args:
-        library_path: the library file (default: `FOLIO_HOME`/platform data folder).
-        settings: user settings (default: loaded from disk).
+
+@dataclass(frozen=True)
+class Config:
+    """Everything the core is built from, resolved once.
+
+    Attributes:
+        settings: the user's settings.
+        locations: the folders, with the settings' models folder applied.
+        library_path: the library file.
+        busy_timeout_ms: how long a library connection waits for another's write lock.
     """
 
-    def __init__(self, library_path: Path | None = None, settings: Settings | None = None):
-        self.library_path = Path(library_path) if library_path else paths.default_library_path()
-        self.settings = settings or settings_mod.load()
-        if self.settings.models_dir:
-            os.environ["FOLIO_MODELS_DIR"] = self.settings.models_dir
+    settings: Settings
+    locations: Locations
+    library_path: Path
+    busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS
+
+    @classmethod
+    def resolve(
+        cls,
+        settings: Settings,
+        locations: Locations,
+        library_path: Path | None = None,
+        busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS,
+    ) -> Config:
+        """Apply `settings` to `locations`; the library defaults to the locations' one."""
+        where = locations.with_models_dir(settings.models_dir)
+        library = Path(library_path).expanduser() if library_path else where.library
+        return cls(settings, where, library, busy_timeout_ms)
+
+    @classmethod
+    def from_environment(cls, library_path: Path | None = None) -> Config:
+        """The configuration of this user (for the clients' start-up only)."""
+        locations = Locations.from_environment()
+        return cls.resolve(settings_mod.load(locations.settings_file), locations, library_path)
+
+    def with_settings(self, settings: Settings) -> Config:
+        """The same library and folders under new settings."""
+        return replace(
+            self, settings=settings, locations=self.locations.with_models_dir(settings.models_dir)
+        )
 
     @cached_property
-    def catalog(self):  # type: ignore[no-untyped-def]
-        return load_catalog()
+    def gpu_layers(self) -> int:
+        """Layers to offload, the `auto` setting resolved against this llama.cpp build."""
+        from desktop.engine.gpu import resolve_gpu_layers
+
+        return resolve_gpu_layers(self.settings.gpu_layers)
+
+    @property
+    def threads(self) -> int | None:
+        """CPU threads for the models (None: the parts' own sensible default)."""
+        return self.settings.threads or None
+
+
+@dataclass
+class _Built(Generic[T]):
+    """A part and the configuration key it was built for."""
+
+    key: Hashable
+    part: T
+
+
+@dataclass
+class _ThreadParts:
+    """What one thread has built: its own connection and what sits on it."""
+
+    library: Library | None = None
+    indexer: _Built[Indexer] | None = None
+    searcher: _Built[Searcher] | None = None
+    engine: _Built[ChatEngine] | None = None
+    answerer: _Built[Answerer] | None = None
+
+
+class Session:
+    """Builds and owns the core's parts for one library; close it (per thread) to free them.
+
+    Args:
+        config: what to build from (see `Config.resolve` and `Config.from_environment`).
+        registry: which factories build the embedder and the chat engine (default: the
+            production ones).
+    """
+
+    def __init__(self, config: Config, registry: Registry | None = None) -> None:
+        self._config = config
+        self.registry = registry or default_registry()
+        self._lock = threading.RLock()
+        self._embedder: _Built[Embedder] | None = None
+        # Keyed by the OS thread id, not threading.local: Qt worker threads enter Python with
+        # a fresh thread state for each slot call, and a threading.local forgets its values
+        # with the thread state, so every queued call would build its parts anew.
+        self._threads: dict[int, _ThreadParts] = {}
+
+    @classmethod
+    def from_environment(cls, library_path: Path | None = None) -> Session:
+        return cls(Config.from_environment(library_path))
+
+    # -- configuration ---------------------------------------------------------------------
+    @property
+    def config(self) -> Config:
+        return self._config
+
+    @property
+    def settings(self) -> Settings:
+        return self._config.settings
+
+    @property
+    def locations(self) -> Locations:
+        return self._config.locations
+
+    @property
+    def library_path(self) -> Path:
+        return self._config.library_path
+
+    def configure(self, settings: Settings) -> None:
+        """Use new settings; each part is rebuilt on its next use if they changed it."""
+        with self._lock:
+            self._config = self._config.with_settings(settings)
+
+    # -- shared parts ----------------------------------------------------------------------
+    @property
+    def catalog(self) -> Catalog:
+        """The bundled catalog plus the models imported into the user's models folder
+        (read afresh: an import or a download may have changed it)."""
+        return load_catalog(imported_from=self.locations.user_models_dir)
 
     def model_spec(self, kind: str) -> ModelSpec:
+        """The catalog entry of the chat or embedding model the settings name.
+
+        Raises:
+            ModelError: the model is unknown or is not of that kind.
+        """
         model_id = self.settings.chat_model if kind == "chat" else self.settings.embedding_model
         spec = self.catalog.get(model_id)
         if spec.kind != kind:
             raise ModelError(f"model {model_id} is a {spec.kind} model, not a {kind} model")
         return spec
 
-    @cached_property
-    def library(self) -> Library:
-        return Library(self.library_path)
+    def _spec_for(self, kind: str, registered: bool) -> ModelSpec | None:
+        return None if registered else self.model_spec(kind)
 
-    @cached_property
+    @property
     def embedder(self) -> Embedder:
-        from desktop.embed.fastembed_embedder import FastEmbedEmbedder
+        """The embedding model, loaded once and shared by every thread."""
+        config = self._config
+        model_id = config.settings.embedding_model
+        key = (model_id, config.locations.models_search_path, config.threads)
+        with self._lock:
+            if self._embedder is None or self._embedder.key != key:
+                factory = self.registry.embedder_factory(model_id)
+                spec = self._spec_for("embedding", factory is not None)
+                build = factory or self.registry.default_embedder
+                self._embedder = _Built(key, build(config, spec))
+            return self._embedder.part
 
-        spec = self.model_spec("embedding")
-        assert spec.fastembed_name is not None and spec.dim is not None
-        threads = self.settings.threads or None
-        return FastEmbedEmbedder(
-            spec.id,
-            spec.fastembed_name,
-            require_local(spec),
-            spec.dim,
-            threads=threads,
-            model_file=spec.file,
-        )
-
-    @cached_property
+    @property
     def tokenizer(self) -> Tokenizer:
-        from desktop.ingest.chunker import load_tokenizer
+        """The embedder's tokenizer, which sizes chunks."""
+        return self.embedder.tokenizer()
 
-        return load_tokenizer(require_local(self.model_spec("embedding")))
+    # -- this thread's parts ---------------------------------------------------------------
+    def _parts(self) -> _ThreadParts:
+        ident = threading.get_ident()
+        with self._lock:
+            parts = self._threads.get(ident)
+            if parts is None:
+                parts = self._threads[ident] = _ThreadParts()
+            return parts
 
-    @cached_property
+    @property
+    def library(self) -> Library:
+        """This thread's connection to the library."""
+        parts = self._parts()
+        if parts.library is None:
+            parts.library = Library(self.library_path, self._config.busy_timeout_ms)
+        return parts.library
+
+    @property
     def indexer(self) -> Indexer:
-        return Indexer(
-            self.library,
-            self.embedder,
-            self.tokenizer,
-            self.settings.chunk_tokens,
-            self.settings.chunk_overlap,
-        )
+        """This thread's indexer (on its connection, with the shared embedder)."""
+        parts, s = self._parts(), self.settings
+        embedder = self.embedder
+        key = (id(embedder), s.chunk_tokens, s.chunk_overlap)
+        if parts.indexer is None or parts.indexer.key != key:
+            indexer = Indexer(
+                self.library, embedder, embedder.tokenizer(), s.chunk_tokens, s.chunk_overlap
+            )
+            parts.indexer = _Built(key, indexer)
+        return parts.indexer.part
 
-    @cached_property
+    @property
     def searcher(self) -> Searcher:
-        return Searcher(self.library, self.embedder)
+        """This thread's searcher (on its connection, with the shared embedder)."""
+        parts = self._parts()
+        embedder = self.embedder
+        key = id(embedder)
+        if parts.searcher is None or parts.searcher.key != key:
+            parts.searcher = _Built(key, Searcher(self.library, embedder))
+        return parts.searcher.part
 
-    @cached_property
-    def engine(self) -> Engine:
-        spec = self.model_spec("chat")
-        gpu = self.settings.gpu_layer_count(gpu_available=_gpu_offload_supported())
-        return Engine(
-            require_local(spec),
-            n_ctx=min(spec.context or 4096, 4096),
-            n_threads=self.settings.threads or None,
-            gpu_layers=gpu,
-        )
+    def _engine_key(self) -> Hashable:
+        c = self._config
+        return (c.settings.chat_model, c.locations.models_search_path, c.threads, c.gpu_layers)
 
-    @cached_property
+    @property
+    def engine(self) -> ChatEngine:
+        """This thread's chat engine: loaded on first use, reloaded when its settings change.
+
+        The thread that loads it owns it: only that thread may use or close it.
+        """
+        parts = self._parts()
+        key = self._engine_key()
+        if parts.engine is not None and parts.engine.key == key:
+            return parts.engine.part
+        if parts.engine is not None:
+            log.info("the settings changed the chat model: reloading it")
+        self._close_engine(parts)
+        model_id = self.settings.chat_model
+        factory = self.registry.chat_engine_factory(model_id)
+        spec = self._spec_for("chat", factory is not None)
+        build = factory or self.registry.default_chat_engine
+        parts.engine = _Built(key, build(self._config, spec))
+        return parts.engine.part
+
+    def engine_is_current(self) -> bool:
+        """True if this thread's engine is loaded and built for the current settings."""
+        built = self._parts().engine
+        return built is not None and built.key == self._engine_key()
+
+    def loaded_engine(self) -> ChatEngine | None:
+        """This thread's engine if it is loaded, without loading it."""
+        built = self._parts().engine
+        return None if built is None else built.part
+
+    @property
     def answerer(self) -> Answerer:
-        return Answerer(
-            self.searcher,
-            self.engine,
-            k=self.settings.k,
-            mode=self.settings.search_mode,  # type: ignore[arg-type]
-            max_tokens=self.settings.max_answer_tokens,
-        )
+        """This thread's answerer: its searcher and engine, with the answer settings."""
+        parts, s = self._parts(), self.settings
+        searcher, engine = self.searcher, self.engine
+        key = (id(searcher), id(engine), s.k, s.search_mode, s.max_answer_tokens)
+        if parts.answerer is None or parts.answerer.key != key:
+            answerer = Answerer(
+                searcher, engine, k=s.k, mode=s.search_mode, max_tokens=s.max_answer_tokens
+            )
+            parts.answerer = _Built(key, answerer)
+        return parts.answerer.part
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def _close_engine(self, parts: _ThreadParts) -> None:
+        built, parts.engine, parts.answerer = parts.engine, None, None
+        if built is not None:
+            built.part.close()
+
+    def release_thread(self) -> None:
+        """Free what the calling thread built: its engine, then its connection."""
+        with self._lock:
+            parts = self._threads.pop(threading.get_ident(), None)
+        if parts is None:
+            return
+        try:
+            self._close_engine(parts)
+        finally:
+            library, parts.library = parts.library, None
+            parts.indexer = parts.searcher = None
+            if library is not None:
+                library.close()
 
     def close(self) -> None:
-        if "engine" in self.__dict__:
-            self.engine.close()
-        if "library" in self.__dict__:
-            self.library.close()
+        """Free the calling thread's parts (other threads release their own)."""
+        self.release_thread()
 
     def __enter__(self) -> Session:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def _gpu_offload_supported() -> bool:
-    try:
-        import llama_cpp
-
-        return bool(llama_cpp.llama_supports_gpu_offload())
-    except (ImportError, AttributeError):
-        return False

@@ -1,4 +1,4 @@
-"""User settings, persisted as JSON beside the library; shared by the CLI and the GUI."""
+"""User settings, persisted as JSON in the config folder; shared by the CLI and the GUI."""
 
 from __future__ import annotations
 
@@ -7,18 +7,27 @@ import logging
 import os
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
+from typing import Any, Literal, TypeGuard
 
-from desktop import paths
+from desktop.library.modes import MODES, Mode, is_mode
 
 log = logging.getLogger(__name__)
 
-THEMES = ("system", "light", "dark")
-SEARCH_MODES = ("hybrid", "vector", "keyword")
+Theme = Literal["system", "light", "dark"]
+THEMES: tuple[Theme, ...] = ("system", "light", "dark")
+
+
+def is_theme(value: object) -> TypeGuard[Theme]:
+    return value in THEMES
 
 
 @dataclass(frozen=True)
 class Settings:
-    """Everything a user can change. Checked on construction; bad stored values fall back."""
+    """Everything a user can change. Checked on construction; bad stored values fall back.
+
+    `gpu_layers` is kept as the user wrote it ("auto", "0", "12"); the composition root
+    resolves it once (`desktop.engine.gpu.resolve_gpu_layers`) into a layer count.
+    """
 
     chat_model: str = "smollm2-135m-instruct"
     embedding_model: str = "all-minilm-l6-v2-int8"
@@ -28,15 +37,15 @@ class Settings:
     chunk_tokens: int = 200
     chunk_overlap: int = 40
     k: int = 5
-    search_mode: str = "hybrid"
-    theme: str = "system"
+    search_mode: Mode = "hybrid"
+    theme: Theme = "system"
     max_answer_tokens: int = 384
 
     def __post_init__(self) -> None:
-        if self.theme not in THEMES:
+        if not is_theme(self.theme):
             raise ValueError(f"theme must be one of {THEMES}")
-        if self.search_mode not in SEARCH_MODES:
-            raise ValueError(f"search mode must be one of {SEARCH_MODES}")
+        if not is_mode(self.search_mode):
+            raise ValueError(f"search mode must be one of {MODES}")
         if not 32 <= self.chunk_tokens <= 512:
             raise ValueError("chunk size must be between 32 and 512 tokens")
         if not 0 <= self.chunk_overlap < self.chunk_tokens // 2:
@@ -45,22 +54,21 @@ class Settings:
             raise ValueError("passages per answer must be between 1 and 20")
         if self.threads < 0:
             raise ValueError("threads must be 0 (automatic) or more")
-        if self.gpu_layers != "auto" and not self.gpu_layers.lstrip("-").isdigit():
+        if (
+            self.gpu_layers.strip().lower() != "auto"
+            and not self.gpu_layers.strip().lstrip("-").isdigit()
+        ):
             raise ValueError("GPU layers must be 'auto' or a whole number")
+        if not 1 <= self.max_answer_tokens <= 4096:
+            raise ValueError("the answer length must be between 1 and 4096 tokens")
 
-    def gpu_layer_count(self, gpu_available: bool) -> int:
-        """Layers to offload: all when a GPU build is present and 'auto', else the number."""
-        if self.gpu_layers == "auto":
-            return -1 if gpu_available else 0
-        return int(self.gpu_layers)
-
-    def with_changes(self, **changes: object) -> Settings:
-        return replace(self, **changes)  # type: ignore[arg-type]
+    def with_changes(self, **changes: Any) -> Settings:
+        """A copy with some values changed (checked like any new Settings)."""
+        return replace(self, **changes)
 
 
-def load(path: Path | None = None) -> Settings:
+def load(path: Path) -> Settings:
     """Read settings; a missing or damaged file gives the defaults (and a log line)."""
-    path = path or paths.settings_path()
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -68,18 +76,20 @@ def load(path: Path | None = None) -> Settings:
     except (OSError, ValueError) as exc:
         log.warning("settings file %s unreadable (%s): using defaults", path, exc)
         return Settings()
+    if not isinstance(raw, dict):
+        log.warning("settings file %s is not a JSON object: using defaults", path)
+        return Settings()
     known = {f.name for f in fields(Settings)}
     values = {k: v for k, v in raw.items() if k in known}
     try:
         return Settings(**values)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, AttributeError) as exc:
         log.warning("settings file %s has a bad value (%s): using defaults", path, exc)
         return Settings()
 
 
-def save(settings: Settings, path: Path | None = None) -> None:
+def save(settings: Settings, path: Path) -> None:
     """Write settings atomically (a crash mid-write keeps the old file)."""
-    path = path or paths.settings_path()
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(asdict(settings), indent=2), encoding="utf-8")

@@ -3,6 +3,7 @@
 
     python3 scripts/bootstrap.py run [FOLIO ARGS...]   # the app (the window; or CLI args)
     python3 scripts/bootstrap.py test [PYTEST ARGS...] # lint + the whole test suite
+    python3 scripts/bootstrap.py package [build|smoke|all]  # dist/folio bundle (PyInstaller)
 
 Idempotent: the virtual environment (.venv at the repo root) is reused while pyproject.toml
 is unchanged, llama-cpp-python is compiled once per machine (pip's wheel cache keeps the
@@ -55,11 +56,16 @@ def cmake_args() -> str:
     return os.environ.get("FOLIO_CMAKE_ARGS", PORTABLE_CMAKE_ARGS)
 
 
-def wanted_stamp() -> dict[str, str]:
+# The optional extras each action needs; the environment keeps every extra once installed.
+EXTRAS = {"run": ("dev",), "setup": ("dev",), "test": ("dev", "package"), "package": ("package",)}
+
+
+def wanted_stamp(extras: tuple[str, ...]) -> dict[str, str]:
     return {
         "pyproject": hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest(),
         "cmake_args": cmake_args(),
         "python": sys.version,
+        "extras": ",".join(sorted(set(extras))),
     }
 
 
@@ -71,13 +77,15 @@ def read_stamp() -> dict[str, str]:
     return stamp if isinstance(stamp, dict) else {}
 
 
-def ensure_venv() -> None:
+def ensure_venv(extras: tuple[str, ...]) -> None:
     if sys.version_info < (3, 10):  # noqa: UP036 - run by whatever python3 the user has
         sys.exit("Folio needs Python 3.10 or newer")
     if not venv_python().exists():
         say(f"creating {VENV}")
         venv.EnvBuilder(with_pip=True, clear=True).create(VENV)
-    stamp, wanted = read_stamp(), wanted_stamp()
+    stamp = read_stamp()
+    had = tuple(e for e in stamp.get("extras", "").split(",") if e)
+    wanted = wanted_stamp(had + extras)
     if stamp == wanted:
         return
     started = time.monotonic()
@@ -103,7 +111,7 @@ def ensure_venv() -> None:
             ],
             env=env,
         )
-    run([py, "-m", "pip", "install", "--quiet", "-e", ".[dev]"], env=env)
+    run([py, "-m", "pip", "install", "--quiet", "-e", f".[{wanted['extras']}]"], env=env)
     STAMP.write_text(json.dumps(wanted))
     say(f"dependencies ready in {time.monotonic() - started:.0f} s")
 
@@ -113,12 +121,12 @@ def ensure_models() -> None:
 
 
 def main(argv: list[str]) -> int:
-    if not argv or argv[0] not in ("run", "test", "setup"):
+    if not argv or argv[0] not in EXTRAS:
         print(__doc__)
         return 2
     action, rest = argv[0], argv[1:]
     started = time.monotonic()
-    ensure_venv()
+    ensure_venv(EXTRAS[action])
     ensure_models()
     say(f"setup done in {time.monotonic() - started:.1f} s")
     py = str(venv_python())
@@ -126,8 +134,11 @@ def main(argv: list[str]) -> int:
         return 0
     if action == "run":
         return subprocess.call([py, "-m", "desktop", *rest], cwd=ROOT)
+    if action == "package":
+        return subprocess.call([py, "packaging/build.py", *(rest or ["all"])], cwd=ROOT)
     env = dict(os.environ, QT_QPA_PLATFORM=os.environ.get("QT_QPA_PLATFORM", "offscreen"))
-    for check in ([py, "-m", "ruff", "check", "desktop", "tests", "scripts"], [py, "-m", "mypy"]):
+    lint = [py, "-m", "ruff", "check", "desktop", "tests", "scripts", "packaging"]
+    for check in (lint, [py, "-m", "mypy"]):
         say("running " + " ".join(check[2:]))
         if subprocess.call(check, cwd=ROOT, env=env) != 0:
             return 1

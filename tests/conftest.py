@@ -10,10 +10,18 @@ from __future__ import annotations
 import ipaddress
 import os
 import socket
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
+
+from desktop.models.catalog import Kind
+from desktop.paths import Locations, bundled_models_dir
+from desktop.session import Config, Session
+from desktop.settings import Settings
+from tests.fakes import HASHING_ID, SCRIPTED_ID, fake_registry
+
+DESKTOP = Path(__file__).resolve().parent.parent / "desktop"
 
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
@@ -76,18 +84,80 @@ def _isolated_home(
     """
     home = tmp_path_factory.mktemp("folio_home")
     monkeypatch.setenv("FOLIO_HOME", str(home))
-    monkeypatch.delenv("FOLIO_MODELS_DIR", raising=False)
     yield home
+
+
+@pytest.fixture
+def locations(_isolated_home: Path) -> Locations:
+    """The folders of this test's Folio home (models are found in the repo's `models/`)."""
+    return Locations.under(_isolated_home)
+
+
+# -- fakes, registered like the real parts --------------------------------------------------
+
+
+@pytest.fixture
+def fake_config(locations: Locations, tmp_path: Path) -> Config:
+    """Settings naming the fake embedder and engine, and a library in `tmp_path`."""
+    settings = Settings(
+        chat_model=SCRIPTED_ID, embedding_model=HASHING_ID, chunk_tokens=64, chunk_overlap=8
+    )
+    return Config.resolve(settings, locations, tmp_path / "library.sqlite")
+
+
+@pytest.fixture
+def fake_session(fake_config: Config) -> Iterator[Session]:
+    """A Session over the fakes: real SQLite, sqlite-vec and FTS5; no model files."""
+    session = Session(fake_config, fake_registry())
+    yield session
+    session.close()
+
+
+def modules_mentioning(words: Sequence[str], allowed: str) -> list[str]:
+    """`file: word` for each module under desktop/ except `allowed` whose text has a word:
+    how a test keeps a dependency's private API inside the one module written for it."""
+    return [
+        f"{path.name}: {word}"
+        for path in DESKTOP.rglob("*.py")
+        if path.name != allowed
+        for word in words
+        if word in path.read_text(encoding="utf-8")
+    ]
+
+
+@pytest.fixture
+def open_window(qtbot):  # type: ignore[no-untyped-def]
+    """Opens MainWindows over given Sessions, waits for their model, closes them after."""
+    from desktop.ui.main_window import MainWindow
+
+    opened: list[MainWindow] = []
+
+    def make(session: Session, model_timeout_ms: int = 120_000) -> MainWindow:
+        w = MainWindow(session)
+        qtbot.addWidget(w)
+        w.show()
+        qtbot.waitUntil(lambda: bool(w.model_info), timeout=model_timeout_ms)
+        opened.append(w)
+        return w
+
+    yield make
+    for w in opened:
+        w.close()
 
 
 # -- the real default models, loaded once per test session ----------------------------------
 
 
-def _require_default(kind: str) -> Path:
+def require_default_model(kind: Kind) -> Path:
+    """The installed default model of `kind`, from the catalog; the test FAILS if missing.
+
+    The one policy for missing models: setup always installs the defaults, so a missing one
+    is a broken setup, never a reason to skip.
+    """
     from desktop.models.catalog import load_catalog, local_path
 
     spec = load_catalog().default(kind)
-    path = local_path(spec)
+    path = local_path(spec, [bundled_models_dir()])
     if path is None:
         pytest.fail(
             f"default {kind} model {spec.id} is not installed: run `python3 scripts/bootstrap.py "
@@ -98,12 +168,12 @@ def _require_default(kind: str) -> Path:
 
 @pytest.fixture(scope="session")
 def chat_model_path() -> Path:
-    return _require_default("chat")
+    return require_default_model("chat")
 
 
 @pytest.fixture(scope="session")
 def embedding_model_dir() -> Path:
-    return _require_default("embedding")
+    return require_default_model("embedding")
 
 
 @pytest.fixture(scope="session")
@@ -112,6 +182,7 @@ def real_embedder(embedding_model_dir: Path):  # type: ignore[no-untyped-def]
     from desktop.models.catalog import load_catalog
 
     spec = load_catalog().default("embedding")
+    assert spec.fastembed_name is not None and spec.dim is not None
     return FastEmbedEmbedder(spec.id, spec.fastembed_name, embedding_model_dir, spec.dim)
 
 

@@ -7,15 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from desktop import paths
 from desktop.bench.adapters import bench_adapters
-
-MODEL = paths.bundled_models_dir() / "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not MODEL.is_file(), reason="default chat model not installed")
-def test_bench_reports_both_paths_and_their_ratios(tmp_path: Path) -> None:
+def test_bench_reports_both_paths_and_their_ratios(tmp_path: Path, chat_model_path: Path) -> None:
+    MODEL = chat_model_path
     report = bench_adapters(MODEL, adapters_dir=tmp_path / "none-here", runs=1, max_tokens=2)
     json.dumps(report)  # the --json contract
     assert report["runs"] == 1 and len(report["adapters"]) == 2

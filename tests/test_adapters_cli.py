@@ -5,19 +5,21 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from desktop import paths
+from desktop.adapters import install_adapter
 from desktop.adapters.synth import write_lora
 from desktop.cli import adapters_cmd
 from desktop.cli.adapters_cmd import apply_adapter_args, parse_adapter_spec
 from desktop.errors import AdapterError
-from desktop.session import Session
+from desktop.paths import Locations
+from desktop.session import Config, Session
+from desktop.settings import Settings
+from tests.conftest import require_default_model
+from tests.fakes import ScriptedEngine
 
-MODEL = paths.bundled_models_dir() / "SmolLM2-135M-Instruct.Q4_1.gguf"
-pytestmark = pytest.mark.skipif(not MODEL.is_file(), reason="default chat model not installed")
+MODEL = require_default_model("chat")
 
 
 @pytest.fixture(scope="module")
@@ -30,8 +32,8 @@ def made(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 @pytest.fixture
-def installed(made: dict[str, Path]) -> Path:
-    user = paths.user_adapters_dir()
+def installed(made: dict[str, Path], locations: Locations) -> Path:
+    user = locations.user_adapters_dir
     user.mkdir(parents=True)
     for path in made.values():
         (user / path.name).write_bytes(path.read_bytes())
@@ -103,35 +105,57 @@ def test_bad_specs_are_clear_errors(text: str, message: str) -> None:
         parse_adapter_spec(text)
 
 
-class _RecordingEngine:
-    def __init__(self) -> None:
-        self.calls: list[Any] = []
-
-    def set_adapters(self, specs: Any) -> None:
-        self.calls.append(list(specs))
-
-
-class _FakeSession:
-    def __init__(self) -> None:
-        self.engine = _RecordingEngine()
-
-
-def test_unknown_or_repeated_names_fail_before_the_model_loads(installed: Path) -> None:
-    session = _FakeSession()
+def test_unknown_or_repeated_names_fail_before_the_model_loads(
+    installed: Path, fake_session: Session
+) -> None:
+    engine = fake_session.engine
+    assert isinstance(engine, ScriptedEngine)
     with pytest.raises(AdapterError, match=r"unknown adapter 'clam'.*calm"):
-        apply_adapter_args(session, ["clam"])
+        apply_adapter_args(fake_session, ["clam"])
     with pytest.raises(AdapterError, match="more than once: calm"):
-        apply_adapter_args(session, ["calm", "calm:0.5"])
-    assert session.engine.calls == []
-    apply_adapter_args(session, ["calm:0.5", "wide"])
-    assert session.engine.calls == [[("calm", 0.5), ("wide", 1.0)]]
+        apply_adapter_args(fake_session, ["calm", "calm:0.5"])
+    assert engine.adapter_calls == []
+    apply_adapter_args(fake_session, ["calm:0.5", "wide"])
+    assert engine.adapter_calls == [[("calm", 0.5), ("wide", 1.0)]]
 
 
 @pytest.mark.slow
-def test_apply_to_a_real_session(installed: Path, made: dict[str, Path], tmp_path: Path) -> None:
-    with Session(library_path=tmp_path / "lib.sqlite") as session:
+def test_apply_to_a_real_session(
+    installed: Path, made: dict[str, Path], tmp_path: Path, locations: Locations
+) -> None:
+    config = Config.resolve(Settings(), locations, tmp_path / "lib.sqlite")
+    with Session(config) as session:
         apply_adapter_args(session, ["calm:0.5", f"{made['calm']}:0"])
         assert session.engine.active_adapters == (("calm", 0.5),)
         with pytest.raises(AdapterError, match="'wide'.*does not fit"):
             apply_adapter_args(session, ["wide"])
         assert session.engine.active_adapters == (("calm", 0.5),)
+
+
+def test_add_an_adapter_trained_elsewhere(
+    made: dict[str, Path], tmp_path: Path, locations: Locations, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = tmp_path / "elsewhere" / "calm.gguf"
+    source.parent.mkdir()
+    source.write_bytes(made["calm"].read_bytes())
+    source.with_suffix(".toml").write_text('description = "Calm, from a friend"\n')
+    assert run(["adapters", "add", str(source), "--json"], tmp_path) == 0
+    added = json.loads(capsys.readouterr().out)
+    assert added["name"] == "calm" and added["description"] == "Calm, from a friend"
+    assert (locations.user_adapters_dir / "calm.toml").is_file()
+    assert run(["adapters", "list", "--json"], tmp_path) == 0
+    listed = {a["name"]: a for a in json.loads(capsys.readouterr().out)["adapters"]}
+    assert listed["calm"]["compatible"] is True and listed["calm"]["source"] == "user"
+
+    wide = tmp_path / "wide.gguf"
+    wide.write_bytes(made["wide"].read_bytes())
+    with pytest.raises(AdapterError, match="does not fit"):
+        run(["adapters", "add", str(wide)], tmp_path)
+    assert not (locations.user_adapters_dir / "wide.gguf").exists()
+    other = tmp_path / "other" / "calm.gguf"
+    other.parent.mkdir()
+    other.write_bytes(made["wide"].read_bytes())
+    with pytest.raises(AdapterError, match="already installed"):
+        install_adapter(other, locations.user_adapters_dir)
+    with pytest.raises(AdapterError, match="is a .gguf file"):
+        run(["adapters", "add", str(source.with_suffix(".toml"))], tmp_path)

@@ -16,12 +16,14 @@ import llama_cpp
 import numpy as np
 import pytest
 
-from desktop import paths
 from desktop.adapters.synth import write_lora
+from desktop.engine import llama_internals
 from desktop.engine.llm import Engine
 from desktop.errors import AdapterError
+from desktop.paths import Locations
+from tests.conftest import require_default_model
 
-MODEL = paths.bundled_models_dir() / "SmolLM2-135M-Instruct.Q4_1.gguf"
+MODEL = require_default_model("chat")
 MESSAGES = [
     {
         "role": "system",
@@ -36,10 +38,7 @@ MESSAGES = [
 MAX_TOKENS = 8
 N_CTX = 512
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(not MODEL.is_file(), reason="default chat model not installed"),
-]
+pytestmark = pytest.mark.slow
 
 Spec = tuple[tuple[str, float], ...]
 Answer = tuple[str, list[int]]
@@ -81,7 +80,7 @@ def styles(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 def answer(engine: Engine) -> Answer:
     """Greedy reply text and every token the context evaluated (prompt and reply)."""
     text = "".join(engine.stream_chat(MESSAGES, max_tokens=MAX_TOKENS))
-    return text, engine.llama._input_ids.tolist()
+    return text, llama_internals.evaluated_tokens(engine.llama)
 
 
 def adapters(styles: dict[str, Path], spec: Spec) -> list[tuple[str | Path, float]]:
@@ -217,15 +216,16 @@ def test_bad_adapters_raise_and_the_engine_keeps_answering(
 
 
 def test_adapters_by_name_from_the_user_folder(
-    engine: Engine, styles: dict[str, Path], fresh: Callable[[Spec], Answer]
+    styles: dict[str, Path], fresh: Callable[[Spec], Answer], locations: Locations
 ) -> None:
-    user = paths.user_adapters_dir()
+    user = locations.user_adapters_dir
     user.mkdir(parents=True)
     (user / "calm.gguf").write_bytes(styles["A"].read_bytes())
     (user / "calm.toml").write_text('name = "calm"\n', encoding="utf-8")
-    engine.set_adapters([("calm", 1.0)])
-    assert engine.active_adapters == (("calm", 1.0),)
-    assert answer(engine) == fresh(A)
+    with Engine(MODEL, n_ctx=N_CTX, adapter_dirs=locations.adapter_dirs) as engine:
+        engine.set_adapters([("calm", 1.0)])
+        assert engine.active_adapters == (("calm", 1.0),)
+        assert answer(engine) == fresh(A)
 
 
 def test_thousand_switches_keep_memory_bounded(engine: Engine, styles: dict[str, Path]) -> None:

@@ -27,11 +27,11 @@ from desktop.adapters import (
 )
 from desktop.adapters.synth import write_lora
 from desktop.errors import AdapterError
+from desktop.paths import Locations
+from tests.conftest import require_default_model
 
-MODEL = paths.bundled_models_dir() / "SmolLM2-135M-Instruct.Q4_1.gguf"
+MODEL = require_default_model("chat")
 N_EMBD, N_KV, N_VOCAB = 576, 192, 49152
-
-pytestmark = pytest.mark.skipif(not MODEL.is_file(), reason="default chat model not installed")
 
 
 @pytest.fixture(scope="module")
@@ -255,18 +255,19 @@ def test_discovery_reads_sidecars_and_user_adapters_win(tmp_path: Path, lora: Pa
     assert found[1].path == user / "b.gguf"
 
 
-def test_discovery_uses_the_user_and_bundled_folders(lora: Path, _isolated_home: Path) -> None:
-    user = paths.user_adapters_dir()
+def test_discovery_uses_the_user_and_bundled_folders(lora: Path, locations: Locations) -> None:
+    user = locations.user_adapters_dir
     user.mkdir(parents=True)
     (user / "style.gguf").write_bytes(lora.read_bytes())
     (user / "style.toml").write_text('name = "plain"\n', encoding="utf-8")
-    assert user.is_relative_to(_isolated_home)
-    names = {i.name for i in discover()}
+    dirs = locations.adapter_dirs
+    assert dirs[1] == (paths.bundled_models_dir() / "adapters", "bundled")
+    names = {i.name for i in discover(dirs)}
     assert "plain" in names
-    assert find_adapter("plain").path == user / "style.gguf"
+    assert find_adapter("plain", dirs).path == user / "style.gguf"
     with pytest.raises(AdapterError, match=r"unknown adapter 'plian'.*plain"):
-        find_adapter("plian")
-    assert find_adapter(str(lora)).name == "calm"  # a path works too
+        find_adapter("plian", dirs)
+    assert find_adapter(str(lora), dirs).name == "calm"  # a path works too
 
 
 def test_adapter_info_checks_itself(lora: Path) -> None:
@@ -303,11 +304,12 @@ def test_scales_are_checked() -> None:
             check_scale(bad, "x")  # type: ignore[arg-type]
 
 
-def test_model_layout_is_cached_in_memory_and_on_disk() -> None:
-    first = gguf_header.read_model_layout(MODEL)
-    assert gguf_header.read_model_layout(MODEL) is first
+def test_model_layout_is_cached_in_memory_and_on_disk(tmp_path: Path) -> None:
+    gguf_header._layouts.clear()  # as in a new process
+    first = gguf_header.read_model_layout(MODEL, tmp_path)
+    assert gguf_header.read_model_layout(MODEL, tmp_path) is first
     assert first.architecture == "llama"
     assert first.tensors["blk.0.attn_k.weight"][0] == (N_EMBD, N_KV)
     key = gguf_header._file_key(MODEL)
-    gguf_header._save_disk(key, first)
-    assert gguf_header._load_disk(key) == first
+    assert list((tmp_path / "gguf-layout").glob("*.json"))  # written on the first read
+    assert gguf_header._load_disk(key, tmp_path) == first

@@ -42,11 +42,24 @@ def test_second_setup_installs_nothing_and_new_flags_rebuild(bootstrap, monkeypa
     monkeypatch.setattr(bootstrap, "run", lambda cmd, **kw: calls.append(cmd))
     monkeypatch.setattr(bootstrap, "venv_python", lambda: Path(__file__))  # "exists"
     monkeypatch.delenv("FOLIO_CMAKE_ARGS", raising=False)
-    bootstrap.ensure_venv()
+    bootstrap.ensure_venv(("dev",))
     assert any("-e" in c for c in calls) and json.loads(bootstrap.STAMP.read_text())
     calls.clear()
-    bootstrap.ensure_venv()
+    bootstrap.ensure_venv(("dev",))
     assert calls == [], "an unchanged setup must not run pip at all"
     monkeypatch.setenv("FOLIO_CMAKE_ARGS", "-DGGML_CUDA=on -DGGML_NATIVE=OFF")
-    bootstrap.ensure_venv()
+    bootstrap.ensure_venv(("dev",))
     assert any("--force-reinstall" in c and "--no-cache-dir" in c for c in calls)
+
+
+def test_extras_accumulate_so_actions_do_not_fight(bootstrap, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    calls: list[list[str]] = []
+    monkeypatch.setattr(bootstrap, "run", lambda cmd, **kw: calls.append(cmd))
+    monkeypatch.setattr(bootstrap, "venv_python", lambda: Path(__file__))
+    monkeypatch.delenv("FOLIO_CMAKE_ARGS", raising=False)
+    bootstrap.ensure_venv(bootstrap.EXTRAS["test"])
+    assert [c for c in calls if "-e" in c][-1][-1] == ".[dev,package]"
+    calls.clear()
+    bootstrap.ensure_venv(bootstrap.EXTRAS["run"])  # a subset: nothing to install
+    bootstrap.ensure_venv(bootstrap.EXTRAS["package"])
+    assert calls == []

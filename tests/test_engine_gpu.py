@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from desktop import paths
 from desktop.engine import gpu
 from desktop.engine.llm import Engine
 from desktop.errors import ModelError
-
-MODEL = paths.bundled_models_dir() / "SmolLM2-135M-Instruct.Q4_1.gguf"
-needs_model = pytest.mark.skipif(not MODEL.is_file(), reason="default chat model not installed")
+from desktop.paths import Locations
+from desktop.session import Config
+from desktop.settings import Settings
 
 
 def test_gpu_layers_settings(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -29,8 +29,22 @@ def test_gpu_layers_settings(monkeypatch: pytest.MonkeyPatch) -> None:
             gpu.resolve_gpu_layers(bad)
 
 
-@needs_model
-def test_a_failed_gpu_load_falls_back_to_the_cpu(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_auto_is_resolved_once_by_the_configuration(
+    monkeypatch: pytest.MonkeyPatch, locations: Locations
+) -> None:
+    monkeypatch.setattr(gpu, "gpu_offload_supported", lambda: True)
+    assert Config.resolve(Settings(gpu_layers="auto"), locations).gpu_layers == -1
+    assert Config.resolve(Settings(gpu_layers="12"), locations).gpu_layers == 12
+    monkeypatch.setattr(gpu, "gpu_offload_supported", lambda: False)
+    assert Config.resolve(Settings(gpu_layers="auto"), locations).gpu_layers == 0
+    with pytest.raises(ValueError, match="GPU layers"):
+        Settings(gpu_layers="lots")
+
+
+def test_a_failed_gpu_load_falls_back_to_the_cpu(
+    monkeypatch: pytest.MonkeyPatch, chat_model_path: Path
+) -> None:
+    MODEL = chat_model_path
     real_load = Engine._load
     asked: list[int] = []
 
@@ -48,20 +62,23 @@ def test_a_failed_gpu_load_falls_back_to_the_cpu(monkeypatch: pytest.MonkeyPatch
         assert engine.count_tokens("hello world") > 0
 
 
-@needs_model
-def test_a_failed_cpu_load_is_a_model_error(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_failed_cpu_load_is_a_model_error(
+    monkeypatch: pytest.MonkeyPatch, chat_model_path: Path
+) -> None:
+    MODEL = chat_model_path
+
     def broken(self: Engine, n_ctx: int, threads: int, layers: int, seed: int) -> Any:
         raise ValueError("Failed to load model from file")
 
     monkeypatch.setattr(Engine, "_load", broken)
     with pytest.raises(ModelError, match=MODEL.name):
-        Engine(MODEL, n_ctx=256, gpu_layers="auto")
+        Engine(MODEL, n_ctx=256, gpu_layers=0)
     with pytest.raises(ModelError, match="gpu_layers"):
-        Engine(MODEL, n_ctx=256, gpu_layers="lots")
+        Engine(MODEL, n_ctx=256, gpu_layers=-2)
 
 
-@needs_model
-def test_auto_on_this_build_loads(monkeypatch: pytest.MonkeyPatch) -> None:
-    with Engine(MODEL, n_ctx=256, gpu_layers="auto") as engine:
+def test_auto_on_this_build_loads(locations: Locations, chat_model_path: Path) -> None:
+    layers = Config.resolve(Settings(gpu_layers="auto"), locations).gpu_layers
+    with Engine(chat_model_path, n_ctx=256, gpu_layers=layers) as engine:
         expected = -1 if gpu.gpu_offload_supported() else 0
         assert engine.gpu_layers == expected and engine.gpu_fallback is None

@@ -9,6 +9,7 @@ import apsw
 import numpy as np
 import pytest
 
+from desktop import boundary
 from desktop.errors import LibraryError
 from desktop.library import vectors
 from desktop.library.indexer import Indexer, IndexProgress
@@ -113,8 +114,11 @@ def test_crash_mid_index_leaves_whole_documents(
         return real_store(folder_id, path, size, mtime, digest, pages, chunks, vectors)
 
     monkeypatch.setattr(library, "store_document", flaky_store)
-    with pytest.raises(apsw.Error):
+    with pytest.raises(apsw.Error) as raised:
         Indexer(library, real_embedder, real_tokenizer).index([corpus])
+    # Vectors of the wrong width are Folio's bug, not the user's: the boundary says so (and
+    # logs the traceback) instead of dressing it up as a problem with their disk.
+    assert boundary.classify(raised.value, library.path).kind == "bug"
     db = library.db
     assert db.execute("SELECT count(*) FROM documents").fetchone()[0] == 1
     for (doc_id,) in db.execute("SELECT id FROM documents").fetchall():

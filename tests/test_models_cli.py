@@ -12,6 +12,7 @@ import pytest
 from desktop import paths
 from desktop.cli import models_cmd
 from desktop.errors import FolioError
+from desktop.paths import Locations
 from tests.test_models_catalog import write_gguf
 
 
@@ -19,6 +20,7 @@ def run_cli(argv: Sequence[str]) -> int:
     """Run `folio ARGV` with only the models subcommand registered, as `desktop.cli.main`
     would: a FolioError becomes exit status 1."""
     parser = argparse.ArgumentParser(prog="folio")
+    parser.add_argument("--library", type=Path, default=None)
     models_cmd.add_parser(parser.add_subparsers())
     args = parser.parse_args(list(argv))
     try:
@@ -37,7 +39,7 @@ def test_list_json_is_one_object(capsys: pytest.CaptureFixture[str]) -> None:
     assert Path(default_chat["path"]).parent == paths.bundled_models_dir()
     assert rows["qwen2.5-1.5b-instruct"]["installed"] is False
     assert rows["qwen2.5-1.5b-instruct"]["path"] is None
-    assert data["search_path"][0] == str(paths.user_models_dir())
+    assert data["search_path"][0] == str(Locations.from_environment().user_models_dir)
 
 
 def test_list_as_a_table(capsys: pytest.CaptureFixture[str]) -> None:
@@ -64,7 +66,7 @@ def test_import_then_list_then_verify(tmp_path: Path, capsys: pytest.CaptureFixt
     report = json.loads(capsys.readouterr().out)
     assert report["ok"] and report["models"][0]["status"] == "ok"
 
-    installed = paths.user_models_dir() / "mine.gguf"
+    installed = Locations.from_environment().user_models_dir / "mine.gguf"
     with open(installed, "r+b") as f:
         f.seek(-1, 2)
         f.write(b"\xff")  # flip the last byte: same size, different content

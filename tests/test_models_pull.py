@@ -488,6 +488,7 @@ def test_nothing_but_pull_reaches_the_network(
     """Listing, finding, verifying and importing models open no socket at all, not even to
     loopback; and huggingface_hub stays in offline mode outside `pull`."""
     from desktop.models.catalog import load_catalog, local_path
+    from desktop.paths import Locations
     from tests.test_models_cli import run_cli
 
     def no_connect(self: socket.socket, address: object) -> None:
@@ -499,10 +500,11 @@ def test_nothing_but_pull_reaches_the_network(
     from desktop.models.importer import import_model
     from tests.test_models_catalog import write_gguf
 
-    catalog = load_catalog()
+    where = Locations.from_environment()
+    catalog = load_catalog(imported_from=where.user_models_dir)
     for spec in catalog:
-        local_path(spec)
-    import_model(write_gguf(tmp_path / "mine.gguf"))
+        local_path(spec, where.models_search_path)
+    import_model(write_gguf(tmp_path / "mine.gguf"), where.user_models_dir)
     assert run_cli(["models", "list", "--json"]) == 0
     assert run_cli(["models", "verify", "--json"]) == 0
     capsys.readouterr()

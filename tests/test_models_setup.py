@@ -133,7 +133,7 @@ class Setup:
 
     @property
     def catalog(self) -> Catalog:
-        return load_catalog(self.catalog_path, include_imported=False)
+        return load_catalog(self.catalog_path)
 
     def run(self) -> list[str]:
         said: list[str] = []

@@ -7,19 +7,22 @@ from __future__ import annotations
 
 import ctypes
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication, QKeySequence
-from PySide6.QtWidgets import QMessageBox
+from PySide6.QtWidgets import QFileDialog, QMessageBox
 
-from desktop import paths
+from desktop import __version__
 from desktop import settings as settings_mod
 from desktop.adapters.synth import write_lora
+from desktop.engine.llm import Engine
+from desktop.paths import Locations
 from desktop.sample import make_corpus
+from desktop.session import Config, Session
 from desktop.settings import Settings
 from desktop.ui.main_window import MainWindow
 from desktop.ui.menus import copy_diagnostics
@@ -31,21 +34,14 @@ STOP_BUDGET_MS = 200
 
 
 @pytest.fixture()
-def open_window(qtbot) -> Iterator[Callable[..., MainWindow]]:  # type: ignore[no-untyped-def]
-    opened: list[MainWindow] = []
+def open_window(open_window) -> Callable[..., MainWindow]:  # type: ignore[no-untyped-def]
+    """A window on the real default models, with these settings changed."""
 
     def make(**changes: Any) -> MainWindow:
         settings = Settings(max_answer_tokens=48, k=3).with_changes(**changes)
-        w = MainWindow(None, settings)
-        qtbot.addWidget(w)
-        w.show()
-        qtbot.waitUntil(lambda: bool(w.model_info), timeout=120_000)
-        opened.append(w)
-        return w
+        return open_window(Session(Config.resolve(settings, Locations.from_environment())))
 
-    yield make
-    for w in opened:
-        w.close()
+    return make
 
 
 def index_sample(qtbot, w: MainWindow, root: Path) -> Path:  # type: ignore[no-untyped-def]
@@ -73,7 +69,9 @@ def click_citation(qtbot, w: MainWindow, n: int) -> None:  # type: ignore[no-unt
 
 
 def model_pointer(w: MainWindow) -> tuple[int, int | None]:
-    llama = w.chat.worker.engine.llama
+    engine = w.chat.worker.engine
+    assert isinstance(engine, Engine)
+    llama = engine.llama
     return id(llama), ctypes.cast(llama._model.model, ctypes.c_void_p).value
 
 
@@ -121,44 +119,56 @@ def test_answer_streams_its_citation_opens_the_passage_and_stop_is_quick(  # typ
 
 
 def stop_on_first_piece(qtbot, w: MainWindow, press: Callable[[], None]) -> float:  # type: ignore[no-untyped-def]
-    """Ask, stop with `press` as the first piece appears; returns ms until answer_finished."""
+    """Ask, stop with `press` as the first piece appears; returns ms until answer_finished.
+
+    Also checks the engine's side: the worker's own answer (which comes after the window's
+    grace timer may have closed the answer) must hold no more than a couple of tokens past
+    the press, so the engine really stopped rather than writing on in the background.
+    """
     marks: dict[str, float] = {}
+    worker: list[Any] = []
 
     def on_piece(_request: int, _piece: str) -> None:
         if "pressed" not in marks:
             marks["pressed"] = time.perf_counter()
+            marks["pieces"] = w.chat.pending.pieces if w.chat.pending else 0
             press()
 
     def on_finished(*_args: object) -> None:
         marks["finished"] = time.perf_counter()
 
+    def on_worker_answer(_request: int, answer: Any, _info: object) -> None:
+        worker.append(answer)
+
     w.chat.streamed.connect(on_piece)
     w.chat.answer_finished.connect(on_finished)
+    w.chat.worker.answered.connect(on_worker_answer, Qt.ConnectionType.QueuedConnection)
     try:
         with qtbot.waitSignal(w.chat.answer_finished, timeout=300_000) as done:
             w.chat.send(
                 "Describe the maintenance schedule, the energy figures and the staff "
                 "of the northern site in detail."
             )
+        assert done.args[1].stopped, "the answer was not stopped"
+        qtbot.waitUntil(lambda: bool(worker), timeout=60_000)
     finally:
         w.chat.streamed.disconnect(on_piece)
         w.chat.answer_finished.disconnect(on_finished)
-    assert done.args[1].stopped, "the answer was not stopped"
-    # The engine itself stops at its next token: wait for the worker to confirm.
-    qtbot.waitUntil(lambda: not w.chat.in_flight, timeout=60_000)
+        w.chat.worker.answered.disconnect(on_worker_answer)
     confirmed_ms = (time.perf_counter() - marks["pressed"]) * 1000
     ended_ms = (marks["finished"] - marks["pressed"]) * 1000
     print(
         f"\nanswer ended {ended_ms:.0f} ms after the press; the engine confirmed after "
-        f"{confirmed_ms:.0f} ms"
+        f"{confirmed_ms:.0f} ms with {worker[0].tokens} tokens"
     )
+    assert worker[0].stopped and worker[0].tokens <= marks["pieces"] + 3
     return ended_ms
 
 
 def test_switching_the_adapter_applies_to_the_next_answer_without_reload(  # type: ignore[no-untyped-def]
     qtbot, open_window, tmp_path: Path, chat_model_path: Path
 ) -> None:
-    adapters = paths.user_adapters_dir()
+    adapters = Locations.from_environment().user_adapters_dir
     write_lora(
         chat_model_path,
         adapters / "bold-style.gguf",
@@ -196,7 +206,8 @@ def test_switching_the_adapter_applies_to_the_next_answer_without_reload(  # typ
     assert applied.args[0] == [{"name": "bold-style", "scale": 1.0}]
     styled, info = ask(qtbot, w, ZORBLAX)
     assert info["adapters"] == [{"name": "bold-style", "scale": 1.0}]
-    assert w.chat.worker.engine.active_adapters == (("bold-style", 1.0),)
+    engine = w.chat.worker.engine
+    assert engine is not None and engine.active_adapters == (("bold-style", 1.0),)
     assert model_pointer(w) == before  # the same Llama object and llama_model
     assert styled.text != plain.text  # the adapter changed the answer
     assert "style: bold-style ×1.00" in w.chat_view.toPlainText()
@@ -268,25 +279,27 @@ def test_download_failure_is_a_readable_message(  # type: ignore[no-untyped-def]
     box.close()
 
 
-def test_settings_persist_and_apply_without_reloading(qtbot, open_window) -> None:  # type: ignore[no-untyped-def]
+def test_settings_persist_and_apply_without_reloading(  # type: ignore[no-untyped-def]
+    qtbot, open_window, tmp_path: Path
+) -> None:
     w = open_window()
+    index_sample(qtbot, w, tmp_path)
     before = model_pointer(w)
-    w.apply_settings(w.settings.with_changes(k=2, search_mode="keyword", theme="dark"))
-    assert settings_mod.load().k == 2
-    assert settings_mod.load().theme == "dark"
-    qtbot.waitUntil(
-        lambda: w.chat.worker.answerer is not None and w.chat.worker.answerer.k == 2, timeout=30_000
-    )
-    assert w.chat.worker.answerer.mode == "keyword"
+    w.apply_settings(w.settings.with_changes(k=1, search_mode="keyword", theme="dark"))
+    stored = settings_mod.load(Locations.from_environment().settings_file)
+    assert (stored.k, stored.search_mode, stored.theme) == (1, "keyword", "dark")
+    answer, _ = ask(qtbot, w, ZORBLAX)
+    assert len(answer.passages) == 1  # the next answer used the new k
     assert model_pointer(w) == before
     text = copy_diagnostics(w)
     assert QGuiApplication.clipboard().text() == text
-    assert "Folio 0.1.0" in text and "Library counts" in text and "folio.log" in text
+    assert f"Folio {__version__}" in text and "Library counts" in text and "folio.log" in text
     w.apply_settings(w.settings.with_changes(theme="light"))
 
 
 def test_missing_model_is_explained_and_asking_says_why(qtbot) -> None:  # type: ignore[no-untyped-def]
-    w = MainWindow(None, Settings(chat_model="qwen2.5-1.5b-instruct"))
+    settings = Settings(chat_model="qwen2.5-1.5b-instruct")
+    w = MainWindow(Session(Config.resolve(settings, Locations.from_environment())))
     qtbot.addWidget(w)
     w.show()
     qtbot.waitUntil(lambda: any(b.isVisible() for b in w.findChildren(QMessageBox)), timeout=60_000)
@@ -302,3 +315,25 @@ def test_missing_model_is_explained_and_asking_says_why(qtbot) -> None:  # type:
     assert "Couldn't answer" in w.chat_view.toPlainText()
     box.close()
     w.close()
+
+
+def test_an_adapter_trained_elsewhere_is_added_from_the_window(  # type: ignore[no-untyped-def]
+    qtbot, open_window, tmp_path: Path, chat_model_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    made = write_lora(chat_model_path, tmp_path / "friend" / "warm.gguf", name="warm", seed=5)
+    made.with_suffix(".toml").write_text('description = "A warm voice"\n', encoding="utf-8")
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(made), ""))
+    w = open_window()
+    qtbot.waitUntil(lambda: w.adapter_rows is not None, timeout=30_000)
+    with qtbot.waitSignal(
+        w.chat.worker.adapters_listed,
+        timeout=60_000,
+        check_params_cb=lambda rows: any(r["name"] == "warm" for r in rows),
+    ):
+        next(
+            a for a in w.menuBar().actions()[0].menu().actions() if "adapter" in a.text()
+        ).trigger()
+    row = next(r for r in w.adapter_rows if r["name"] == "warm")
+    assert row["ok"] and row["description"] == "A warm voice"
+    assert (Locations.from_environment().user_adapters_dir / "warm.gguf").is_file()
+    assert w.model_bar.select_adapter("warm")

@@ -13,7 +13,9 @@ from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication
 
 from desktop.library.indexer import IndexProgress
+from desktop.paths import Locations
 from desktop.sample import make_corpus
+from desktop.session import Config, Session
 from desktop.settings import Settings
 from desktop.ui.bench_ui import measure_indexing
 from desktop.ui.harness import write_notes
@@ -21,10 +23,14 @@ from desktop.ui.main_window import MainWindow
 
 pytestmark = pytest.mark.slow
 
+# Generous: the target is 100 ms (see `folio bench ui`); a blocked GUI thread shows seconds.
+LATENESS_P99_BOUND_MS = 500
+
 
 @pytest.fixture()
 def window(qtbot):  # type: ignore[no-untyped-def]
-    w = MainWindow(None, Settings(max_answer_tokens=48, k=3))
+    settings = Settings(max_answer_tokens=48, k=3)
+    w = MainWindow(Session(Config.resolve(settings, Locations.from_environment())))
     qtbot.addWidget(w)
     w.show()
     qtbot.waitUntil(lambda: bool(w.model_info), timeout=120_000)
@@ -116,7 +122,9 @@ def test_pause_cancel_reindex_and_remove(qtbot, window: MainWindow, tmp_path: Pa
 def test_event_loop_stays_responsive_while_500_files_index(  # type: ignore[no-untyped-def]
     qtbot, window: MainWindow, tmp_path: Path, record_property
 ) -> None:
-    """Reports the GUI thread's timer lateness (p99 target: under 100 ms); not time-gated."""
+    """The GUI thread's timer lateness while a worker indexes. The target (p99 under 100 ms)
+    is `folio bench ui`'s to report; this bound is generous, for a loaded CI machine, but a
+    GUI thread that did the indexing itself (seconds per batch) fails it."""
     result = measure_indexing(window, write_notes(tmp_path / "many", 500))
     record_property("event_loop_lateness_ms", result["lateness_ms"])
     print(f"\nevent loop while indexing 500 files: {result}")
@@ -124,3 +132,4 @@ def test_event_loop_stays_responsive_while_500_files_index(  # type: ignore[no-u
     assert result["files"] == 500
     assert result["lateness_ms"]["samples"] > 50
     assert result["progress_updates"] > 1
+    assert result["lateness_ms"]["p99"] < LATENESS_P99_BOUND_MS

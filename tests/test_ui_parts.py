@@ -10,6 +10,7 @@ from PySide6.QtCore import QObject, Qt, Signal
 
 from desktop.library.indexer import IndexProgress
 from desktop.library.store import FolderStatus
+from desktop.paths import Locations
 from desktop.settings import Settings
 from desktop.ui.composer import Composer
 from desktop.ui.formatting import (
@@ -186,7 +187,7 @@ def test_sources_panel_shows_file_folder_page_and_highlights(qtbot) -> None:  # 
 
 
 def test_settings_dialog_validates(qtbot) -> None:  # type: ignore[no-untyped-def]
-    dialog = SettingsDialog(Settings())
+    dialog = SettingsDialog(Settings(), Locations.from_environment())
     qtbot.addWidget(dialog)
     dialog.chunk_tokens.setValue(100)
     dialog.chunk_overlap.setValue(60)

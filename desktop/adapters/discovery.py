@@ -13,10 +13,10 @@ import json
 import logging
 import re
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from desktop import paths
 from desktop.adapters.info import AdapterInfo, Compatibility
 from desktop.adapters.validate import adapter_header, check_compatibility
 from desktop.errors import AdapterError
@@ -29,12 +29,8 @@ else:  # pragma: no cover
 log = logging.getLogger(__name__)
 
 
-def adapter_dirs() -> list[tuple[Path, str]]:
-    """Folders searched for adapters with their source label, the user's first."""
-    return [
-        (paths.user_adapters_dir(), "user"),
-        (paths.bundled_models_dir() / "adapters", "bundled"),
-    ]
+AdapterDirs = Sequence[tuple[Path, str]]
+"""Folders searched for adapters, each with its source label ("user", "bundled"), first wins."""
 
 
 def _read_sidecar(gguf_path: Path) -> dict[str, Any]:
@@ -115,10 +111,10 @@ def inspect(path: Path, source: str = "file") -> AdapterInfo:
     )
 
 
-def discover(dirs: list[tuple[Path, str]] | None = None) -> list[AdapterInfo]:
-    """All adapters in `dirs` (default: `adapter_dirs()`), one per name, sorted by name."""
+def discover(dirs: AdapterDirs) -> list[AdapterInfo]:
+    """All adapters in `dirs`, one per name (the first folder wins), sorted by name."""
     found: dict[str, AdapterInfo] = {}
-    for folder, source in dirs if dirs is not None else adapter_dirs():
+    for folder, source in dirs:
         if not folder.is_dir():
             continue
         for file in sorted(folder.glob("*.gguf")):
@@ -135,7 +131,7 @@ def discover(dirs: list[tuple[Path, str]] | None = None) -> list[AdapterInfo]:
     return sorted(found.values(), key=lambda i: i.name.lower())
 
 
-def find_adapter(name: str, dirs: list[tuple[Path, str]] | None = None) -> AdapterInfo:
+def find_adapter(name: str, dirs: AdapterDirs) -> AdapterInfo:
     """The adapter called `name`, or one given by the path of its `.gguf` file.
 
     Raises:
@@ -152,6 +148,8 @@ def find_adapter(name: str, dirs: list[tuple[Path, str]] | None = None) -> Adapt
     raise AdapterError(f"unknown adapter '{name}' (available: {names}; see `folio adapters list`)")
 
 
-def adapters_for_model(model_path: Path) -> list[tuple[AdapterInfo, Compatibility]]:
+def adapters_for_model(
+    model_path: Path, dirs: AdapterDirs, cache_dir: Path | None = None
+) -> list[tuple[AdapterInfo, Compatibility]]:
     """Every discovered adapter with its verdict for `model_path` (for lists and dropdowns)."""
-    return [(info, check_compatibility(info, model_path)) for info in discover()]
+    return [(info, check_compatibility(info, model_path, cache_dir)) for info in discover(dirs)]

@@ -3,7 +3,8 @@
 llama.cpp aborts the whole process on some malformed files (a metadata key of the wrong
 type trips a GGML_ASSERT), so everything Folio needs to judge a file is read here first.
 A base model's layout takes seconds to parse (its tokenizer arrays are large), so it is
-cached per file: in memory, and on disk under FOLIO_HOME so later runs start fast.
+cached per file: in memory, and on disk in the cache folder the caller names, so later runs
+start fast.
 """
 
 from __future__ import annotations
@@ -16,8 +17,6 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-from desktop import paths
 
 log = logging.getLogger(__name__)
 
@@ -126,13 +125,13 @@ def _file_key(path: Path) -> tuple[str, int, int]:
     return (str(path.resolve()), st.st_size, st.st_mtime_ns)
 
 
-def _disk_cache_path(key: tuple[str, int, int]) -> Path:
+def _disk_cache_path(key: tuple[str, int, int], cache_dir: Path) -> Path:
     digest = hashlib.sha1(key[0].encode("utf-8")).hexdigest()[:16]
-    return paths.home() / "cache" / "gguf-layout" / f"{digest}.json"
+    return cache_dir / "gguf-layout" / f"{digest}.json"
 
 
-def _load_disk(key: tuple[str, int, int]) -> ModelLayout | None:
-    file = _disk_cache_path(key)
+def _load_disk(key: tuple[str, int, int], cache_dir: Path) -> ModelLayout | None:
+    file = _disk_cache_path(key, cache_dir)
     try:
         raw = json.loads(file.read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -146,8 +145,8 @@ def _load_disk(key: tuple[str, int, int]) -> ModelLayout | None:
         return None
 
 
-def _save_disk(key: tuple[str, int, int], layout: ModelLayout) -> None:
-    file = _disk_cache_path(key)
+def _save_disk(key: tuple[str, int, int], layout: ModelLayout, cache_dir: Path) -> None:
+    file = _disk_cache_path(key, cache_dir)
     data = {
         "version": _LAYOUT_CACHE_VERSION,
         "key": list(key),
@@ -164,8 +163,12 @@ def _save_disk(key: tuple[str, int, int], layout: ModelLayout) -> None:
         log.debug("cannot write layout cache %s: %s", file, exc)
 
 
-def read_model_layout(model_path: Path) -> ModelLayout:
+def read_model_layout(model_path: Path, cache_dir: Path | None = None) -> ModelLayout:
     """The architecture and tensor shapes of a base model, cached per file version.
+
+    Args:
+        model_path: the base model GGUF.
+        cache_dir: where to keep the layout between runs (None: in memory only).
 
     Raises:
         ValueError: the model file is not a readable GGUF.
@@ -176,7 +179,7 @@ def read_model_layout(model_path: Path) -> ModelLayout:
         cached = _layouts.get(key)
     if cached is not None:
         return cached
-    layout = _load_disk(key)
+    layout = _load_disk(key, cache_dir) if cache_dir is not None else None
     if layout is None:
         header = read_header(Path(model_path))
         layout = ModelLayout(
@@ -185,7 +188,8 @@ def read_model_layout(model_path: Path) -> ModelLayout:
             name=header.string("general.name") or Path(model_path).stem,
             tensors={t.name: (t.shape, t.dtype) for t in header.tensors.values()},
         )
-        _save_disk(key, layout)
+        if cache_dir is not None:
+            _save_disk(key, layout, cache_dir)
     with _layouts_lock:
         _layouts[key] = layout
     return layout

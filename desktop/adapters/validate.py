@@ -118,13 +118,18 @@ def header_problems(header: GgufHeader, layout: ModelLayout) -> list[str]:
     return problems
 
 
-def check_compatibility(adapter: AdapterInfo | Path, model_path: Path) -> Compatibility:
-    """A verdict with a human reason, for listings and the GUI dropdown. Never raises."""
+def check_compatibility(
+    adapter: AdapterInfo | Path, model_path: Path, cache_dir: Path | None = None
+) -> Compatibility:
+    """A verdict with a human reason, for listings and the GUI dropdown. Never raises.
+
+    `cache_dir` keeps the base model's layout between runs (see `read_model_layout`).
+    """
     path = adapter.path if isinstance(adapter, AdapterInfo) else Path(adapter)
     if isinstance(adapter, AdapterInfo) and adapter.problem:
         return Compatibility(False, adapter.problem)
     try:
-        layout = read_model_layout(model_path)
+        layout = read_model_layout(model_path, cache_dir)
     except (OSError, ValueError) as exc:
         return Compatibility(False, f"the model {Path(model_path).name} cannot be read: {exc}")
     try:
@@ -138,13 +143,15 @@ def check_compatibility(adapter: AdapterInfo | Path, model_path: Path) -> Compat
     return Compatibility(True, f"fits {_model_label(layout)} ({layout.architecture})")
 
 
-def require_compatible(adapter: AdapterInfo, model_path: Path) -> None:
+def require_compatible(
+    adapter: AdapterInfo, model_path: Path, cache_dir: Path | None = None
+) -> None:
     """Raise AdapterError naming the adapter and the model unless the adapter fits.
 
     Raises:
         AdapterError: the adapter file cannot be used with this model.
     """
-    verdict = check_compatibility(adapter, model_path)
+    verdict = check_compatibility(adapter, model_path, cache_dir)
     if not verdict.ok:
         raise AdapterError(
             f"adapter '{adapter.name}' ({adapter.path}) cannot be used with "

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from tokenizers import Tokenizer
 
 from desktop.embed.base import Embedder
 
@@ -44,29 +45,30 @@ class CountingEmbedder(Embedder):
     def embed_query(self, text: str) -> np.ndarray:
         return self.inner.embed_query(text)
 
+    def tokenizer(self) -> Tokenizer:
+        return self.inner.tokenizer()
+
 
 def startup(kind: str, library: Path, t0: float) -> dict[str, Any]:
     """Seconds from `t0` (the parent's clock before spawning us) to a shown window and to
     a loaded model. `naive` loads the model before showing the window."""
     from PySide6.QtCore import QTimer
 
-    from desktop import settings as settings_mod
+    from desktop.session import Config, Session
     from desktop.ui import theme
     from desktop.ui.app import ensure_app
 
+    config = Config.from_environment(library)
     app = ensure_app()
-    settings = settings_mod.load()
-    theme.apply(app, settings.theme)
+    theme.apply(app, config.settings.theme)
     marks: dict[str, float] = {}
+    session = Session(config)
     if kind == "naive":
-        from desktop.session import Session
-
-        session = Session(library_path=library)
         _ = session.engine  # everything loaded first, then the window
         marks["model_ready_s"] = time.time() - t0
     from desktop.ui.main_window import MainWindow
 
-    window = MainWindow(library, settings)
+    window = MainWindow(session)
     window.show()
 
     def shown() -> None:
@@ -94,7 +96,7 @@ def index(kind: str, folder: Path, library: Path) -> dict[str, Any]:
     from desktop.library.store import Library
     from desktop.session import Session
 
-    s = Session(library_path=library)
+    s = Session.from_environment(library)
     embedder = CountingEmbedder(s.embedder)
     files = sum(1 for p in folder.rglob("*") if p.is_file())
     if kind == "folio":
@@ -139,13 +141,14 @@ def memory(kind: str, library: Path, questions: list[str]) -> dict[str, Any]:
     """Peak RSS with `library` open, searched and answering each question."""
     from desktop.session import Session
 
-    with Session(library_path=library) as s:
+    with Session.from_environment(library) as s:
         if kind == "naive":
             from desktop.bench.naive import RawModel, naive_answer, retrieve
             from desktop.models.catalog import require_local
             from desktop.rag.budget import DEFAULT_BUDGET
 
-            model = RawModel(require_local(s.catalog.get("smollm2-135m-instruct-q4_1")))
+            spec = s.catalog.get("smollm2-135m-instruct-q4_1")
+            model = RawModel(require_local(spec, s.locations.models_search_path))
             for q in questions:
                 naive_answer(model, retrieve(s.searcher, q, 5, DEFAULT_BUDGET), 64)
             model.close()

@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from desktop import settings as settings_mod
 from desktop.engine.llm import default_threads
 from desktop.library.search import Mode, Searcher
 from desktop.rag.answer import Answer, attribute, relevant
@@ -29,16 +28,18 @@ from desktop.rag.prompt import (
     cited_numbers,
     user_message,
 )
-from desktop.settings import Settings
+from desktop.session import Config
 
 Messages = list[dict[str, str]]
 
 
-def bench_settings(threads: int = 0) -> Settings:
-    """The user's settings, with `threads` CPU threads for the models if it is not 0 (on a
-    busy machine one thread is steadier than two: see ../shared/FACTS.md)."""
-    current = settings_mod.load()
-    return current.with_changes(threads=threads) if threads else current
+def bench_config(library: Path, threads: int = 0) -> Config:
+    """The user's configuration for `library`, with `threads` CPU threads for the models if
+    it is not 0 (on a busy machine one thread is steadier than two: ../shared/FACTS.md)."""
+    config = Config.from_environment(library)
+    if threads:
+        config = config.with_settings(config.settings.with_changes(threads=threads))
+    return config
 
 
 class RawModel:

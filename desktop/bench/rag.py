@@ -23,7 +23,7 @@ from typing import Any
 
 from desktop.bench.naive import (
     RawModel,
-    bench_settings,
+    bench_config,
     first_piece_ms,
     messages_for,
     rate,
@@ -52,13 +52,14 @@ def bench_rag(
     from desktop.models.catalog import require_local
     from desktop.session import Session
 
-    with Session(library_path=library, settings=bench_settings(threads)) as s:
+    with Session(bench_config(library, threads)) as s:
         t = time.perf_counter()
         report = s.indexer.index([workload.folder])
         index_s = time.perf_counter() - t
         engine = s.engine
         n = threads or None
-        stock = RawModel(require_local(s.catalog.get("smollm2-135m-instruct-q4_1")), threads=n)
+        stock_spec = s.catalog.get("smollm2-135m-instruct-q4_1")
+        stock = RawModel(require_local(stock_spec, s.locations.models_search_path), threads=n)
         fast = RawModel(engine.model_path, threads=n)
         ttft: dict[str, list[float]] = {c: [] for c in CONFIGS}
         tokens: dict[str, list[int]] = {c: [] for c in CONFIGS if c != "folio"}

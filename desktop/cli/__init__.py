@@ -2,8 +2,9 @@
 
 Each subcommand lives in its own module exposing `add_parser(subparsers)`, which registers
 the parser and sets `func` to a callable taking the parsed args and returning an exit code.
-User errors (`FolioError`) print one line on stderr and exit 1; bugs keep their traceback
-in the log file and print a short pointer to it.
+Whatever escapes a command goes through the core's error boundary (`desktop.boundary`): a
+cancel exits 130, a user's or environment's problem prints one line on stderr and exits 1,
+and a bug's traceback goes to the log file while one line says where (exit 70).
 """
 
 from __future__ import annotations
@@ -15,8 +16,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from desktop import __version__
-from desktop.errors import Cancelled, FolioError
+from desktop import __version__, boundary, logs
 
 log = logging.getLogger("folio")
 
@@ -55,24 +55,29 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.WARNING,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
+    logs.setup_console(verbose=args.verbose)
     func = getattr(args, "func", None)
     if func is None:
         return _launch_gui(args)
+    from desktop.cli.common import config_for
+
+    config = None
     try:
+        config = config_for(args)
+        args.config = config
+        logs.setup_logging(config.locations.log_file)
         return int(func(args) or 0)
-    except Cancelled:
-        print("folio: cancelled", file=sys.stderr)
-        return 130
-    except KeyboardInterrupt:
-        print("folio: interrupted", file=sys.stderr)
-        return 130
-    except FolioError as exc:
-        print(f"folio: error: {exc}", file=sys.stderr)
-        return 1
+    except SystemExit:
+        raise
+    except BaseException as exc:  # noqa: BLE001 - the error boundary sorts everything
+        outcome = boundary.classify(
+            exc,
+            library=config.library_path if config else args.library,
+            log_file=config.locations.log_file if config else None,
+        )
+        prefix = "folio: " if outcome.kind == "cancelled" else "folio: error: "
+        print(prefix + outcome.message, file=sys.stderr)
+        return outcome.exit_code
 
 
 def _launch_gui(args: argparse.Namespace) -> int:

@@ -8,10 +8,16 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from desktop.adapters import MAX_SCALE, AdapterInfo, adapters_for_model, discover
-from desktop.adapters.discovery import adapter_dirs
+from desktop.adapters import (
+    MAX_SCALE,
+    AdapterInfo,
+    adapters_for_model,
+    discover,
+    install_adapter,
+)
 from desktop.cli.common import print_json, session_for
 from desktop.errors import AdapterError, ModelError
+from desktop.session import Session
 
 
 def add_parser(sub: Any) -> None:
@@ -21,24 +27,48 @@ def add_parser(sub: Any) -> None:
     lst = actions.add_parser("list", help="list adapters, showing which fit the current model")
     lst.add_argument("--json", action="store_true", help="print a JSON report")
     lst.set_defaults(func=cmd_list)
+    add = actions.add_parser("add", help="add an adapter trained elsewhere (.gguf + sidecar)")
+    add.add_argument("path", type=Path, help="the adapter's .gguf file")
+    add.add_argument("--json", action="store_true", help="print a JSON report")
+    add.set_defaults(func=cmd_add)
+
+
+def cmd_add(args: argparse.Namespace) -> int:
+    """Check the adapter against the chat model, then copy it into the user's folder."""
+    with session_for(args) as s:
+        from desktop.models.catalog import require_local
+
+        where = s.locations
+        model = require_local(s.model_spec("chat"), where.models_search_path)
+        info = install_adapter(args.path, where.user_adapters_dir, model, where.cache_dir)
+    if args.json:
+        print_json(info.to_json())
+    else:
+        print(f"added style adapter '{info.name}' ({info.path}); use it with --adapter {info.name}")
+    return 0
 
 
 def cmd_list(args: argparse.Namespace) -> int:
     with session_for(args) as s:
         spec = s.model_spec("chat")
+        where = s.locations
+        dirs = where.adapter_dirs
         model_path: Path | None = None
         model_problem = ""
         try:
             from desktop.models.catalog import require_local
 
-            model_path = require_local(spec)
+            model_path = require_local(spec, where.models_search_path)
         except ModelError as exc:
             model_problem = str(exc)
         rows: list[tuple[AdapterInfo, bool | None, str]]
         if model_path is None:
-            rows = [(info, None, f"cannot check: {model_problem}") for info in discover()]
+            rows = [(info, None, f"cannot check: {model_problem}") for info in discover(dirs)]
         else:
-            rows = [(i, v.ok, v.reason) for i, v in adapters_for_model(model_path)]
+            rows = [
+                (i, v.ok, v.reason)
+                for i, v in adapters_for_model(model_path, dirs, where.cache_dir)
+            ]
     if getattr(args, "json", False):
         print_json(
             {
@@ -47,7 +77,7 @@ def cmd_list(args: argparse.Namespace) -> int:
                     "name": spec.name,
                     "path": str(model_path) if model_path else None,
                 },
-                "dirs": [str(d) for d, _ in adapter_dirs()],
+                "dirs": [str(d) for d, _ in dirs],
                 "adapters": [
                     {**info.to_json(), "compatible": ok, "reason": reason}
                     for info, ok, reason in rows
@@ -56,8 +86,8 @@ def cmd_list(args: argparse.Namespace) -> int:
         )
         return 0
     if not rows:
-        dirs = " or ".join(str(d) for d, _ in adapter_dirs())
-        print(f"no adapters installed; put LoRA .gguf files in {dirs}")
+        folders = " or ".join(str(d) for d, _ in dirs)
+        print(f"no adapters installed; put LoRA .gguf files in {folders}")
         return 0
     print(f"Adapters for {spec.name}:")
     width = max(len(info.name) for info, _, _ in rows)
@@ -110,7 +140,7 @@ def parse_adapter_spec(text: str) -> tuple[str, float]:
     return name, scale
 
 
-def apply_adapter_args(session: Any, specs: Sequence[str]) -> None:
+def apply_adapter_args(session: Session, specs: Sequence[str]) -> None:
     """Apply `--adapter NAME[:SCALE]` options (repeatable) to `session.engine`.
 
     Names are checked before the model is loaded, so a typo fails fast.
@@ -124,7 +154,7 @@ def apply_adapter_args(session: Any, specs: Sequence[str]) -> None:
     repeated = sorted({n for n in names if names.count(n) > 1})
     if repeated:
         raise AdapterError(f"adapter given more than once: {', '.join(repeated)}")
-    known = {info.name for info in discover()}
+    known = {info.name for info in discover(session.locations.adapter_dirs)}
     for name in names:
         if name not in known and not (
             Path(name).suffix.lower() == ".gguf" and Path(name).expanduser().is_file()

@@ -160,7 +160,7 @@ def _seeds(seed_lib: Path, workload: Any) -> tuple[Any, list[str]]:
     from desktop.library import vectors
     from desktop.session import Session
 
-    with Session(library_path=seed_lib) as s:
+    with Session.from_environment(seed_lib) as s:
         if not seed_lib.exists() or s.library.counts()["chunks"] == 0:
             s.indexer.index([workload.folder])
         rows = s.library.db.execute("SELECT id, text FROM chunks ORDER BY id LIMIT 3000").fetchall()
@@ -186,11 +186,9 @@ def _retrieval(
 
     sizes = tuple(int(x) for x in args.sizes.split(",") if x.strip())
     padded = _padded(args, work, workload, libraries, sizes)
-    from desktop.bench.naive import bench_settings
+    from desktop.bench.naive import bench_config
 
-    with Session(
-        library_path=work / "embedder-only.sqlite", settings=bench_settings(args.threads)
-    ) as s:
+    with Session(bench_config(work / "embedder-only.sqlite", args.threads)) as s:
         return bench_retrieval(padded, s.embedder, workload.questions, say=_say)
 
 
@@ -214,15 +212,16 @@ def cmd_adapters(args: argparse.Namespace) -> int:
     with session_for(args) as s:
         from desktop.models.catalog import require_local
 
-        model_path = require_local(s.model_spec("chat"))
+        model_path = require_local(s.model_spec("chat"), s.locations.models_search_path)
     _emit(bench_adapters(model_path, runs=args.runs), args.json)
     return 0
 
 
 def cmd_ui(args: argparse.Namespace) -> int:
+    from desktop.cli.common import config_for
     from desktop.ui.bench_ui import bench_ui  # Qt only loads for this one subcommand
 
-    _emit(bench_ui(files=args.files), args.json)
+    _emit(bench_ui(files=args.files, user=config_for(args).locations), args.json)
     return 0
 
 

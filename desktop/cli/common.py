@@ -1,4 +1,4 @@
-"""Helpers shared by the CLI subcommands."""
+"""Helpers shared by the CLI subcommands: the session of a command, and JSON output."""
 
 from __future__ import annotations
 
@@ -6,11 +6,20 @@ import argparse
 import json
 import sys
 
-from desktop.session import Session
+from desktop.session import Config, Session
+
+
+def config_for(args: argparse.Namespace) -> Config:
+    """The configuration of this command: the user's settings, `--library` if given."""
+    config = getattr(args, "config", None)
+    if isinstance(config, Config):
+        return config
+    return Config.from_environment(getattr(args, "library", None))
 
 
 def session_for(args: argparse.Namespace) -> Session:
-    return Session(library_path=args.library)
+    """A new Session for this command (close it, or use it in a `with`)."""
+    return Session(config_for(args))
 
 
 def print_json(obj: object) -> None:

@@ -13,7 +13,7 @@ from tqdm import tqdm
 from desktop.cli.common import print_json, session_for
 from desktop.errors import FolioError
 from desktop.library.indexer import IndexProgress
-from desktop.library.search import MODES
+from desktop.library.modes import MODES
 
 
 def add_parser(sub: Any) -> None:
@@ -150,7 +150,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
         raise FolioError("--k must be at least 1")
     with session_for(args) as s:
         if args.mode:
-            s.settings = s.settings.with_changes(search_mode=args.mode)
+            s.configure(s.settings.with_changes(search_mode=args.mode))
         if args.adapter:
             from desktop.cli.adapters_cmd import apply_adapter_args
 

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any
 
-from desktop import paths
-from desktop.models.catalog import ModelSpec, load_catalog, local_path
+from desktop.cli.common import config_for, print_json
+from desktop.models.catalog import Catalog, ModelSpec, SearchPath, load_catalog, local_path
 
 
 def add_parser(sub: Any) -> None:
@@ -40,9 +39,11 @@ def add_parser(sub: Any) -> None:
     a.set_defaults(func=cmd_verify)
 
 
-def _print_json(obj: object) -> None:
-    sys.stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
-    sys.stdout.flush()
+def _catalog(args: argparse.Namespace) -> tuple[Catalog, SearchPath, Path]:
+    """The catalog with the user's imports, where models are looked for, the user's folder."""
+    where = config_for(args).locations
+    catalog = load_catalog(imported_from=where.user_models_dir)
+    return catalog, where.models_search_path, where.user_models_dir
 
 
 def _size(n: int) -> str:
@@ -56,15 +57,16 @@ def _size(n: int) -> str:
     return f"{value:.1f} GB"
 
 
-def _row(spec: ModelSpec) -> dict[str, Any]:
-    where = local_path(spec)
+def _row(spec: ModelSpec, search_path: SearchPath) -> dict[str, Any]:
+    where = local_path(spec, search_path)
     return {**spec.to_json(), "installed": where is not None, "path": str(where) if where else None}
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    rows = [_row(spec) for spec in load_catalog()]
+    catalog, search_path, _ = _catalog(args)
+    rows = [_row(spec, search_path) for spec in catalog]
     if args.json:
-        _print_json({"models": rows, "search_path": [str(p) for p in paths.models_search_path()]})
+        print_json({"models": rows, "search_path": [str(p) for p in search_path]})
         return 0
     print(
         f"  {'ID':<24} {'KIND':<9} {'NAME':<32} {'SIZE':>8} {'RAM':>7}  {'LICENCE':<30} INSTALLED"
@@ -84,10 +86,11 @@ def cmd_list(args: argparse.Namespace) -> int:
 def cmd_pull(args: argparse.Namespace) -> int:
     from desktop.models.pull import pull  # the only network code: loaded only when asked for
 
-    spec = load_catalog().get(args.id)
-    path = pull(spec, args.dest, progress=not args.json)
+    catalog, _, user_dir = _catalog(args)
+    spec = catalog.get(args.id)
+    path = pull(spec, args.dest or user_dir, progress=not args.json)
     if args.json:
-        _print_json({"id": spec.id, "path": str(path)})
+        print_json({"id": spec.id, "path": str(path)})
     else:
         print(f"installed {spec.id} ({spec.name}) at {path}")
     return 0
@@ -96,10 +99,11 @@ def cmd_pull(args: argparse.Namespace) -> int:
 def cmd_import(args: argparse.Namespace) -> int:
     from desktop.models.importer import import_model
 
-    spec = import_model(args.path)
-    path = local_path(spec)
+    _, search_path, user_dir = _catalog(args)
+    spec = import_model(args.path, user_dir)
+    path = local_path(spec, search_path)
     if args.json:
-        _print_json({**spec.to_json(), "path": str(path) if path else None})
+        print_json({**spec.to_json(), "path": str(path) if path else None})
     else:
         print(f"imported {spec.id} ({spec.name}) at {path}; use it with chat model id {spec.id}")
     return 0
@@ -108,12 +112,12 @@ def cmd_import(args: argparse.Namespace) -> int:
 def cmd_verify(args: argparse.Namespace) -> int:
     from desktop.models.verify import check_file
 
-    catalog = load_catalog()
+    catalog, search_path, _ = _catalog(args)
     specs = [catalog.get(i) for i in args.ids] if args.ids else list(catalog)
     report: list[dict[str, Any]] = []
     failed: list[str] = []
     for spec in specs:
-        where = local_path(spec)
+        where = local_path(spec, search_path)
         if where is None:
             if args.ids:
                 failed.append(spec.id)
@@ -151,7 +155,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
                 )
                 print(f"           {c.path.name}: {detail}")
     if args.json:
-        _print_json({"ok": not failed, "models": report})
+        print_json({"ok": not failed, "models": report})
     elif not any(r["status"] != "not-installed" for r in report):
         print("no models installed")
     if failed:

@@ -32,4 +32,6 @@ def cmd_selftest(args: argparse.Namespace) -> int:
     except ImportError as exc:  # a build without the GUI
         print(f"folio: the desktop window is not available ({exc})", file=sys.stderr)
         return 1
-    return run_selftest(args.screenshot)
+    from desktop.cli.common import config_for
+
+    return run_selftest(args.screenshot, user=config_for(args).locations)

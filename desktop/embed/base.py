@@ -1,4 +1,4 @@
-"""The embedder interface: implement `embed_batch`; the rest comes from the base."""
+"""The embedder interface: implement `embed_batch` and `tokenizer`; the rest is inherited."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 
 import numpy as np
+from tokenizers import Tokenizer
 
 
 class Embedder(ABC):
@@ -23,6 +24,10 @@ class Embedder(ABC):
     @abstractmethod
     def embed_batch(self, texts: Sequence[str]) -> np.ndarray:
         """Embed passages; returns an array of shape (len(texts), dim)."""
+
+    @abstractmethod
+    def tokenizer(self) -> Tokenizer:
+        """The model's own tokenizer, without padding or truncation, for sizing chunks."""
 
     def embed_query(self, text: str) -> np.ndarray:
         """Embed a search query (models with a query instruction override this)."""

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+from tokenizers import Tokenizer
 
 from desktop.embed.base import Embedder
 from desktop.errors import ModelError
@@ -41,6 +43,8 @@ class FastEmbedEmbedder(Embedder):
         self.model_id = model_id
         self.dim = dim
         self.folder = folder
+        self._tokenizer: Tokenizer | None = None
+        self._tokenizer_lock = threading.Lock()
         try:
             self._model = TextEmbedding(
                 fastembed_name, specific_model_path=str(folder), threads=threads, lazy_load=False
@@ -58,6 +62,14 @@ class FastEmbedEmbedder(Embedder):
                 f"expected ({len(texts)}, {self.dim})"
             )
         return vectors
+
+    def tokenizer(self) -> Tokenizer:
+        with self._tokenizer_lock:
+            if self._tokenizer is None:
+                from desktop.ingest.chunker import load_tokenizer
+
+                self._tokenizer = load_tokenizer(self.folder)
+            return self._tokenizer
 
     def embed_query(self, text: str) -> np.ndarray:
         vectors = list(self._model.query_embed(text))

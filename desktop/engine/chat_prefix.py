@@ -11,7 +11,10 @@ from __future__ import annotations
 import logging
 from collections import OrderedDict
 from collections.abc import Sequence
-from typing import Any
+
+import llama_cpp
+
+from desktop.engine.llama_internals import chat_formatter
 
 log = logging.getLogger(__name__)
 
@@ -22,9 +25,9 @@ _PROBES = ("Alpha?", "Zulu!")
 class SystemPrefix:
     """Computes (and remembers) the shared prompt prefix for given system messages."""
 
-    def __init__(self, llm: Any, max_entries: int = 16) -> None:
+    def __init__(self, llm: llama_cpp.Llama, max_entries: int = 16) -> None:
         self._llm = llm
-        self._formatter = _formatter_for(llm)
+        self._formatter = chat_formatter(llm)
         self._memo: OrderedDict[tuple[str, ...], tuple[int, ...]] = OrderedDict()
         self._max = max_entries
 
@@ -74,25 +77,3 @@ class SystemPrefix:
                 result.prompt.encode("utf-8"), add_bos=not result.added_special, special=True
             )
         )
-
-
-def _formatter_for(llm: Any) -> Any:
-    """The Jinja formatter matching the chat handler the Llama object will use, or None."""
-    if getattr(llm, "chat_handler", None) is not None:
-        return None
-    if getattr(llm, "chat_format", None) != "chat_template.default":
-        return None
-    template = llm.metadata.get("tokenizer.chat_template")
-    if not template:
-        return None
-    from llama_cpp.llama_chat_format import Jinja2ChatFormatter
-
-    def text(token: int) -> str:
-        if token < 0:
-            return ""
-        return bytes(llm.detokenize([token], special=True)).decode("utf-8", "replace")
-
-    eos, bos = llm.token_eos(), llm.token_bos()
-    return Jinja2ChatFormatter(
-        template=template, eos_token=text(eos), bos_token=text(bos), stop_token_ids=[eos]
-    )

@@ -9,15 +9,19 @@ llama.cpp contexts are not thread-safe: an `Engine` must be used from one thread
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import cast
 
+import llama_cpp
+from llama_cpp import llama_types
+
+from desktop.adapters import AdapterDirs
 from desktop.cancel import CancelToken
-from desktop.engine.gpu import resolve_gpu_layers
+from desktop.engine import llama_internals
+from desktop.engine.gpu import ALL_LAYERS
 from desktop.engine.lora import AdapterSpec, AdapterSwitcher, SwitchStats
 from desktop.errors import ModelError
 
@@ -38,10 +42,13 @@ class Engine:
         model_path: the GGUF file.
         n_ctx: context window in tokens.
         n_threads: CPU threads (None: a sensible default for this machine).
-        gpu_layers: layers to offload: "auto", 0 (CPU only), N, or -1 (all). If loading
-            with offload fails, the model is loaded on the CPU (`gpu_fallback` says why).
+        gpu_layers: layers to offload: 0 (CPU only), N, or -1 (all), as resolved by
+            `desktop.engine.gpu.resolve_gpu_layers`. If loading with offload fails, the
+            model is loaded on the CPU (`gpu_fallback` says why).
         seed: sampling seed, so answers repeat.
         prefix_cache_bytes: bound on the saved system-prompt states, one per adapter set.
+        adapter_dirs: folders where adapters named in `set_adapters` are looked for.
+        cache_dir: where the model's tensor layout is cached between runs (None: memory).
     """
 
     def __init__(
@@ -49,17 +56,19 @@ class Engine:
         model_path: Path,
         n_ctx: int = 4096,
         n_threads: int | None = None,
-        gpu_layers: int | str = 0,
+        gpu_layers: int = 0,
         seed: int = 0,
         prefix_cache_bytes: int = DEFAULT_PREFIX_CACHE_BYTES,
+        adapter_dirs: AdapterDirs = (),
+        cache_dir: Path | None = None,
     ) -> None:
         self.model_path = Path(model_path)
         if not self.model_path.is_file():
             raise ModelError(f"model file not found: {self.model_path}")
-        try:
-            layers = resolve_gpu_layers(gpu_layers)
-        except ValueError as exc:
-            raise ModelError(str(exc)) from None
+        if gpu_layers < ALL_LAYERS:
+            raise ModelError(f"gpu_layers must be -1 (all), 0 or more, got {gpu_layers}")
+        llama_internals.warn_if_mismatched()
+        layers = gpu_layers
         self.gpu_fallback: str | None = None
         threads = n_threads or default_threads()
         try:
@@ -81,16 +90,15 @@ class Engine:
                 raise ModelError(f"cannot load model {self.model_path}: {exc2}") from exc2
         self.gpu_layers = layers
         self.n_ctx = n_ctx
-        self._adapters = AdapterSwitcher(self._llm, self.model_path, prefix_cache_bytes)
-        # Adapters must be freed before the model: the Llama object's exit stack unwinds in
-        # reverse, so a callback pushed now runs before the context and model are freed,
-        # whether the engine is closed or merely garbage collected.
-        self._llm._stack.callback(self._adapters.close)
+        self._adapters = AdapterSwitcher(
+            self._llm, self.model_path, prefix_cache_bytes, adapter_dirs, cache_dir
+        )
+        # Adapters must be freed before the model, whether the engine is closed or merely
+        # garbage collected.
+        llama_internals.on_close(self._llm, self._adapters.close)
 
-    def _load(self, n_ctx: int, threads: int, layers: int, seed: int) -> Any:
-        from llama_cpp import Llama
-
-        return Llama(
+    def _load(self, n_ctx: int, threads: int, layers: int, seed: int) -> llama_cpp.Llama:
+        return llama_cpp.Llama(
             model_path=str(self.model_path),
             n_ctx=n_ctx,
             n_threads=threads,
@@ -108,7 +116,7 @@ class Engine:
         return str(self._llm.metadata.get("general.architecture", ""))
 
     @property
-    def llama(self) -> Any:
+    def llama(self) -> llama_cpp.Llama:
         """The underlying llama_cpp.Llama, for the engine's own modules only."""
         return self._llm
 
@@ -124,20 +132,29 @@ class Engine:
     ) -> Iterator[str]:
         """Yield the reply to `messages` piece by piece; stops early when `cancel` is set."""
         self._adapters.before_prompt(messages)
+        chat = [cast(llama_types.ChatCompletionRequestMessage, dict(m)) for m in messages]
         stream = self._llm.create_chat_completion(
-            messages=list(messages),
+            messages=chat,
             max_tokens=max_tokens,
             temperature=temperature,
             repeat_penalty=1.1,
             stream=True,
         )
-        with contextlib.closing(stream):  # type: ignore[type-var]
+        if isinstance(stream, dict):  # only without stream=True
+            raise TypeError("llama-cpp-python returned a whole completion, not a stream")
+        try:
             for event in stream:
                 if cancel is not None and cancel.cancelled:
                     return
-                delta = event["choices"][0]["delta"].get("content")  # type: ignore[index]
-                if delta:
-                    yield delta
+                piece = _content(event)
+                if piece:
+                    yield piece
+                    if cancel is not None and cancel.cancelled:
+                        return  # before decoding another token
+        finally:
+            close = getattr(stream, "close", None)
+            if close is not None:
+                close()
 
     def set_adapters(self, adapters: Sequence[AdapterSpec]) -> None:
         """Make these LoRA adapters, with these scales, the active ones; `[]` means none.
@@ -195,3 +212,11 @@ class Engine:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _content(event: llama_types.CreateChatCompletionStreamResponse) -> str:
+    """The text a streamed chat event adds (empty for role-only and final events)."""
+    choices = event.get("choices") or []
+    delta = choices[0].get("delta") if choices else None
+    content = delta.get("content") if isinstance(delta, dict) else None
+    return content if isinstance(content, str) else ""

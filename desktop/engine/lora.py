@@ -19,13 +19,20 @@ from typing import Any
 
 import llama_cpp
 
-from desktop.adapters import AdapterInfo, check_scale, find_adapter, inspect, require_compatible
+from desktop.adapters import (
+    AdapterDirs,
+    AdapterInfo,
+    check_scale,
+    find_adapter,
+    inspect,
+    require_compatible,
+)
 from desktop.engine.chat_prefix import SystemPrefix
+from desktop.engine.llama_internals import holds_prefix
 from desktop.engine.prefix_cache import (
     PrefixStateCache,
     capture_prefix,
     forget_all,
-    holds_prefix,
     restore_prefix,
 )
 from desktop.errors import AdapterError
@@ -58,8 +65,9 @@ class AdapterPool:
     object's own exit stack, which unwinds in reverse order of allocation).
     """
 
-    def __init__(self, llm: Any) -> None:
+    def __init__(self, llm: llama_cpp.Llama, cache_dir: Path | None = None) -> None:
         self._llm = llm
+        self._cache_dir = cache_dir
         self._by_key: dict[FileKey, LoadedAdapter] = {}
         self._active: tuple[LoadedAdapter, ...] = ()
         self.closed = False
@@ -92,7 +100,7 @@ class AdapterPool:
         if existing is not None:
             return existing
         # Never hand llama.cpp a file it may abort on: the header is checked in Python first.
-        require_compatible(info, model_path)
+        require_compatible(info, model_path, self._cache_dir)
         handle = llama_cpp.llama_adapter_lora_init(self._llm.model, str(info.path).encode("utf-8"))
         if not handle:
             raise AdapterError(
@@ -171,12 +179,22 @@ class AdapterSwitcher:
         llm: the llama_cpp.Llama whose context and model are used.
         model_path: the base model file, to validate adapters against.
         cache_bytes: bound on the saved prefix states (0 disables them).
+        adapter_dirs: where adapters given by name are looked for.
+        cache_dir: where the model's tensor layout is cached between runs (None: memory).
     """
 
-    def __init__(self, llm: Any, model_path: Path, cache_bytes: int) -> None:
+    def __init__(
+        self,
+        llm: llama_cpp.Llama,
+        model_path: Path,
+        cache_bytes: int,
+        adapter_dirs: AdapterDirs = (),
+        cache_dir: Path | None = None,
+    ) -> None:
         self._llm = llm
         self._model_path = Path(model_path)
-        self.pool = AdapterPool(llm)
+        self._dirs = adapter_dirs
+        self.pool = AdapterPool(llm, cache_dir)
         self.cache = PrefixStateCache(cache_bytes)
         self._prefix = SystemPrefix(llm)
         self._set: tuple[tuple[LoadedAdapter, float], ...] = ()
@@ -214,7 +232,7 @@ class AdapterSwitcher:
                     return loaded
                 if all(a is not loaded for a, _ in self._set):
                     self._free(loaded)  # the file changed on disk: load it afresh
-            info = find_adapter(ref)
+            info = find_adapter(ref, self._dirs)
         else:
             path = ref.path if isinstance(ref, AdapterInfo) else Path(ref)
             try:

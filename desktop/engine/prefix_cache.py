@@ -11,9 +11,10 @@ import ctypes
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import llama_cpp
+
+from desktop.engine.llama_internals import holds_prefix, set_evaluated
 
 SEQ = 0  # llama-cpp-python's high-level Llama keeps everything in sequence 0
 
@@ -87,13 +88,7 @@ class PrefixStateCache:
         self._bytes = 0
 
 
-def holds_prefix(llm: Any, tokens: Sequence[int]) -> bool:
-    """True if the context's evaluated tokens start with `tokens`."""
-    n = len(tokens)
-    return 0 < n <= llm.n_tokens and llm.input_ids[:n].tolist() == list(tokens)
-
-
-def capture_prefix(llm: Any, tokens: Sequence[int]) -> PrefixState | None:
+def capture_prefix(llm: llama_cpp.Llama, tokens: Sequence[int]) -> PrefixState | None:
     """Cut the KV cache back to `tokens` (which it must hold) and serialise it.
 
     Everything after the prefix is dropped: call this only when that part is about to be
@@ -106,7 +101,7 @@ def capture_prefix(llm: Any, tokens: Sequence[int]) -> PrefixState | None:
     mem = llama_cpp.llama_get_memory(ctx)
     if not llama_cpp.llama_memory_seq_rm(mem, -1, n, -1):
         return None
-    llm.n_tokens = n
+    set_evaluated(llm, tokens)
     size = llama_cpp.llama_state_seq_get_size(ctx, SEQ)
     buf = bytearray(size)
     written = llama_cpp.llama_state_seq_get_data(
@@ -118,7 +113,7 @@ def capture_prefix(llm: Any, tokens: Sequence[int]) -> PrefixState | None:
     return PrefixState(tuple(int(t) for t in tokens), buf)
 
 
-def restore_prefix(llm: Any, state: PrefixState) -> bool:
+def restore_prefix(llm: llama_cpp.Llama, state: PrefixState) -> bool:
     """Replace the context's contents with `state`; the next prompt reuses it as a prefix."""
     ctx = llm.ctx
     forget_all(llm)
@@ -129,13 +124,11 @@ def restore_prefix(llm: Any, state: PrefixState) -> bool:
     if read != size:
         forget_all(llm)
         return False
-    n = len(state.tokens)
-    llm.input_ids[:n] = state.tokens
-    llm.n_tokens = n
+    set_evaluated(llm, state.tokens)
     return True
 
 
-def forget_all(llm: Any) -> None:
+def forget_all(llm: llama_cpp.Llama) -> None:
     """Empty the KV cache and the high-level token record, so no prefix is reused."""
     llm.reset()
     llama_cpp.llama_memory_clear(llama_cpp.llama_get_memory(llm.ctx), False)

@@ -159,7 +159,7 @@ def run_beir(
         "queries": len(queries),
         "load": [round(x, 2) for x in os.getloadavg()],
     }
-    with Session(library_path=Path(work) / "library.sqlite") as s:
+    with Session.from_environment(Path(work) / "library.sqlite") as s:
         t = time.perf_counter()
         report = s.indexer.index([docs])
         if report.chunks:
@@ -203,7 +203,7 @@ def run_squad_retrieval(path: Path, work: Path, say: Say | None = None) -> dict[
         "queries": len(queries),
         "load": [round(x, 2) for x in os.getloadavg()],
     }
-    with Session(library_path=Path(work) / "library.sqlite") as s:
+    with Session.from_environment(Path(work) / "library.sqlite") as s:
         s.indexer.index([folder])
         doc_of = chunk_documents(s.library)
         legs = LegCache(Searcher(s.library, s.embedder), queries, say)

@@ -139,7 +139,7 @@ def run_squad(
         max_tokens: answer length cap, the same for every pipeline.
         threads: CPU threads of every model (0: Folio's default).
     """
-    from desktop.bench.naive import RawModel, bench_settings, naive_answer, retrieve
+    from desktop.bench.naive import RawModel, bench_config, naive_answer, retrieve
     from desktop.models.catalog import require_local
     from desktop.rag.budget import DEFAULT_BUDGET
     from desktop.session import Session
@@ -153,15 +153,20 @@ def run_squad(
     asked = data.questions if questions <= 0 else _by_id(data.questions, questions)
     tallies = {p: Tally.empty() for p in pipelines}
     out: dict[str, object] = {"file": str(path), "paragraphs": len(data.paragraphs)}
-    with Session(library_path=Path(work) / "library.sqlite", settings=bench_settings(threads)) as s:
+    with Session(bench_config(Path(work) / "library.sqlite", threads)) as s:
         s.indexer.index([folder])
         s.answerer.max_tokens = max_tokens
         models: dict[str, RawModel] = {}
         if {"naive", "budget"} & set(pipelines):
             stock = s.catalog.get("smollm2-135m-instruct-q4_1")
-            models["q4_1"] = RawModel(require_local(stock), threads=threads or None)
+            models["q4_1"] = RawModel(
+                require_local(stock, s.locations.models_search_path), threads=threads or None
+            )
         if "q8" in pipelines:
-            models["q8_0"] = RawModel(require_local(s.model_spec("chat")), threads=threads or None)
+            models["q8_0"] = RawModel(
+                require_local(s.model_spec("chat"), s.locations.models_search_path),
+                threads=threads or None,
+            )
         out["model"] = s.engine.model_path.name
         started = time.perf_counter()
         for i, q in enumerate(asked):

@@ -4,9 +4,10 @@ fused by reciprocal rank.
 Reciprocal rank fusion (RRF) uses only each leg's ranks, so it needs no score scale that
 differs between collections. A convex combination of min-max normalised scores (the fusion
 before) was tuned on SciFact's test queries and lost to plain RRF on collections kept back
-from tuning; it stays available (`Fusion("convex")`) for `folio eval beir`. RRF's constant,
-the legs' weights and the depth taken from each leg were chosen on SciFact's train split
-only (`folio eval beir --tune`, see docs/BENCHMARKS.md).
+from tuning; it stays available (`Fusion("convex")`) for `folio eval beir`. The shipped
+setting is RRF's standard one (k=60, equal weights, 100 from each leg), chosen without
+looking at any test set; `folio eval beir --split train --tune` grids the constant, the
+vector leg's weight and the depth on a train split (see docs/BENCHMARKS.md).
 """
 
 from __future__ import annotations
@@ -19,10 +20,8 @@ import numpy as np
 
 from desktop.embed.base import Embedder
 from desktop.library import keywords, vectors
+from desktop.library.modes import MODES, Mode
 from desktop.library.store import ChunkRecord, Library
-
-Mode = Literal["hybrid", "vector", "keyword"]
-MODES: tuple[Mode, ...] = ("hybrid", "vector", "keyword")
 
 FusionMethod = Literal["rrf", "convex"]
 
@@ -51,7 +50,7 @@ class Fusion:
             raise ValueError("rrf_k, depth and vector_weight must be positive")
 
 
-# Chosen on SciFact's train split (see the module docstring).
+# The standard RRF setting (see the module docstring).
 DEFAULT_FUSION = Fusion()
 
 

@@ -18,7 +18,7 @@ import numpy as np
 from desktop.errors import LibraryError
 from desktop.ingest.types import ChunkDraft
 from desktop.library import vectors as vector_index
-from desktop.library.db import connect
+from desktop.library.db import DEFAULT_BUSY_TIMEOUT_MS, connect
 
 
 @dataclass(frozen=True)
@@ -58,11 +58,16 @@ class ChunkRecord:
 
 
 class Library:
-    """A Folio library file. Not thread-safe: use one `Library` per thread."""
+    """A Folio library file. Not thread-safe: use one `Library` per thread.
 
-    def __init__(self, path: Path) -> None:
+    Args:
+        path: the library file (created and migrated if needed).
+        busy_timeout_ms: how long to wait for another connection's write lock.
+    """
+
+    def __init__(self, path: Path, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS) -> None:
         self.path = Path(path)
-        self.db: apsw.Connection = connect(self.path)
+        self.db: apsw.Connection = connect(self.path, busy_timeout_ms)
 
     # -- lifecycle -------------------------------------------------------------------------
     def close(self) -> None:

@@ -4,7 +4,7 @@ The bundled `models/catalog.toml` (its header documents the fields) is merged wi
 models the user imported (`<user models dir>/imported.json`). Nothing here touches the
 network.
 
-Install layout, in any folder of `paths.models_search_path()`:
+Install layout, in any folder of a models search path (`Locations.models_search_path`):
 - a chat model is one GGUF file, `<models dir>/<basename of file>`;
 - an embedding model is a folder `<models dir>/<id>/` holding `file` (at its path inside
   the repository, as fastembed expects it) and each of `extra_files`.
@@ -16,7 +16,7 @@ import json
 import logging
 import re
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path, PurePosixPath
 from types import MappingProxyType
@@ -396,6 +396,10 @@ def default_catalog_path() -> Path:
     return paths.bundled_models_dir() / "catalog.toml"
 
 
+SearchPath = Sequence[Path]
+"""Folders searched for installed models, in order (`Locations.models_search_path`)."""
+
+
 def read_catalog_file(path: Path) -> list[ModelSpec]:
     """The models described by one catalog.toml, validated."""
     try:
@@ -419,13 +423,14 @@ def read_catalog_file(path: Path) -> list[ModelSpec]:
     return specs
 
 
-def imported_index_path() -> Path:
-    return paths.user_models_dir() / IMPORTED_INDEX
+def imported_index_path(models_dir: Path) -> Path:
+    """The index of the models imported into the user's models folder `models_dir`."""
+    return models_dir / IMPORTED_INDEX
 
 
-def read_imported() -> list[ModelSpec]:
+def read_imported(models_dir: Path) -> list[ModelSpec]:
     """The user's imported models. A damaged index is logged and skipped, never fatal."""
-    index = imported_index_path()
+    index = imported_index_path(models_dir)
     try:
         data = json.loads(index.read_text(encoding="utf-8"))
         entries = data["models"]
@@ -464,16 +469,17 @@ def imported_spec(entry: Mapping[str, Any]) -> ModelSpec:
     )
 
 
-def load_catalog(path: Path | None = None, *, include_imported: bool = True) -> Catalog:
-    """The catalog: `path` (default: the bundled catalog.toml) plus the user's imports.
+def load_catalog(path: Path | None = None, *, imported_from: Path | None = None) -> Catalog:
+    """The catalog: `path` (default: the bundled catalog.toml) plus, when `imported_from`
+    names the user's models folder, the models imported into it.
 
     Raises:
         ModelError: the catalog is missing or an entry is invalid (the message names it).
     """
     specs = read_catalog_file(path or default_catalog_path())
-    if include_imported:
+    if imported_from is not None:
         known = {s.id for s in specs}
-        for spec in read_imported():
+        for spec in read_imported(imported_from):
             if spec.id in known:
                 log.warning("imported model %s has the id of a catalog model; skipped", spec.id)
                 continue
@@ -494,13 +500,13 @@ def _complete_in(spec: ModelSpec, models_dir: Path) -> bool:
     return True
 
 
-def local_path(spec: ModelSpec) -> Path | None:
+def local_path(spec: ModelSpec, search_path: SearchPath) -> Path | None:
     """Where the model is installed (GGUF file, or embedding folder), or None.
 
-    Searches `paths.models_search_path()` (the user's folder first, then the bundled
+    Searches the folders of `search_path` in order (the user's first, then the bundled
     `models/`). Files are checked for presence and size, not hashed: see `verify`.
     """
-    for models_dir in paths.models_search_path():
+    for models_dir in search_path:
         if _complete_in(spec, models_dir):
             return spec.install_path(models_dir)
     return None
@@ -523,11 +529,11 @@ def how_to_get(spec: ModelSpec) -> str:
     return f"run `folio models pull {spec.id}`"
 
 
-def require_local(spec: ModelSpec) -> Path:
+def require_local(spec: ModelSpec, search_path: SearchPath) -> Path:
     """Like `local_path`, but a missing model is a ModelError saying how to get it."""
-    found = local_path(spec)
+    found = local_path(spec, search_path)
     if found is None:
-        where = ", ".join(str(d) for d in paths.models_search_path())
+        where = ", ".join(str(d) for d in search_path)
         raise ModelError(
             f"model {spec.id} ({spec.name}) is not installed (looked in {where}): "
             f"{how_to_get(spec)}"

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from desktop import paths
 from desktop.errors import ModelError
 from desktop.models import verify
 from desktop.models.catalog import (
@@ -117,8 +116,8 @@ def _str_or_none(value: object) -> str | None:
     return value.strip() if isinstance(value, str) and value.strip() else None
 
 
-def import_model(path: Path) -> ModelSpec:
-    """Copy the user's GGUF into the user models folder and list it in the catalog.
+def import_model(path: Path, models_dir: Path) -> ModelSpec:
+    """Copy the user's GGUF into the user models folder `models_dir` and list it there.
 
     Importing the same file again returns the existing entry.
 
@@ -136,11 +135,10 @@ def import_model(path: Path) -> ModelSpec:
         raise ModelError(f"{source} does not end in .gguf: rename it if it is a GGUF model")
     info = read_gguf_info(source)
 
-    models_dir = paths.user_models_dir()
     models_dir.mkdir(parents=True, exist_ok=True)
     target = models_dir / source.name
-    entries = _read_entries()
-    catalog = load_catalog(include_imported=False)
+    entries = _read_entries(models_dir)
+    catalog = load_catalog()
 
     for entry in entries:
         if entry.get("file") == source.name:
@@ -188,7 +186,7 @@ def import_model(path: Path) -> ModelSpec:
         spec = imported_spec(entry)
     except ValueError as exc:
         raise ModelError(f"cannot import {source}: {exc}") from None
-    _write_entries([*entries, entry])
+    _write_entries(models_dir, [*entries, entry])
     log.info("imported %s as %s", source, spec.id)
     return spec
 
@@ -232,8 +230,8 @@ def _ram_estimate(size: int) -> float:
     return max(0.1, round(size * 1.2 / 1e9 + 0.3, 1))
 
 
-def _read_entries() -> list[dict[str, Any]]:
-    index = imported_index_path()
+def _read_entries(models_dir: Path) -> list[dict[str, Any]]:
+    index = imported_index_path(models_dir)
     try:
         data = json.loads(index.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -246,8 +244,8 @@ def _read_entries() -> list[dict[str, Any]]:
     return [m for m in models if isinstance(m, dict)]
 
 
-def _write_entries(entries: list[dict[str, Any]]) -> None:
-    index = imported_index_path()
+def _write_entries(models_dir: Path, entries: list[dict[str, Any]]) -> None:
+    index = imported_index_path(models_dir)
     fd, tmp = tempfile.mkstemp(prefix=".imported.", suffix=".tmp", dir=index.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:

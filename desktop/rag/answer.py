@@ -6,10 +6,11 @@ import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
 
 from desktop.cancel import CancelToken
-from desktop.library.search import Hit, Mode, Searcher
+from desktop.engine.api import ChatEngine
+from desktop.library.modes import Mode
+from desktop.library.search import Hit, Searcher
 from desktop.rag.budget import DEFAULT_BUDGET, Budget, prompt_passages, select_passages
 from desktop.rag.prompt import (
     NOT_FOUND,
@@ -25,17 +26,6 @@ from desktop.rag.prompt import (
 # questions asked of the same library are declined. Weaker passages still help as context.
 MIN_TOP_SIMILARITY = 0.36
 MIN_PASSAGE_SIMILARITY = 0.25
-
-
-class ChatEngine(Protocol):
-    """What answering needs from a language model engine."""
-
-    def stream_chat(
-        self,
-        messages: Sequence[dict[str, str]],
-        max_tokens: int = ...,
-        cancel: CancelToken | None = ...,
-    ) -> object: ...
 
 
 @dataclass
@@ -156,7 +146,7 @@ class Answerer:
         ]
         pieces: list[str] = []
         stream = self.engine.stream_chat(messages, max_tokens=self.max_tokens, cancel=cancel)
-        for piece in stream:  # type: ignore[attr-defined]
+        for piece in stream:
             if not pieces:
                 timings["first_token"] = (time.perf_counter() - started) * 1000
             pieces.append(piece)

@@ -10,15 +10,14 @@ import threading
 from pathlib import Path
 from types import TracebackType
 
-from PySide6.QtCore import QObject, QRectF, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QFont, QIcon, QPainter, QPixmap
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
+from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
-from desktop import APP_NAME, __version__
-from desktop import settings as settings_mod
-from desktop.errors import FolioError
+from desktop import APP_NAME, __version__, boundary
+from desktop.logs import setup_logging
+from desktop.session import Config, Session
 from desktop.ui import theme
-from desktop.ui.diagnostics import setup_logging
 from desktop.ui.qtcompat import emit
 
 log = logging.getLogger(__name__)
@@ -31,26 +30,12 @@ def needs_offscreen() -> bool:
     return not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
+ICON = Path(__file__).resolve().parent / "assets" / "folio.svg"
+
+
 def app_icon() -> QIcon:
-    """Folio's icon, drawn rather than shipped as a file."""
-    icon = QIcon()
-    for size in (16, 32, 64, 128, 256):
-        pixmap = QPixmap(size, size)
-        pixmap.fill(Qt.GlobalColor.transparent)
-        p = QPainter(pixmap)
-        p.setRenderHint(QPainter.RenderHint.Antialiasing)
-        p.setBrush(QColor("#2f6fde"))
-        p.setPen(Qt.PenStyle.NoPen)
-        p.drawRoundedRect(QRectF(0, 0, size, size), size * 0.22, size * 0.22)
-        font = QFont()
-        font.setBold(True)
-        font.setPixelSize(int(size * 0.62))
-        p.setFont(font)
-        p.setPen(QColor("#ffffff"))
-        p.drawText(QRectF(0, 0, size, size), Qt.AlignmentFlag.AlignCenter, "F")
-        p.end()
-        icon.addPixmap(pixmap)
-    return icon
+    """Folio's icon (an SVG shipped with the package, found the same way when frozen)."""
+    return QIcon(str(ICON))
 
 
 def ensure_app() -> QApplication:
@@ -69,12 +54,14 @@ def ensure_app() -> QApplication:
 
 
 class _BugReporter(QObject):
-    """Turns an exception that escaped to Python's hooks into a log entry and a calm message."""
+    """Turns an exception that escaped to Python's hooks into a log entry and a calm message,
+    through the core's error boundary."""
 
     report = Signal(str)
 
-    def __init__(self) -> None:
+    def __init__(self, config: Config | None) -> None:
         super().__init__()
+        self.config = config
         self.report.connect(self._show, Qt.ConnectionType.QueuedConnection)
 
     def excepthook(
@@ -83,18 +70,14 @@ class _BugReporter(QObject):
         if issubclass(kind, KeyboardInterrupt):
             QApplication.quit()
             return
-        if isinstance(exc, FolioError):
-            emit(self.report, str(exc))
-            return
-        log.critical("unhandled error", exc_info=(kind, exc, tb))
-        from desktop.ui.diagnostics import log_path
+        if exc.__traceback__ is None and tb is not None:
+            exc = exc.with_traceback(tb)
+        from desktop.ui.workers import user_message
 
-        emit(
-            self.report,
-            "Something went wrong inside Folio. Your documents and chats are "
-            f"safe. The details were written to {log_path()}; Help → Copy "
-            "diagnostics gathers them for a bug report.",
-        )
+        outcome = boundary.classify(exc)
+        if outcome.kind == "cancelled":
+            return
+        emit(self.report, user_message(exc, self.config))
 
     def thread_hook(self, args: threading.ExceptHookArgs) -> None:
         if args.exc_value is not None:
@@ -112,11 +95,13 @@ class _BugReporter(QObject):
 _reporter: _BugReporter | None = None
 
 
-def install_error_hooks() -> None:
+def install_error_hooks(config: Config | None = None) -> None:
     """Route uncaught exceptions (main thread, Python threads, Qt slots) to the reporter."""
     global _reporter
     if _reporter is None:
-        _reporter = _BugReporter()
+        _reporter = _BugReporter(config)
+    else:
+        _reporter.config = config
     sys.excepthook = _reporter.excepthook
     threading.excepthook = _reporter.thread_hook
 
@@ -131,18 +116,19 @@ def run_app(library: Path | None = None) -> int:
             file=sys.stderr,
         )
         return 1
-    setup_logging()
+    config = Config.from_environment(library)
+    setup_logging(config.locations.log_file)
     log.info("Folio %s starting", __version__)
     app = ensure_app()
-    install_error_hooks()
-    settings = settings_mod.load()
-    theme.apply(app, settings.theme)
+    install_error_hooks(config)
+    theme.apply(app, config.settings.theme)
     from desktop.ui.main_window import MainWindow
+    from desktop.ui.workers import user_message
 
     try:
-        window = MainWindow(library, settings)
-    except FolioError as exc:
-        QMessageBox.critical(None, APP_NAME, str(exc))
+        window = MainWindow(Session(config))
+    except Exception as exc:  # noqa: BLE001 - a damaged library must not show a traceback
+        QMessageBox.critical(None, APP_NAME, user_message(exc, config))
         return 1
     window.show()
     _quit_on_signals(window)

@@ -13,6 +13,8 @@ from typing import Any
 
 from PySide6.QtCore import QElapsedTimer, Qt, QTimer
 
+from desktop.paths import Locations
+
 FILES = 500
 INTERVAL_MS = 10
 INDEX_TIMEOUT_S = 900
@@ -90,19 +92,22 @@ def measure_indexing(
     }
 
 
-def bench_ui(files: int = FILES, interval_ms: int = INTERVAL_MS) -> dict[str, Any]:
-    """Open the real window in a temporary home, wait for the model, then index `files`
-    generated text files while measuring event-loop lateness."""
+def bench_ui(
+    files: int = FILES, interval_ms: int = INTERVAL_MS, user: Locations | None = None
+) -> dict[str, Any]:
+    """Open the real window in a temporary home (seeing the `user`'s models), wait for the
+    model, then index `files` generated text files while measuring event-loop lateness."""
+    from desktop.session import Config, Session
     from desktop.settings import Settings
     from desktop.ui import theme
     from desktop.ui.app import ensure_app
     from desktop.ui.harness import temporary_home, wait_for, write_notes
     from desktop.ui.main_window import MainWindow
 
-    with temporary_home("folio-bench-ui-") as root:
+    with temporary_home(user or Locations.from_environment(), "folio-bench-ui-") as (root, where):
         app = ensure_app()
         theme.apply(app, "light")
-        window = MainWindow(root / "home" / "library.sqlite", Settings())
+        window = MainWindow(Session(Config.resolve(Settings(), where)))
         window.show()
         try:
             if not window.model_info:

@@ -14,16 +14,15 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from desktop.cancel import CancelToken
 from desktop.errors import FolioError
 from desktop.library.conversations import Conversations, Message, citation_dict
-from desktop.library.store import Library
 from desktop.rag.answer import Answer
-from desktop.settings import Settings
+from desktop.session import Session
 from desktop.ui.chat_view import ChatView
 from desktop.ui.chat_worker import ChatWorker
 from desktop.ui.composer import Composer
 from desktop.ui.history_pane import HistoryPane
 from desktop.ui.qtcompat import emit
 from desktop.ui.sources_panel import SourcesPanel
-from desktop.ui.workers import SharedModels, WorkerHost
+from desktop.ui.workers import WorkerHost
 
 log = logging.getLogger(__name__)
 
@@ -74,9 +73,7 @@ class ChatController(QObject):
 
     def __init__(
         self,
-        library: Library,
-        shared: SharedModels,
-        settings: Settings,
+        session: Session,
         view: ChatView,
         composer: Composer,
         sources: SourcesPanel,
@@ -85,9 +82,9 @@ class ChatController(QObject):
     ) -> None:
         super().__init__()
         self.view, self.composer, self.sources, self.history = view, composer, sources, history
-        self.chats = Conversations(library.db)
+        self.chats = Conversations(session.library.db)  # the GUI thread's connection
         self.library_empty = library_empty
-        self.worker = ChatWorker(library.path, settings, shared)
+        self.worker = ChatWorker(session)
         self.host = WorkerHost(self.worker, "folio-chat")
         self._ask.connect(self.worker.ask)
         self._warm.connect(self.worker.warm)

@@ -15,13 +15,14 @@ from PySide6.QtCore import QRect, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import (
     QColor,
     QFont,
+    QKeyEvent,
     QTextBlockFormat,
     QTextCharFormat,
     QTextCursor,
     QTextFrame,
     QTextFrameFormat,
 )
-from PySide6.QtWidgets import QTextBrowser, QWidget
+from PySide6.QtWidgets import QApplication, QTextBrowser, QWidget
 
 from desktop.ui import theme
 from desktop.ui.formatting import (
@@ -64,6 +65,23 @@ class ChatView(QTextBrowser):
         self._timer.setInterval(RENDER_INTERVAL_MS)
         self._timer.timeout.connect(self._render_stream)
         self.messages = 0
+        # Where typed text goes: the transcript is read-only, so a user who clicked it and
+        # starts typing a question means the question box.
+        self.type_target: QWidget | None = None
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        target = self.type_target
+        commands = (
+            Qt.KeyboardModifier.ControlModifier
+            | Qt.KeyboardModifier.AltModifier
+            | Qt.KeyboardModifier.MetaModifier
+        )
+        text = event.text()
+        if target is not None and text and text.isprintable() and not event.modifiers() & commands:
+            target.setFocus(Qt.FocusReason.OtherFocusReason)
+            QApplication.sendEvent(target, event)
+            return
+        super().keyPressEvent(event)
 
     # -- whole transcript ------------------------------------------------------------------
     def clear_chat(self, welcome: str = "") -> None:

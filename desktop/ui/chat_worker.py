@@ -15,20 +15,16 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal, Slot
 
-from desktop.adapters import AdapterInfo, check_compatibility, discover
+from desktop.adapters import AdapterInfo, check_compatibility, discover, install_adapter
 from desktop.cancel import CancelToken
-from desktop.library.search import Searcher
-from desktop.rag.answer import Answerer
+from desktop.engine.api import ChatEngine
+from desktop.errors import ModelError
 from desktop.rag.prompt import SYSTEM_PROMPT
 from desktop.session import Session
-from desktop.settings import Settings
 from desktop.ui.qtcompat import emit
-from desktop.ui.workers import BIND_LOCK, SharedModels, user_message
+from desktop.ui.workers import user_message
 
 log = logging.getLogger(__name__)
-
-# What reloading the model depends on; other settings apply to the running answerer.
-_ENGINE_SETTINGS = ("chat_model", "models_dir", "threads", "gpu_layers")
 
 
 class ChatWorker(QObject):
@@ -43,59 +39,50 @@ class ChatWorker(QObject):
     adapters_listed = Signal(object)  # list of dicts: name, info, ok, reason
     adapters_applied = Signal(object)  # list of dicts: name, scale (empty: none)
     adapter_failed = Signal(str)
+    adapter_added = Signal(str)  # the name of an adapter copied into the user's folder
 
-    def __init__(self, library_path: Path, settings: Settings, shared: SharedModels) -> None:
+    def __init__(self, session: Session) -> None:
         super().__init__()
-        self.library_path = library_path
-        self.settings = settings
-        self.shared = shared
-        self.session: Session | None = None
-        self.answerer: Answerer | None = None
+        self.session = session
+        # Set on this worker's thread once loaded; other threads read it only to look.
+        self.engine: ChatEngine | None = None
         self.model_info: dict[str, Any] = {}
         self.adapters: list[dict[str, Any]] = []
         self.asks = 0
 
     # -- model -----------------------------------------------------------------------------
-    @property
-    def engine(self) -> Any:
-        """The loaded Engine (None before loading); read it from other threads only to look."""
-        return None if self.session is None else self.session.__dict__.get("engine")
-
     @Slot()
     def start(self) -> None:
         """Load the model, the embedder and the library connection of this thread."""
         threading.current_thread().name = "folio-chat"  # for the log
-        self._load(self.settings)
+        self._load()
 
-    def _load(self, settings: Settings) -> None:
-        self._close_engine()
-        self.settings = settings
+    def _model_name(self) -> tuple[str, str]:
+        """(id, display name) of the chat model the settings name."""
+        model_id = self.session.settings.chat_model
         try:
-            session = Session(self.library_path, settings)
-            spec = session.model_spec("chat")
-            emit(self.loading, f"Loading {spec.name}…")
+            return model_id, self.session.model_spec("chat").name
+        except ModelError:
+            return model_id, model_id  # a registered engine outside the catalog
+
+    def _load(self) -> None:
+        self.engine = None
+        try:
+            model_id, name = self._model_name()
+            emit(self.loading, f"Loading {name}…")
             started = time.perf_counter()
-            engine = session.engine
-            embedder = self.shared.embedder()
-            with BIND_LOCK:
-                searcher = Searcher(session.library, embedder)
-            self.session = session
-            self.answerer = Answerer(
-                searcher,
-                engine,
-                k=settings.k,
-                mode=settings.search_mode,  # type: ignore[arg-type]
-                max_tokens=settings.max_answer_tokens,
-            )
+            self.engine = self.session.engine
+            _ = self.session.answerer  # the searcher and the embedder load now, too
             self.model_info = {
-                "id": spec.id,
-                "name": spec.name,
-                "path": str(engine.model_path),
+                "id": model_id,
+                "name": name,
+                "path": str(self.engine.model_path),
                 "load_s": round(time.perf_counter() - started, 2),
             }
         except BaseException as exc:  # noqa: BLE001 - shown in the window, never raised
+            self.engine = None
             self.model_info = {}
-            emit(self.model_failed, user_message(exc))
+            emit(self.model_failed, user_message(exc, self.session.config))
             return
         log.info("chat model ready: %s", self.model_info)
         self.adapters = []
@@ -110,34 +97,25 @@ class ChatWorker(QObject):
         The window asks for this when the user starts typing a question; it costs nothing
         when the prompt prefix is already in the context.
         """
-        engine = self.engine
-        if engine is None or not hasattr(engine, "warm_prefix"):
+        if self.engine is None:
             return
         try:
-            engine.warm_prefix([{"role": "system", "content": SYSTEM_PROMPT}])
+            self.engine.warm_prefix([{"role": "system", "content": SYSTEM_PROMPT}])
         except Exception:  # noqa: BLE001 - only a speed-up: the answer path works without it
             log.warning("warming the prompt prefix failed", exc_info=True)
 
-    @Slot(object)
-    def apply_settings(self, settings: Settings) -> None:
-        """Use new settings: reload the model only if something it depends on changed."""
-        old = self.settings
-        if self.answerer is None or any(
-            getattr(old, name) != getattr(settings, name) for name in _ENGINE_SETTINGS
-        ):
-            self._load(settings)
-            return
-        self.settings = settings
-        self.answerer.k = settings.k
-        self.answerer.mode = settings.search_mode  # type: ignore[assignment]
-        self.answerer.max_tokens = settings.max_answer_tokens
+    @Slot()
+    def apply_settings(self) -> None:
+        """The session's settings changed: reload the model only if they changed it."""
+        if self.engine is None or not self.session.engine_is_current():
+            self._load()
 
     # -- questions -------------------------------------------------------------------------
     @Slot(int, str, object, object)
     def ask(
         self, request_id: int, question: str, history: list[dict[str, str]], cancel: CancelToken
     ) -> None:
-        if self.answerer is None:
+        if self.engine is None:
             emit(
                 self.failed,
                 request_id,
@@ -151,14 +129,14 @@ class ChatWorker(QObject):
         self.asks += 1
         used = [dict(a) for a in self.adapters]
         try:
-            answer = self.answerer.ask(
+            answer = self.session.answerer.ask(
                 question,
                 on_token=lambda piece: emit(self.token, request_id, piece),
                 cancel=cancel,
                 history=history,
             )
         except BaseException as exc:  # noqa: BLE001
-            emit(self.failed, request_id, user_message(exc))
+            emit(self.failed, request_id, user_message(exc, self.session.config))
             return
         emit(
             self.answered,
@@ -174,10 +152,11 @@ class ChatWorker(QObject):
         if self.engine is None:
             emit(self.adapters_listed, [])
             return
+        where = self.session.locations
         rows = []
         try:
-            for info in discover():
-                verdict = check_compatibility(info, self.engine.model_path)
+            for info in discover(where.adapter_dirs):
+                verdict = check_compatibility(info, self.engine.model_path, where.cache_dir)
                 rows.append(
                     {
                         "name": info.name,
@@ -188,8 +167,21 @@ class ChatWorker(QObject):
                     }
                 )
         except BaseException as exc:  # noqa: BLE001
-            emit(self.adapter_failed, user_message(exc))
+            emit(self.adapter_failed, user_message(exc, self.session.config))
         emit(self.adapters_listed, rows)
+
+    @Slot(str)
+    def add_adapter(self, path: str) -> None:
+        """Check an adapter file against the loaded model and copy it into the user's folder."""
+        where = self.session.locations
+        model = self.engine.model_path if self.engine is not None else None
+        try:
+            info = install_adapter(Path(path), where.user_adapters_dir, model, where.cache_dir)
+        except BaseException as exc:  # noqa: BLE001 - shown in the window, never raised
+            emit(self.adapter_failed, user_message(exc, self.session.config))
+            return
+        emit(self.adapter_added, info.name)
+        self.list_adapters()
 
     @Slot(object)
     def set_adapters(self, choices: list[tuple[AdapterInfo, float]]) -> None:
@@ -200,7 +192,7 @@ class ChatWorker(QObject):
         try:
             self.engine.set_adapters([(info, float(scale)) for info, scale in choices])
         except BaseException as exc:  # noqa: BLE001
-            emit(self.adapter_failed, user_message(exc))
+            emit(self.adapter_failed, user_message(exc, self.session.config))
             emit(self.adapters_applied, [dict(a) for a in self.adapters])
             return
         self.adapters = [
@@ -210,16 +202,12 @@ class ChatWorker(QObject):
         emit(self.adapters_applied, [dict(a) for a in self.adapters])
 
     # -- shutdown --------------------------------------------------------------------------
-    def _close_engine(self) -> None:
-        session, self.session, self.answerer = self.session, None, None
-        if session is not None:
-            try:
-                session.close()
-            except Exception:  # noqa: BLE001 - closing must not stop the next load
-                log.exception("closing the chat session failed")
-
     @Slot()
     def shutdown(self) -> None:
-        """Free the model and the connection on this thread, then end the thread."""
-        self._close_engine()
+        """Free the model and the connection of this thread, then end the thread."""
+        self.engine = None
+        try:
+            self.session.release_thread()
+        except Exception:  # noqa: BLE001 - closing must not stop the thread from ending
+            log.exception("closing the chat thread's parts failed")
         self.thread().quit()

@@ -6,7 +6,6 @@ Used by `folio selftest` and the UI benchmark, which run outside pytest (no qtbo
 from __future__ import annotations
 
 import contextlib
-import os
 import shutil
 import tempfile
 import time
@@ -18,28 +17,23 @@ from PySide6.QtCore import QEventLoop, QMimeData, QObject, QPointF, Qt, QTimer, 
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication, QWidget
 
-from desktop import paths
+from desktop.paths import Locations
 
 
 @contextlib.contextmanager
-def temporary_home(prefix: str = "folio-selftest-") -> Iterator[Path]:
-    """Point FOLIO_HOME at a fresh folder, keeping the user's installed models visible."""
-    saved = {k: os.environ.get(k) for k in ("FOLIO_HOME", "FOLIO_MODELS_DIR")}
-    models = paths.user_models_dir()
-    adapters = paths.user_adapters_dir()
+def temporary_home(
+    user: Locations, prefix: str = "folio-selftest-"
+) -> Iterator[tuple[Path, Locations]]:
+    """A fresh folder for a run, and locations under it that still see the `user`'s
+    installed models and adapters; the folder is deleted afterwards."""
     root = Path(tempfile.mkdtemp(prefix=prefix))
     try:
-        os.environ["FOLIO_HOME"] = str(root / "home")
-        if models.is_dir():
-            os.environ["FOLIO_MODELS_DIR"] = str(models)
-        _link_adapters(adapters, paths.user_adapters_dir())
-        yield root
+        where = Locations.under(root / "home")
+        if user.user_models_dir.is_dir():
+            where = where.with_models_dir(user.user_models_dir)
+        _link_adapters(user.user_adapters_dir, where.user_adapters_dir)
+        yield root, where
     finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
         shutil.rmtree(root, ignore_errors=True)
 
 

@@ -17,11 +17,10 @@ from PySide6.QtCore import QObject, Signal, Slot
 
 from desktop.cancel import CancelToken
 from desktop.errors import Cancelled
-from desktop.library.indexer import Indexer, IndexProgress
-from desktop.library.store import Library
-from desktop.settings import Settings
+from desktop.library.indexer import IndexProgress
+from desktop.session import Session
 from desktop.ui.qtcompat import emit
-from desktop.ui.workers import BIND_LOCK, SharedModels, user_message
+from desktop.ui.workers import user_message
 
 log = logging.getLogger(__name__)
 
@@ -37,11 +36,9 @@ class IndexWorker(QObject):
     folder_removed = Signal(int)  # folder id
     remove_failed = Signal(str)
 
-    def __init__(self, library_path: Path, shared: SharedModels) -> None:
+    def __init__(self, session: Session) -> None:
         super().__init__()
-        self.library_path = library_path
-        self.shared = shared
-        self._library: Library | None = None
+        self.session = session
         self._progress_lock = threading.Lock()
         self._latest: tuple[int, IndexProgress] | None = None
 
@@ -59,15 +56,10 @@ class IndexWorker(QObject):
         if not queued:
             emit(self.progress_ready, job_id)
 
-    def _lib(self) -> Library:
-        if self._library is None:  # opened on this thread, used only here
-            threading.current_thread().name = "folio-index"  # for the log
-            self._library = Library(self.library_path)
-        return self._library
-
-    @Slot(int, object, object, object)
-    def index(self, job_id: int, paths: list[str], settings: Settings, cancel: CancelToken) -> None:
-        """Index `paths` (files or folders) with the chunking of `settings`."""
+    @Slot(int, object, object)
+    def index(self, job_id: int, paths: list[str], cancel: CancelToken) -> None:
+        """Index `paths` (files or folders) with the session's current chunking settings."""
+        threading.current_thread().name = "folio-index"  # for the log
         if cancel.cancelled:
             emit(self.job_cancelled, job_id)
             return
@@ -77,18 +69,13 @@ class IndexWorker(QObject):
             self._report(job_id, state)
 
         try:
-            embedder = self.shared.embedder()
-            tokenizer = self.shared.tokenizer()
-            with BIND_LOCK:
-                indexer = Indexer(
-                    self._lib(), embedder, tokenizer, settings.chunk_tokens, settings.chunk_overlap
-                )
+            indexer = self.session.indexer  # this thread's, on its own connection
             report = indexer.index([Path(p) for p in paths], progress=on_progress, cancel=cancel)
         except Cancelled:
             emit(self.job_cancelled, job_id)
             return
         except BaseException as exc:  # noqa: BLE001 - shown in the window, never raised
-            emit(self.job_failed, job_id, user_message(exc))
+            emit(self.job_failed, job_id, user_message(exc, self.session.config))
             return
         log.info(
             "indexed %s: %d added, %d updated, %d failed, %d chunks in %.1f s",
@@ -105,15 +92,17 @@ class IndexWorker(QObject):
     def remove(self, folder_id: int) -> None:
         """Forget a folder and its chunks (files on disk are untouched)."""
         try:
-            self._lib().remove_folder(folder_id)
+            self.session.library.remove_folder(folder_id)
         except BaseException as exc:  # noqa: BLE001
-            emit(self.remove_failed, user_message(exc))
+            emit(self.remove_failed, user_message(exc, self.session.config))
             return
         emit(self.folder_removed, folder_id)
 
     @Slot()
     def shutdown(self) -> None:
-        if self._library is not None:
-            self._library.close()
-            self._library = None
+        """Close this thread's connection, then end the thread."""
+        try:
+            self.session.release_thread()
+        except Exception:  # noqa: BLE001 - closing must not stop the thread from ending
+            log.exception("closing the index thread's connection failed")
         self.thread().quit()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -13,11 +13,11 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from desktop.cancel import CancelToken
 from desktop.library.indexer import IndexProgress
 from desktop.library.store import Library
-from desktop.settings import Settings
+from desktop.session import Session
 from desktop.ui.index_worker import IndexWorker
 from desktop.ui.library_sidebar import LibrarySidebar
 from desktop.ui.qtcompat import emit
-from desktop.ui.workers import SharedModels, WorkerHost
+from desktop.ui.workers import WorkerHost
 
 log = logging.getLogger(__name__)
 
@@ -44,21 +44,14 @@ class LibraryController(QObject):
     error = Signal(str)  # message for the user
     notice = Signal(str)  # status-bar line
 
-    _index = Signal(int, object, object, object)
+    _index = Signal(int, object, object)
     _remove = Signal(int)
 
-    def __init__(
-        self,
-        sidebar: LibrarySidebar,
-        library: Library,
-        shared: SharedModels,
-        settings: Callable[[], Settings],
-    ) -> None:
+    def __init__(self, sidebar: LibrarySidebar, session: Session) -> None:
         super().__init__()
         self.sidebar = sidebar
-        self.library = library
-        self.settings = settings
-        self.worker = IndexWorker(library.path, shared)
+        self.library: Library = session.library  # the GUI thread's connection
+        self.worker = IndexWorker(session)
         self.host = WorkerHost(self.worker, "folio-index")
         self._index.connect(self.worker.index)
         self._remove.connect(self.worker.remove)
@@ -136,7 +129,7 @@ class LibraryController(QObject):
         self.jobs[job.id] = job
         if not self.sidebar.progress.isVisibleTo(self.sidebar):
             self.sidebar.progress.start(_title(job.paths))
-        emit(self._index, job.id, job.paths, self.settings(), job.token)
+        emit(self._index, job.id, job.paths, job.token)
         if not self.refresh_timer.isActive():
             self.refresh_timer.start()
         self.refresh()

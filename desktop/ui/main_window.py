@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +18,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop import paths
 from desktop import settings as settings_mod
-from desktop.library.store import Library
+from desktop.session import Session
 from desktop.settings import Settings
 from desktop.ui import opener, theme
 from desktop.ui.chat_controller import ChatController
@@ -35,7 +33,7 @@ from desktop.ui.model_bar import ModelBar
 from desktop.ui.model_controller import ModelController
 from desktop.ui.qtcompat import emit
 from desktop.ui.sources_panel import SourcesPanel
-from desktop.ui.workers import SharedModels, user_message
+from desktop.ui.workers import user_message
 
 log = logging.getLogger(__name__)
 
@@ -46,39 +44,34 @@ def local_paths(mime: QMimeData) -> list[Path]:
 
 
 class MainWindow(QMainWindow):
-    """Folio's window. Raises LibraryError if the library file cannot be opened."""
+    """Folio's window over one Session (the composition root of the core).
+
+    Raises LibraryError if the library file cannot be opened.
+    """
 
     settings_applied = Signal(object)
-    _apply_settings = Signal(object)
+    _apply_settings = Signal()
     _start = Signal()
 
-    def __init__(self, library_path: Path | None = None, settings: Settings | None = None) -> None:
+    def __init__(self, session: Session) -> None:
         super().__init__()
         self.setWindowTitle("Folio")
         self.setAcceptDrops(True)
-        self.settings = settings or settings_mod.load()
-        self.library_path = Path(library_path) if library_path else paths.default_library_path()
-        self.library = Library(self.library_path)  # this thread's connection: status and chats
-        self.shared = SharedModels(self.library_path, self.settings)
+        self.session = session
+        self.library_path = session.library_path
+        self.library = session.library  # this thread's connection: status and chats
         self._closed = False
-        self._env_models_dir = os.environ.get("FOLIO_MODELS_DIR")
         self._build_views()
-        self.library_ctl = LibraryController(
-            self.sidebar, self.library, self.shared, lambda: self.settings
-        )
+        self.library_ctl = LibraryController(self.sidebar, session)
         self.chat = ChatController(
-            self.library,
-            self.shared,
-            self.settings,
+            session,
             self.chat_view,
             self.composer,
             self.sources,
             self.history,
             self._library_empty,
         )
-        self.models = ModelController(
-            self.model_bar, self.chat.worker, lambda: self.settings.chat_model
-        )
+        self.models = ModelController(self.model_bar, self.chat.worker, session)
         self._connect()
         self.named_actions = build_menus(self)
         self._restore_geometry()
@@ -101,6 +94,7 @@ class MainWindow(QMainWindow):
         left.setObjectName("Sidebar")
         self.chat_view = ChatView()
         self.composer = Composer()
+        self.chat_view.type_target = self.composer.edit
         center = QWidget()
         column = QVBoxLayout(center)
         column.setContentsMargins(0, 0, 0, 10)
@@ -144,6 +138,10 @@ class MainWindow(QMainWindow):
         self.models.model_switch.connect(self._switch_model)
         self.models.adapters_changed.connect(chat.warm_if_typing)
 
+    @property
+    def settings(self) -> Settings:
+        return self.session.settings
+
     def _switch_model(self, model_id: str) -> None:
         self.apply_settings(self.settings.with_changes(chat_model=model_id))
 
@@ -182,6 +180,7 @@ class MainWindow(QMainWindow):
         """Queue files and folders for indexing (what a drop or Add folder… does)."""
         job = self.library_ctl.index_paths(paths_)
         self.chat.refresh_welcome()  # "add documents" no longer applies
+        self._focus_composer()
         return job
 
     def choose_folder(self) -> None:
@@ -190,6 +189,13 @@ class MainWindow(QMainWindow):
         )
         if folder:
             self.index_paths([Path(folder)])
+        else:
+            self._focus_composer()
+
+    def _focus_composer(self) -> None:
+        """Whatever the user did last, the next keys they type are a question: focus left on
+        Add folder… would turn the first space into another click on it."""
+        self.composer.edit.setFocus(Qt.FocusReason.OtherFocusReason)
 
     def confirm_remove_folder(self, folder_id: int, path: str) -> None:
         if self.confirm(
@@ -257,29 +263,30 @@ class MainWindow(QMainWindow):
     def refresh_adapters(self) -> None:
         self.models.refresh_adapters()
 
+    def choose_adapter_file(self) -> None:
+        """File → Add style adapter…: a LoRA .gguf trained elsewhere, with its sidecar."""
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Add a style adapter", str(Path.home()), "LoRA adapters (*.gguf)"
+        )
+        if path:
+            self.models.add_adapter_file(path)
+
     # -- settings --------------------------------------------------------------------------
     def apply_settings(self, new: Settings) -> None:
         """Save settings and apply them: theme now, the model only if it must reload."""
-        old, self.settings = self.settings, new
+        old = self.settings
         try:
-            settings_mod.save(new)
+            settings_mod.save(new, self.session.locations.settings_file)
         except OSError as exc:
             self.show_error(f"Settings could not be saved: {exc}")
-        if new.models_dir != old.models_dir:
-            # Where local models are looked for (the chat worker's Session sets it too).
-            if new.models_dir:
-                os.environ["FOLIO_MODELS_DIR"] = new.models_dir
-            elif self._env_models_dir is None:
-                os.environ.pop("FOLIO_MODELS_DIR", None)
-            else:
-                os.environ["FOLIO_MODELS_DIR"] = self._env_models_dir
+        self.session.configure(new)  # each part follows on its next use
         if new.theme != old.theme:
             app = QApplication.instance()
             if isinstance(app, QApplication):
                 theme.apply(app, new.theme)
             if not self.chat.busy:
                 self.chat.open_chat(self.chat.chat_id)  # redraw the bubbles in the new colours
-        emit(self._apply_settings, new)
+        emit(self._apply_settings)
         if new.models_dir != old.models_dir or new.chat_model != old.chat_model:
             self.models.refresh_models()
         emit(self.settings_applied, new)
@@ -287,15 +294,13 @@ class MainWindow(QMainWindow):
     def open_settings(self) -> None:
         from desktop.ui.settings_dialog import SettingsDialog
 
-        dialog = SettingsDialog(self.settings, self)
+        dialog = SettingsDialog(self.settings, self.session.locations, self)
         if dialog.exec():
             self.apply_settings(dialog.result_settings())
 
     # -- window state ----------------------------------------------------------------------
     def _window_state(self) -> QSettings:
-        return QSettings(
-            str(paths.settings_path().with_name("window.ini")), QSettings.Format.IniFormat
-        )
+        return QSettings(str(self.session.locations.window_state_file), QSettings.Format.IniFormat)
 
     def _restore_geometry(self) -> None:
         state = self._window_state()
@@ -316,7 +321,7 @@ class MainWindow(QMainWindow):
         self.models.shutdown()
         self.library_ctl.shutdown()
         self.chat.shutdown()
-        self.library.close()
+        self.session.release_thread()  # the GUI thread's connection
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.hide()  # gone at once, even if a worker needs a moment to finish its step

@@ -9,7 +9,7 @@ from PySide6.QtGui import QAction, QDesktopServices, QGuiApplication, QKeySequen
 from PySide6.QtWidgets import QMessageBox
 
 from desktop import __version__
-from desktop.ui.diagnostics import diagnostics_text, log_path
+from desktop.ui.diagnostics import diagnostics_text
 
 if TYPE_CHECKING:
     from desktop.ui.main_window import MainWindow
@@ -39,6 +39,7 @@ def build_menus(window: MainWindow) -> dict[str, QAction]:
     bar = window.menuBar()
     file_menu = bar.addMenu("&File")
     file_menu.addAction(_action(window, "&Add folder…", window.choose_folder, "Ctrl+O"))
+    file_menu.addAction(_action(window, "Add st&yle adapter…", window.choose_adapter_file))
     file_menu.addSeparator()
     file_menu.addAction(
         _action(window, "&Settings…", window.open_settings, QKeySequence.StandardKey.Preferences)
@@ -71,7 +72,9 @@ def build_menus(window: MainWindow) -> dict[str, QAction]:
         _action(
             window,
             "Open &log folder",
-            lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(str(log_path().parent))),
+            lambda: QDesktopServices.openUrl(
+                QUrl.fromLocalFile(str(window.session.locations.log_dir))
+            ),
         )
     )
     help_menu.addSeparator()
@@ -96,9 +99,7 @@ def copy_diagnostics(window: MainWindow) -> str:
         counts = dict(window.library.counts())
     except Exception as exc:  # noqa: BLE001 - the report must still be produced
         counts = {"error": str(exc)}
-    text = diagnostics_text(
-        window.settings, window.library_path, counts, window.model_info, QtCore.qVersion()
-    )
+    text = diagnostics_text(window.session.config, counts, window.model_info, QtCore.qVersion())
     QGuiApplication.clipboard().setText(text)
     window.notify("Diagnostics copied to the clipboard.")
     return text

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import QMetaObject, QObject, Qt, Signal
 
 from desktop.errors import FolioError
-from desktop.models.catalog import load_catalog, local_path
+from desktop.models.catalog import local_path
+from desktop.session import Session
 from desktop.ui.chat_worker import ChatWorker
 from desktop.ui.model_bar import ModelBar
 from desktop.ui.qtcompat import emit
@@ -28,18 +28,21 @@ class ModelController(QObject):
     notice = Signal(str)
 
     _set_adapters = Signal(object)
+    _add_adapter = Signal(str)
 
-    def __init__(self, bar: ModelBar, worker: ChatWorker, current_model: Callable[[], str]) -> None:
+    def __init__(self, bar: ModelBar, worker: ChatWorker, session: Session) -> None:
         super().__init__()
         self.bar = bar
         self.worker = worker
-        self.current_model = current_model
+        self.session = session
         self.model_info: dict[str, Any] = {}
         self.adapter_rows: list[dict[str, Any]] = []
         self.active_adapters: list[dict[str, Any]] = []
         self._download: DownloadThread | None = None
         self._download_id = ""
         self._set_adapters.connect(worker.set_adapters)
+        self._add_adapter.connect(worker.add_adapter)
+        worker.adapter_added.connect(self._on_adapter_added)
         worker.loading.connect(bar.set_status)
         worker.ready.connect(self._on_model_ready)
         worker.model_failed.connect(self._on_model_failed)
@@ -56,12 +59,13 @@ class ModelController(QObject):
     def refresh_models(self) -> None:
         """List the catalog's chat models, marking those that are installed."""
         try:
-            specs = load_catalog().all("chat")
+            specs = self.session.catalog.all("chat")
         except FolioError as exc:
             emit(self.error, str(exc), "Folio")
             return
-        installed = {s.id: local_path(s) is not None for s in specs}
-        self.bar.set_models(specs, installed, self.current_model())
+        search_path = self.session.locations.models_search_path
+        installed = {s.id: local_path(s, search_path) is not None for s in specs}
+        self.bar.set_models(specs, installed, self.session.settings.chat_model)
 
     def _on_model_chosen(self, model_id: str) -> None:
         emit(self.model_switch, model_id)
@@ -80,6 +84,13 @@ class ModelController(QObject):
     def refresh_adapters(self) -> None:
         """Look for new adapter files (they are also listed after every model load)."""
         QMetaObject.invokeMethod(self.worker, "list_adapters", Qt.ConnectionType.QueuedConnection)
+
+    def add_adapter_file(self, path: str) -> None:
+        """Install an adapter trained elsewhere; it shows in the Style dropdown once added."""
+        emit(self._add_adapter, path)
+
+    def _on_adapter_added(self, name: str) -> None:
+        emit(self.notice, f"Style adapter '{name}' added: pick it in the Style list.")
 
     def _on_adapters_listed(self, rows: list[dict[str, Any]]) -> None:
         self.adapter_rows = rows
@@ -105,11 +116,11 @@ class ModelController(QObject):
         if self._download is not None:
             return
         try:
-            spec = load_catalog().get(model_id)
+            spec = self.session.catalog.get(model_id)
         except FolioError as exc:
             emit(self.error, str(exc), "Folio")
             return
-        thread = DownloadThread(spec, self)
+        thread = DownloadThread(spec, self.session.locations.user_models_dir, self)
         # Bound methods only: PySide would run a lambda on the download thread.
         thread.progressed.connect(self._on_download_progress)
         thread.succeeded.connect(self._on_download_succeeded)

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from desktop.paths import Locations
 from desktop.sample import QUESTIONS, make_corpus
 
 log = logging.getLogger(__name__)
@@ -37,8 +38,11 @@ class StepFailed(Exception):
 class SelfTest:
     """Runs the steps against one window and records what happened."""
 
-    def __init__(self, root: Path, shots: Path | None, echo: Callable[[str], None]) -> None:
+    def __init__(
+        self, root: Path, where: Locations, shots: Path | None, echo: Callable[[str], None]
+    ) -> None:
         self.root = root
+        self.where = where
         self.shots = shots
         self.echo = echo
         self.results: list[tuple[str, bool, str, float]] = []
@@ -67,12 +71,13 @@ class SelfTest:
 
     # -- steps -----------------------------------------------------------------------------
     def open_window(self) -> str:
+        from desktop.session import Config, Session
         from desktop.settings import Settings
         from desktop.ui.harness import wait_for
         from desktop.ui.main_window import MainWindow
 
         settings = Settings(max_answer_tokens=ANSWER_TOKENS)
-        self.window = MainWindow(self.root / "home" / "library.sqlite", settings)
+        self.window = MainWindow(Session(Config.resolve(settings, self.where)))
         self.window.resize(1320, 820)
         self.window.show()
         got = (
@@ -152,8 +157,7 @@ class SelfTest:
         from desktop.ui.harness import wait_for, wait_until
 
         w = self.window
-        engine = w.chat.worker.engine
-        before = id(engine.llama) if engine is not None else None
+        before = id(w.chat.worker.engine)
         usable = [r for r in w.adapter_rows if r["ok"]]
         if not usable:
             w.refresh_adapters()
@@ -170,7 +174,7 @@ class SelfTest:
         if got is None:
             raise StepFailed(f"adapter {name} was not applied")
         engine = w.chat.worker.engine
-        if engine is None or id(engine.llama) != before:
+        if engine is None or id(engine) != before:
             raise StepFailed("the model was reloaded to switch the adapter")
         return name
 
@@ -179,7 +183,7 @@ class SelfTest:
         from desktop.ui.harness import screenshot
         from desktop.ui.settings_dialog import SettingsDialog
 
-        dialog = SettingsDialog(self.window.settings, self.window)
+        dialog = SettingsDialog(self.window.settings, self.where, self.window)
         dialog.show()
         screenshot(dialog, self.shots, "06-settings.png")
         dialog.reject()
@@ -203,17 +207,17 @@ class SelfTest:
         return ""
 
 
-def ensure_adapter(root: Path) -> str:
+def ensure_adapter(where: Locations) -> str:
     """Use an installed adapter that fits the default model, or write a small one."""
     from desktop.adapters import check_compatibility, discover
     from desktop.adapters.synth import write_lora
     from desktop.models.catalog import load_catalog, require_local
 
-    model = require_local(load_catalog().default("chat"))
-    for info in discover():
-        if check_compatibility(info, model).ok:
+    model = require_local(load_catalog().default("chat"), where.models_search_path)
+    for info in discover(where.adapter_dirs):
+        if check_compatibility(info, model, where.cache_dir).ok:
             return f"using installed adapter {info.name}"
-    out = root / "home" / "adapters" / f"{ADAPTER_NAME}.gguf"
+    out = where.user_adapters_dir / f"{ADAPTER_NAME}.gguf"
     write_lora(
         model,
         out,
@@ -225,23 +229,26 @@ def ensure_adapter(root: Path) -> str:
 
 
 def run_selftest(
-    screenshot_dir: Path | None = None, echo: Callable[[str], None] | None = None
+    screenshot_dir: Path | None = None,
+    echo: Callable[[str], None] | None = None,
+    user: Locations | None = None,
 ) -> int:
-    """Run every step; returns 0 if all passed, 1 otherwise."""
+    """Run every step in a temporary home that sees the `user`'s models (default: this
+    user's); returns 0 if all passed, 1 otherwise."""
+    from desktop.logs import close_logging, recent_log, setup_logging
     from desktop.ui import theme
     from desktop.ui.app import ensure_app, install_error_hooks
-    from desktop.ui.diagnostics import close_logging, recent_log, setup_logging
     from desktop.ui.harness import temporary_home
 
     say = echo or (lambda line: print(line, flush=True))
     shots = Path(screenshot_dir).resolve() if screenshot_dir else None
-    with temporary_home() as root:
-        setup_logging()
+    with temporary_home(user or Locations.from_environment()) as (root, where):
+        setup_logging(where.log_file)
         app = ensure_app()
         install_error_hooks()
         theme.apply(app, "light")
-        test = SelfTest(root, shots, say)
-        ok = test.step("adapter available", lambda: ensure_adapter(root))
+        test = SelfTest(root, where, shots, say)
+        ok = test.step("adapter available", lambda: ensure_adapter(where))
         ok = test.step("open window and load model", test.open_window) and ok
         if test.window is not None:
             ok = test.step("index sample folder", test.index_sample) and ok
@@ -265,7 +272,7 @@ def run_selftest(
             ok = test.step("settings and theme", test.settings_and_theme) and ok
             test.window.close()
         if not ok:
-            print(recent_log(30), file=sys.stderr)
+            print(recent_log(where.log_file, 30), file=sys.stderr)
         close_logging()
     passed = sum(1 for r in test.results if r[1])
     say(

@@ -17,8 +17,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop import paths
-from desktop.settings import SEARCH_MODES, THEMES, Settings
+from desktop.library.modes import MODES
+from desktop.paths import Locations
+from desktop.settings import THEMES, Settings
 
 _MODE_LABELS = {
     "hybrid": "Hybrid (meaning + keywords)",
@@ -30,14 +31,18 @@ _MODE_LABELS = {
 class SettingsDialog(QDialog):
     """Edits a copy of the settings; `result_settings()` is valid after Accept."""
 
-    def __init__(self, settings: Settings, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, settings: Settings, locations: Locations, parent: QWidget | None = None
+    ) -> None:
         super().__init__(parent)
+        self.locations = locations
         self.setWindowTitle("Settings")
         self.setMinimumWidth(520)
         self.original = settings
         self._result = settings
         self.models_dir = QLineEdit(settings.models_dir)
-        self.models_dir.setPlaceholderText(str(paths.home() / "models") + "  (default)")
+        default_dir = locations.with_models_dir(None).user_models_dir
+        self.models_dir.setPlaceholderText(f"{default_dir}  (default)")
         browse = QPushButton("Browse…")
         browse.clicked.connect(self._browse)
         models_row = QHBoxLayout()
@@ -67,7 +72,7 @@ class SettingsDialog(QDialog):
         self.k.setRange(1, 20)
         self.k.setValue(settings.k)
         self.search_mode = QComboBox()
-        for mode in SEARCH_MODES:
+        for mode in MODES:
             self.search_mode.addItem(_MODE_LABELS.get(mode, mode), mode)
         self.search_mode.setCurrentIndex(max(0, self.search_mode.findData(settings.search_mode)))
         self.theme = QComboBox()
@@ -106,7 +111,7 @@ class SettingsDialog(QDialog):
 
     def _browse(self) -> None:
         folder = QFileDialog.getExistingDirectory(
-            self, "Models folder", self.models_dir.text() or str(paths.home())
+            self, "Models folder", self.models_dir.text() or str(self.locations.data_dir)
         )
         if folder:
             self.models_dir.setText(folder)

@@ -1,59 +1,41 @@
-"""Threads for long work: shared models, a host for long-lived workers, error translation.
+"""Threads for long work: a host for long-lived workers, downloads, and the error message.
 
 Each worker object lives on its own QThread and is driven by queued signals, so its slots run
-one at a time on that thread. Each worker thread opens its own `Library` (SQLite in WAL mode
-lets them read side by side); the embedder and tokenizer are loaded once and shared.
+one at a time on that thread. The window's one `Session` hands each worker thread its own
+parts (its `Library` connection, and the engine on the chat thread); the embedder is loaded
+once and shared.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 from pathlib import Path
-from typing import Any
 
 from PySide6.QtCore import QMetaObject, QObject, Qt, QThread, Signal
 
+from desktop import boundary
 from desktop.cancel import CancelToken
-from desktop.errors import Cancelled, FolioError
+from desktop.errors import Cancelled
+from desktop.models.catalog import ModelSpec
 from desktop.models.pull import pull
-from desktop.session import Session
-from desktop.settings import Settings
-from desktop.ui.diagnostics import log_path
+from desktop.session import Config
 from desktop.ui.qtcompat import emit
 
 log = logging.getLogger(__name__)
 
-# Creating an Indexer or a Searcher binds the embedder to the library (a check-then-insert
-# in `meta`); two threads doing it at once on a new library would both insert.
-BIND_LOCK = threading.Lock()
 
-
-def user_message(exc: BaseException) -> str:
-    """What to tell the user about `exc`. Anything but a FolioError is a bug: log it in full."""
-    if isinstance(exc, FolioError):
-        return str(exc)
-    log.error("unexpected error", exc_info=exc)
-    return (
-        f"Something went wrong inside Folio ({type(exc).__name__}). The details were "
-        f"written to the log file {log_path()}; Help → Copy diagnostics gathers them."
+def user_message(exc: BaseException, config: Config | None = None) -> str:
+    """What to tell the user about `exc`, through the core's error boundary (which logs a
+    bug's traceback); `config` names the library and the log file in the message."""
+    outcome = boundary.classify(
+        exc,
+        library=config.library_path if config else None,
+        log_file=config.locations.log_file if config else None,
     )
-
-
-class SharedModels:
-    """The embedder and tokenizer, loaded once on first use by whichever thread needs them."""
-
-    def __init__(self, library_path: Path, settings: Settings) -> None:
-        self._session = Session(library_path, settings)
-        self._lock = threading.Lock()
-
-    def embedder(self) -> Any:
-        with self._lock:
-            return self._session.embedder
-
-    def tokenizer(self) -> Any:
-        with self._lock:
-            return self._session.tokenizer
+    text = outcome.message
+    if outcome.kind == "bug":
+        text += " Help → Copy diagnostics gathers them."
+    return text[:1].upper() + text[1:]
 
 
 class WorkerHost:
@@ -92,9 +74,10 @@ class DownloadThread(QThread):
     failed = Signal(str)  # message for the user
     cancelled = Signal()
 
-    def __init__(self, spec: Any, parent: QObject | None = None) -> None:
+    def __init__(self, spec: ModelSpec, dest: Path, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.spec = spec
+        self.dest = dest
         self.cancel_token = CancelToken()
 
     def run(self) -> None:
@@ -103,7 +86,11 @@ class DownloadThread(QThread):
 
         try:
             path = pull(
-                self.spec, progress=False, on_progress=on_progress, cancel=self.cancel_token
+                self.spec,
+                self.dest,
+                progress=False,
+                on_progress=on_progress,
+                cancel=self.cancel_token,
             )
         except Cancelled:
             emit(self.cancelled)

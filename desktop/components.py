@@ -1,0 +1,92 @@
+"""The swappable parts of Folio (embedders and chat engines) and how each is built.
+
+A `Registry` maps model ids to factories. Catalog models need no entry: the default
+factories build them (fastembed for embedding models, llama.cpp for chat models). Other
+implementations register under their own model id, exactly like a real part; the test suite
+registers its deterministic fakes this way, and the Session then builds them as it builds the
+real ones.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from desktop.embed.base import Embedder
+from desktop.engine.api import ChatEngine
+from desktop.models.catalog import ModelSpec
+
+if TYPE_CHECKING:
+    from desktop.session import Config
+
+EmbedderFactory = Callable[["Config", "ModelSpec | None"], Embedder]
+ChatEngineFactory = Callable[["Config", "ModelSpec | None"], ChatEngine]
+
+# The engine never gets a larger context than this, whatever the model supports: prompts
+# are a few passages, and the KV cache of a larger window costs memory for nothing.
+MAX_CONTEXT = 4096
+
+
+def fastembed_embedder(config: Config, spec: ModelSpec | None) -> Embedder:
+    """The production embedder for a catalog embedding model."""
+    from desktop.embed.fastembed_embedder import FastEmbedEmbedder
+    from desktop.errors import ModelError
+    from desktop.models.catalog import require_local
+
+    if spec is None or spec.fastembed_name is None or spec.dim is None:
+        raise ModelError(f"{config.settings.embedding_model} is not an embedding model")
+    return FastEmbedEmbedder(
+        spec.id,
+        spec.fastembed_name,
+        require_local(spec, config.locations.models_search_path),
+        spec.dim,
+        threads=config.threads,
+        model_file=spec.file,
+    )
+
+
+def llama_engine(config: Config, spec: ModelSpec | None) -> ChatEngine:
+    """The production chat engine: the catalog model's GGUF in llama.cpp."""
+    from desktop.engine.llm import Engine
+    from desktop.errors import ModelError
+    from desktop.models.catalog import require_local
+
+    if spec is None:
+        raise ModelError(f"{config.settings.chat_model} is not in the model catalog")
+    return Engine(
+        require_local(spec, config.locations.models_search_path),
+        n_ctx=min(spec.context or MAX_CONTEXT, MAX_CONTEXT),
+        n_threads=config.threads,
+        gpu_layers=config.gpu_layers,
+        adapter_dirs=config.locations.adapter_dirs,
+        cache_dir=config.locations.cache_dir,
+    )
+
+
+@dataclass
+class Registry:
+    """Which factory builds the part for a model id; catalog models use the defaults."""
+
+    embedders: dict[str, EmbedderFactory] = field(default_factory=dict)
+    chat_engines: dict[str, ChatEngineFactory] = field(default_factory=dict)
+    default_embedder: EmbedderFactory = fastembed_embedder
+    default_chat_engine: ChatEngineFactory = llama_engine
+
+    def register_embedder(self, model_id: str, factory: EmbedderFactory) -> None:
+        self.embedders[model_id] = factory
+
+    def register_chat_engine(self, model_id: str, factory: ChatEngineFactory) -> None:
+        self.chat_engines[model_id] = factory
+
+    def embedder_factory(self, model_id: str) -> EmbedderFactory | None:
+        """The factory registered for `model_id`, or None: a catalog model."""
+        return self.embedders.get(model_id)
+
+    def chat_engine_factory(self, model_id: str) -> ChatEngineFactory | None:
+        return self.chat_engines.get(model_id)
+
+
+def default_registry() -> Registry:
+    """A registry with only the production parts (what both clients use)."""
+    return Registry()

@@ -1,0 +1,67 @@
+"""The llama.cpp engine's own Stop: how long after the cancel token is set the stream ends
+(the window's grace timer is not involved here)."""
+
+from __future__ import annotations
+
+import statistics
+import threading
+import time
+
+import pytest
+
+from desktop.cancel import CancelToken
+from desktop.engine.llm import Engine
+
+pytestmark = pytest.mark.slow
+
+STOP_BUDGET_MS = 200  # what a user should wait after Stop; one token takes ~15 ms here
+MESSAGES = [
+    {"role": "system", "content": "You are a storyteller."},
+    {"role": "user", "content": "Tell a long story about a lighthouse keeper and a storm."},
+]
+
+
+def test_the_engine_ends_the_stream_soon_after_cancel(real_engine: Engine) -> None:
+    cancel = CancelToken()
+    pieces: list[str] = []
+    cancelled_at = 0.0
+    for piece in real_engine.stream_chat(MESSAGES, max_tokens=300, cancel=cancel):
+        pieces.append(piece)
+        if len(pieces) == 5:
+            cancelled_at = time.perf_counter()
+            cancel.cancel()
+    stop_ms = (time.perf_counter() - cancelled_at) * 1000
+    print(f"\nengine stop: {stop_ms:.1f} ms after cancel, {len(pieces)} pieces")
+    assert cancelled_at, "the model wrote fewer than 5 pieces"
+    assert len(pieces) == 5  # nothing after the cancel reached the caller
+    assert stop_ms < STOP_BUDGET_MS
+
+
+def test_a_stop_from_another_thread_ends_the_stream_within_a_token(real_engine: Engine) -> None:
+    """As in the window: the GUI thread sets the token while this one decodes. The stream
+    must end within the token being decoded: under the 200 ms budget, or, on a machine so
+    loaded that one token takes longer, within three tokens' time."""
+    cancel = CancelToken()
+    streaming = threading.Event()
+    marks: dict[str, float] = {}
+
+    def stop() -> None:
+        streaming.wait(60)
+        marks["cancelled"] = time.perf_counter()
+        cancel.cancel()
+
+    stopper = threading.Thread(target=stop)
+    stopper.start()
+    arrivals: list[float] = []
+    for _ in real_engine.stream_chat(MESSAGES, max_tokens=300, cancel=cancel):
+        arrivals.append(time.perf_counter())
+        if len(arrivals) == 6:
+            streaming.set()  # well into generation: the prompt is long done
+    ended = time.perf_counter()
+    stopper.join()
+    assert "cancelled" in marks and len(arrivals) < 300, "the stop came too late to matter"
+    gaps = [b - a for a, b in zip(arrivals, arrivals[1:], strict=False)]
+    token_ms = statistics.median(gaps) * 1000
+    stop_ms = (ended - marks["cancelled"]) * 1000
+    print(f"\nengine stop from another thread: {stop_ms:.1f} ms (a token takes {token_ms:.1f} ms)")
+    assert stop_ms < max(STOP_BUDGET_MS, 3 * token_ms)

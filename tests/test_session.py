@@ -1,0 +1,175 @@
+"""The composition root: one Session builds every part, per thread where it must, from an
+explicit Config; fast, on the registered fakes over real SQLite + sqlite-vec + FTS5."""
+
+from __future__ import annotations
+
+import re
+import threading
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QMetaObject, QObject, Qt, QThread, Slot
+
+from desktop.library.store import Library
+from desktop.paths import Locations
+from desktop.sample import make_corpus
+from desktop.session import Config, Session
+from desktop.settings import Settings
+from tests.fakes import HASHING_ID, SCRIPTED_ID, HashingEmbedder, ScriptedEngine, fake_registry
+
+DESKTOP = Path(__file__).resolve().parent.parent / "desktop"
+
+
+def fake_settings() -> Settings:
+    return Settings(chat_model=SCRIPTED_ID, embedding_model=HASHING_ID)
+
+
+def test_the_session_builds_every_part_from_the_registered_fakes(
+    fake_session: Session, tmp_path: Path
+) -> None:
+    docs = make_corpus(tmp_path / "docs")
+    report = fake_session.indexer.index([docs])
+    assert report.added == 4 and not report.failed
+    assert isinstance(fake_session.embedder, HashingEmbedder)
+    assert fake_session.library.embedder() == (HASHING_ID, 64)
+
+    hits = fake_session.searcher.search("sourdough starter Gregory", k=3).hits
+    assert hits and hits[0].chunk.path.endswith("recipes.md")
+
+    answer = fake_session.answerer.ask("What is the office sourdough starter called?")
+    engine = fake_session.engine
+    assert isinstance(engine, ScriptedEngine)
+    assert "Gregory" in answer.text and answer.citations[0].path.endswith("recipes.md")
+    assert len(engine.prompts) == 1 and engine.prompts[0][0]["role"] == "system"
+
+
+def test_parts_follow_the_settings_they_depend_on(fake_config: Config) -> None:
+    engines: list[ScriptedEngine] = []
+
+    def build(_config: Config, _spec: object) -> ScriptedEngine:
+        engines.append(ScriptedEngine())
+        return engines[-1]
+
+    registry = fake_registry()
+    registry.register_chat_engine(SCRIPTED_ID, build)
+    registry.register_chat_engine("other-fake", build)
+    with Session(fake_config, registry) as s:
+        first = s.answerer
+        assert s.answerer is first  # nothing changed: nothing rebuilt
+        s.configure(s.settings.with_changes(k=2, search_mode="keyword"))
+        second = s.answerer
+        assert second is not first and (second.k, second.mode) == (2, "keyword")
+        assert second.engine is first.engine and len(engines) == 1  # no model reload
+        assert s.engine_is_current()
+        s.configure(s.settings.with_changes(chat_model="other-fake"))
+        assert not s.engine_is_current()
+        assert s.answerer.engine is engines[1]
+        assert engines[0].closed and not engines[1].closed  # the old model was freed
+    assert engines[1].closed
+
+
+def test_each_thread_gets_its_own_connection_and_keeps_it(fake_session: Session) -> None:
+    mine = fake_session.library
+    assert fake_session.library is mine
+    seen: list[Library] = []
+
+    def other() -> None:
+        seen.append(fake_session.library)
+        seen.append(fake_session.library)
+        fake_session.release_thread()
+
+    t = threading.Thread(target=other)
+    t.start()
+    t.join()
+    assert seen[0] is seen[1] and seen[0] is not mine
+
+
+class _Probe(QObject):
+    def __init__(self, session: Session) -> None:
+        super().__init__()
+        self.session = session
+        self.seen: list[int] = []
+
+    @Slot()
+    def look(self) -> None:
+        self.seen.append(id(self.session.library))
+
+    @Slot()
+    def done(self) -> None:
+        self.session.release_thread()
+        self.thread().quit()
+
+
+def test_a_qt_worker_thread_keeps_its_parts_across_queued_calls(
+    qtbot, fake_session: Session
+) -> None:  # type: ignore[no-untyped-def]
+    """Qt enters Python with a fresh thread state per slot call; a threading.local would
+    forget the worker's connection between two calls (and open a new one each time)."""
+    probe = _Probe(fake_session)
+    thread = QThread()
+    probe.moveToThread(thread)
+    thread.start()
+    for _ in range(3):
+        QMetaObject.invokeMethod(probe, "look", Qt.ConnectionType.QueuedConnection)
+    QMetaObject.invokeMethod(probe, "done", Qt.ConnectionType.QueuedConnection)
+    assert thread.wait(10_000)
+    assert len(probe.seen) == 3 and len(set(probe.seen)) == 1
+
+
+def _bind_at_once(session: Session, threads: int) -> list[BaseException]:
+    """Have `threads` threads build their indexer (which binds the embedder) together."""
+    barrier = threading.Barrier(threads)
+    errors: list[BaseException] = []
+
+    def bind() -> None:
+        barrier.wait()
+        try:
+            _ = session.indexer
+        except BaseException as exc:  # noqa: BLE001 - collected for the assertion
+            errors.append(exc)
+        finally:
+            session.release_thread()
+
+    started = [threading.Thread(target=bind) for _ in range(threads)]
+    for t in started:
+        t.start()
+    for t in started:
+        t.join()
+    return errors
+
+
+def test_two_threads_bind_a_new_library_at_once_without_a_lock(
+    locations: Locations, tmp_path: Path
+) -> None:
+    """`Library.bind_embedder` is race-free on its own (INSERT OR IGNORE, then compare)."""
+    for attempt in range(5):
+        config = Config.resolve(fake_settings(), locations, tmp_path / f"{attempt}.db")
+        assert _bind_at_once(Session(config, fake_registry()), 3) == []
+        with Library(config.library_path) as lib:
+            assert lib.embedder() == (HASHING_ID, 64)
+
+
+def test_no_setting_travels_through_the_environment() -> None:
+    """The acceptance check of the composition root, kept: no module assigns FOLIO_*."""
+    assigning = re.compile(
+        r"os\.environ\[\s*[\"']FOLIO_|environ\.(setdefault|update)\(\s*[\"']FOLIO_"
+    )
+    offenders = [
+        f"{path.relative_to(DESKTOP.parent)}:{n}"
+        for path in DESKTOP.rglob("*.py")
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if assigning.search(line)
+    ]
+    assert offenders == []
+
+
+def test_configuration_is_explicit(locations: Locations, tmp_path: Path) -> None:
+    settings = fake_settings().with_changes(models_dir=str(tmp_path / "my-models"))
+    config = Config.resolve(settings, locations)
+    assert config.library_path == locations.library
+    assert config.locations.models_search_path[0] == tmp_path / "my-models"
+    assert config.with_settings(fake_settings()).locations.models_search_path[0] == (
+        locations.data_dir / "models"
+    )
+    with pytest.raises(ValueError, match="search mode"):
+        fake_settings().with_changes(search_mode="fuzzy")
