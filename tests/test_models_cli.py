@@ -47,7 +47,7 @@ def test_list_as_a_table(capsys: pytest.CaptureFixture[str]) -> None:
 
     out = capsys.readouterr().out
     line = next(ln for ln in out.splitlines() if "smollm2-135m-instruct" in ln)
-    assert line.startswith("* ") and "144.8 MB" in line and "Apache-2.0" in line  # Q8_0
+    assert line.startswith("* ") and "98.4 MB" in line and "Apache-2.0" in line
     assert str(paths.bundled_models_dir()) in line
 
 

@@ -143,11 +143,11 @@ def memory(kind: str, library: Path, questions: list[str]) -> dict[str, Any]:
 
     with Session.from_environment(library) as s:
         if kind == "naive":
-            from desktop.bench.naive import RawModel, naive_answer, retrieve
+            from desktop.bench.naive import STOCK_MODEL, RawModel, naive_answer, retrieve
             from desktop.models.catalog import require_local
             from desktop.rag.budget import DEFAULT_BUDGET
 
-            spec = s.catalog.get("smollm2-135m-instruct-q4_1")
+            spec = s.catalog.get(STOCK_MODEL)
             model = RawModel(require_local(spec, s.locations.models_search_path))
             for q in questions:
                 naive_answer(model, retrieve(s.searcher, q, 5, DEFAULT_BUDGET), 64)

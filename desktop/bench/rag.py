@@ -22,6 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from desktop.bench.naive import (
+    FAST_MODEL,
+    STOCK_MODEL,
     RawModel,
     bench_config,
     first_piece_ms,
@@ -58,9 +60,10 @@ def bench_rag(
         index_s = time.perf_counter() - t
         engine = s.engine
         n = threads or None
-        stock_spec = s.catalog.get("smollm2-135m-instruct-q4_1")
+        stock_spec = s.catalog.get(STOCK_MODEL)
         stock = RawModel(require_local(stock_spec, s.locations.models_search_path), threads=n)
-        fast = RawModel(engine.model_path, threads=n)
+        fast_spec = s.catalog.get(FAST_MODEL)
+        fast = RawModel(require_local(fast_spec, s.locations.models_search_path), threads=n)
         ttft: dict[str, list[float]] = {c: [] for c in CONFIGS}
         tokens: dict[str, list[int]] = {c: [] for c in CONFIGS if c != "folio"}
         search_ms: list[float] = []
@@ -93,7 +96,8 @@ def bench_rag(
                         ms = first_piece_ms(model.stream(msgs, 8, reuse=reuse))
                         ttft[name].append(ctx.retrieve_ms + ms)
                         tokens[name].append(model.prompt_tokens(msgs))
-            generation = _generation(engine, fast, s, workload, gen_tokens, gen_runs)
+            same = stock if Path(engine.model_path).name == stock.path.name else fast
+            generation = _generation(engine, same, s, workload, gen_tokens, gen_runs)
         finally:
             stock.close()
             fast.close()
@@ -103,7 +107,11 @@ def bench_rag(
         "questions": len(workload.questions),
         "runs": runs,
         "index": {"files": report.added, "chunks": report.chunks, "seconds": round(index_s, 2)},
-        "models": {"naive": stock.path.name, "folio": engine.model_path.name},
+        "models": {
+            "naive": stock.path.name,
+            "q8": fast.path.name,
+            "folio": Path(engine.model_path).name,
+        },
         "search_ms": summarize(search_ms) if search_ms else None,
         "first_token_ms": {c: summarize(v) for c, v in ttft.items() if v},
         "prompt_tokens_mean": {c: round(statistics.fmean(v), 1) for c, v in tokens.items() if v},

@@ -139,7 +139,14 @@ def run_squad(
         max_tokens: answer length cap, the same for every pipeline.
         threads: CPU threads of every model (0: Folio's default).
     """
-    from desktop.bench.naive import RawModel, bench_config, naive_answer, retrieve
+    from desktop.bench.naive import (
+        FAST_MODEL,
+        STOCK_MODEL,
+        RawModel,
+        bench_config,
+        naive_answer,
+        retrieve,
+    )
     from desktop.models.catalog import require_local
     from desktop.rag.budget import DEFAULT_BUDGET
     from desktop.session import Session
@@ -158,13 +165,13 @@ def run_squad(
         s.answerer.max_tokens = max_tokens
         models: dict[str, RawModel] = {}
         if {"naive", "budget"} & set(pipelines):
-            stock = s.catalog.get("smollm2-135m-instruct-q4_1")
+            stock = s.catalog.get(STOCK_MODEL)
             models["q4_1"] = RawModel(
                 require_local(stock, s.locations.models_search_path), threads=threads or None
             )
         if "q8" in pipelines:
             models["q8_0"] = RawModel(
-                require_local(s.model_spec("chat"), s.locations.models_search_path),
+                require_local(s.catalog.get(FAST_MODEL), s.locations.models_search_path),
                 threads=threads or None,
             )
         out["model"] = s.engine.model_path.name
