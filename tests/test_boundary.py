@@ -14,6 +14,7 @@ import pytest
 from desktop import boundary
 from desktop.cli import library_cmd, main
 from desktop.errors import Cancelled, FolioError, ModelError
+from desktop.library import vectors
 from desktop.logs import close_logging
 from desktop.paths import Locations
 from desktop.sample import make_corpus
@@ -147,6 +148,6 @@ def test_folio_remove(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     import sqlite_vec
 
     db.load_extension(sqlite_vec.loadable_path())
-    assert db.execute("SELECT count(*) FROM chunk_vectors").fetchone()[0] == 0
+    assert vectors.count(db) == 0
     assert db.execute("SELECT count(*) FROM chunks_fts").fetchone()[0] == 0
     assert docs.joinpath("operations-report.pdf").exists()  # the files are untouched

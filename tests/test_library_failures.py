@@ -16,7 +16,7 @@ import sqlite_vec
 
 from desktop import boundary
 from desktop.errors import LibraryError
-from desktop.library import migrations
+from desktop.library import migrations, vectors
 from desktop.library.conversations import Conversations
 from desktop.library.store import Library
 from desktop.paths import Locations
@@ -30,7 +30,7 @@ def consistent(db: apsw.Connection) -> None:
     """What a crash or a failed write must never break."""
     assert db.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
     chunks = db.execute("SELECT count(*) FROM chunks").fetchone()[0]
-    assert db.execute("SELECT count(*) FROM chunk_vectors").fetchone()[0] == chunks
+    assert vectors.count(db) == chunks
     assert db.execute("SELECT count(*) FROM chunks_fts").fetchone()[0] == chunks
     empty = db.execute(
         "SELECT count(*) FROM documents d WHERE status = 'indexed' AND NOT EXISTS "

@@ -11,6 +11,7 @@ import pytest
 
 from desktop import boundary
 from desktop.errors import LibraryError
+from desktop.library import vectors
 from desktop.library.indexer import Indexer, IndexProgress
 from desktop.library.search import Searcher
 from desktop.library.store import Library
@@ -70,7 +71,7 @@ def test_incremental_reindex(library, corpus, real_embedder, real_tokenizer) -> 
     # vec0 and FTS rows follow the chunks table exactly: no orphans.
     db = library.db
     n_chunks = db.execute("SELECT count(*) FROM chunks").fetchone()[0]
-    assert db.execute("SELECT count(*) FROM chunk_vectors").fetchone()[0] == n_chunks
+    assert vectors.count(db) == n_chunks
     assert db.execute("SELECT count(*) FROM chunks_fts").fetchone()[0] == n_chunks
 
 
@@ -124,7 +125,7 @@ def test_crash_mid_index_leaves_whole_documents(
         n = db.execute("SELECT count(*) FROM chunks WHERE document_id=?", (doc_id,)).fetchone()[0]
         assert n > 0
     n_chunks = db.execute("SELECT count(*) FROM chunks").fetchone()[0]
-    assert db.execute("SELECT count(*) FROM chunk_vectors").fetchone()[0] == n_chunks
+    assert vectors.count(db) == n_chunks
 
 
 def test_library_refuses_a_different_embedder(tmp_path: Path) -> None:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from desktop.library.search import Hit, _fuse, fts_query
+from desktop.library.search import Fusion, Hit, fts_query
+from desktop.library.search import fuse as _fuse
 from desktop.library.store import ChunkRecord
 from desktop.rag.answer import relevant
 
@@ -20,7 +21,7 @@ def test_fts_query_quotes_terms_and_drops_stopwords() -> None:
 def test_rrf_rewards_agreement_between_legs() -> None:
     vec = [(1, 0.9), (2, 0.8), (3, 0.7)]
     kw = [(3, 12.0), (4, 10.0), (1, 9.0)]
-    fused = _fuse(vec, kw, "hybrid", "rrf")
+    fused = _fuse(vec, kw, "hybrid", Fusion("rrf"))
     order = [cid for cid, *_ in fused]
     assert order[:2] == [1, 3]  # in both legs
     assert set(order) == {1, 2, 3, 4}
@@ -35,13 +36,25 @@ def test_convex_fusion_keeps_score_margins() -> None:
     # middling match in both. Convex fusion weighs the margins, RRF only the ranks.
     vec = [(1, 0.90), (3, 0.50), (2, 0.48), (5, 0.40)]
     kw = [(4, 20.0), (3, 11.0), (6, 10.0), (7, 2.0)]
-    convex = [cid for cid, *_ in _fuse(vec, kw, "hybrid", "convex")]
+    half = Fusion("convex", vector_weight=0.5)
+    convex = [cid for cid, *_ in _fuse(vec, kw, "hybrid", half)]
     assert convex[:3] == [1, 4, 3]
-    scores = {cid: s for cid, s, *_ in _fuse(vec, kw, "hybrid", "convex")}
+    scores = {cid: s for cid, s, *_ in _fuse(vec, kw, "hybrid", half)}
     assert scores[1] == 0.5 and scores[4] == 0.5
     assert abs(scores[3] - (0.5 * 0.2 + 0.5 * 0.5)) < 1e-9
-    rrf = [cid for cid, *_ in _fuse(vec, kw, "hybrid", "rrf")]
+    rrf = [cid for cid, *_ in _fuse(vec, kw, "hybrid", Fusion("rrf"))]
     assert rrf[0] == 3  # second in both legs wins under RRF
+
+
+def test_weighted_rrf_and_depth_by_hand() -> None:
+    vec = [(1, 0.9), (2, 0.8), (3, 0.7)]
+    kw = [(3, 5.0), (4, 4.0)]
+    fusion = Fusion("rrf", rrf_k=10, vector_weight=2.0, depth=2)
+    scores = {cid: s for cid, s, *_ in _fuse(vec, kw, "hybrid", fusion)}
+    # depth 2 drops chunk 3 from the vector leg; it keeps its keyword rank 1.
+    assert abs(scores[1] - 2 / 11) < 1e-12 and abs(scores[2] - 2 / 12) < 1e-12
+    assert abs(scores[3] - 1 / 11) < 1e-12 and abs(scores[4] - 1 / 12) < 1e-12
+    assert [c for c, *_ in _fuse(vec, kw, "hybrid", fusion)] == [1, 2, 3, 4]
 
 
 def _hit(sim: float | None, kw_rank: int | None) -> Hit:

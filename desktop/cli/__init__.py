@@ -29,6 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     from desktop.cli import (
         adapters_cmd,
         bench_cmd,
+        eval_cmd,
         library_cmd,
         models_cmd,
         selftest_cmd,
@@ -46,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug output")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in (library_cmd, models_cmd, adapters_cmd, bench_cmd, selftest_cmd):
+    for module in (library_cmd, models_cmd, adapters_cmd, bench_cmd, eval_cmd, selftest_cmd):
         module.add_parser(sub)
     return parser
 

@@ -1,21 +1,38 @@
-"""`folio bench rag | adapters | ui`: speed figures measured on this machine."""
+"""`folio bench rag|retrieval|index|startup|memory|adapters|ui|all`: speed on this machine.
+
+Every figure is measured beside its naive baseline in the same run, with the machine's
+load. `--out DIR` writes results.json, report.md (the targets table) and PNG plots.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import sys
+from pathlib import Path
 from typing import Any
 
 from desktop.cli.common import print_json
+from desktop.errors import FolioError
+
+PARTS = ("rag", "retrieval", "index", "startup", "memory")
 
 
 def add_parser(sub: Any) -> None:
     p = sub.add_parser("bench", help="measure Folio's speed on this machine")
     bsub = p.add_subparsers(dest="bench", metavar="WHAT", required=True)
-    r = bsub.add_parser("rag", help="search latency, time to first token, tokens/s")
-    r.add_argument("--runs", type=int, default=5)
-    r.add_argument("--json", action="store_true")
-    r.set_defaults(func=cmd_rag)
+    for name, text in (
+        ("rag", "time to first token beside the naive pipeline, each lever alone; tokens/s"),
+        ("retrieval", "search latency and recall at 10k/100k/1M chunks, beside naive"),
+        ("index", "indexing speed beside a naive fastembed loop; re-index; peak RSS"),
+        ("startup", "cold start to a shown window and to model ready"),
+        ("memory", "peak RSS with a 100k-chunk library open and answering"),
+        ("all", "every part above, one report"),
+    ):
+        b = bsub.add_parser(name, help=text)
+        _common(b)
+        b.set_defaults(func=cmd_bench, parts=PARTS if name == "all" else (name,))
     a = bsub.add_parser("adapters", help="adapter switch latency vs reloading the model")
     a.add_argument("--runs", type=int, default=20)
     a.add_argument("--json", action="store_true")
@@ -26,19 +43,166 @@ def add_parser(sub: Any) -> None:
     u.set_defaults(func=cmd_ui)
 
 
-def _emit(result: dict[str, object], as_json: bool) -> None:
-    if as_json:
-        print_json(result)
+def _common(b: argparse.ArgumentParser) -> None:
+    b.add_argument(
+        "--workload",
+        action="append",
+        default=None,
+        help="sample, squad:FILE or beir:DIR (repeatable; default: sample)",
+    )
+    b.add_argument("--questions", type=int, default=20, help="questions per workload")
+    b.add_argument("--runs", type=int, default=1, help="passes over the questions (rag)")
+    b.add_argument("--threads", type=int, default=0, help="model CPU threads (0: default)")
+    b.add_argument(
+        "--sizes", default="10000,100000,1000000", help="padded library sizes (retrieval)"
+    )
+    b.add_argument(
+        "--seed-library",
+        type=Path,
+        default=None,
+        help="library whose chunks seed the padded ones (default: the workload's)",
+    )
+    b.add_argument("--index-files", type=int, default=400, help="files indexed (index)")
+    b.add_argument("--work", type=Path, default=None, help="cache folder (default: user cache)")
+    b.add_argument("--out", type=Path, default=None, help="write the report here")
+    b.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def _work(args: argparse.Namespace) -> Path:
+    if args.work is not None:
+        return Path(args.work)
+    from platformdirs import user_cache_dir
+
+    return Path(user_cache_dir("folio")) / "bench"
+
+
+def _say(line: str) -> None:
+    print(f"[bench] {line}", file=sys.stderr, flush=True)
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from desktop.bench.workload import make_workload
+
+    work = _work(args)
+    work.mkdir(parents=True, exist_ok=True)
+    specs = args.workload or ["sample"]
+    try:
+        workloads = [make_workload(spec, work, args.questions) for spec in specs]
+    except (ValueError, OSError, KeyError) as exc:
+        raise FolioError(f"cannot prepare the workload: {exc}") from None
+    results: dict[str, Any] = {"load_at_start": [round(x, 2) for x in os.getloadavg()]}
+    libraries = {w.name: work / _slug(w.name) / "library.sqlite" for w in workloads}
+    for part in args.parts:
+        _say(f"{part} ...")
+        if part == "rag":
+            from desktop.bench.rag import bench_rag
+
+            results["rag"] = {
+                w.name: bench_rag(w, libraries[w.name], runs=args.runs, threads=args.threads)
+                for w in workloads
+            }
+        elif part == "retrieval":
+            results["retrieval"] = _retrieval(args, work, workloads[0], libraries)
+        elif part == "index":
+            from desktop.bench.system import bench_index
+
+            folder = _index_folder(workloads[0].folder, work, args.index_files)
+            results["index"] = bench_index(folder, work)
+        elif part == "startup":
+            from desktop.bench.system import bench_startup
+
+            results["startup"] = bench_startup(work / "startup-library.sqlite")
+        elif part == "memory":
+            from desktop.bench.system import bench_memory
+
+            padded = _padded(args, work, workloads[0], libraries, (100_000,))
+            results["memory"] = bench_memory(padded[100_000], workloads[0].questions[:5], work)
+    if args.out:
+        from desktop.bench.report import write_report
+
+        write_report(results, args.out)
+        _say(f"report written to {args.out}")
+    if args.json:
+        print_json(results)
     else:
-        print(json.dumps(result, indent=2))
+        from desktop.bench.report import markdown
 
-
-def cmd_rag(args: argparse.Namespace) -> int:
-    from desktop.bench.rag import bench_rag
-    from desktop.cli.common import config_for
-
-    _emit(bench_rag(config_for(args), runs=args.runs), args.json)
+        print(markdown(results))
     return 0
+
+
+def _slug(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-." else "-" for c in name)
+
+
+def _padded(
+    args: argparse.Namespace,
+    work: Path,
+    workload: Any,
+    libraries: dict[str, Path],
+    sizes: tuple[int, ...],
+) -> dict[int, Path]:
+    """The padded libraries of these sizes, built (once) from the seed library's chunks."""
+    from desktop.bench.padded import build_padded, padded_path
+
+    seed_lib = args.seed_library or libraries[workload.name]
+    tag = f"{_slug(seed_lib.parent.name)}3000"
+    paths = {n: padded_path(work, n, tag) for n in sizes}
+    missing = [n for n, p in paths.items() if not p.with_suffix(".done").exists()]
+    if missing:
+        seeds, texts = _seeds(seed_lib, workload)
+        for n in missing:
+            build_padded(paths[n], n, seeds, texts, _model_id(), say=_say)
+    return paths
+
+
+def _seeds(seed_lib: Path, workload: Any) -> tuple[Any, list[str]]:
+    from desktop.library import vectors
+    from desktop.session import Session
+
+    with Session.from_environment(seed_lib) as s:
+        if not seed_lib.exists() or s.library.counts()["chunks"] == 0:
+            s.indexer.index([workload.folder])
+        rows = s.library.db.execute("SELECT id, text FROM chunks ORDER BY id LIMIT 3000").fetchall()
+        found = vectors.vectors_of(s.library.db, [int(r[0]) for r in rows])  # type: ignore[arg-type]
+    import numpy as np
+
+    ids = [int(r[0]) for r in rows if int(r[0]) in found]  # type: ignore[arg-type]
+    text_of = {int(r[0]): str(r[1]) for r in rows}  # type: ignore[arg-type]
+    return np.stack([found[i] for i in ids]), [text_of[i] for i in ids]
+
+
+def _model_id() -> str:
+    from desktop.models.catalog import load_catalog
+
+    return load_catalog().default("embedding").id
+
+
+def _retrieval(
+    args: argparse.Namespace, work: Path, workload: Any, libraries: dict[str, Path]
+) -> dict[str, Any]:
+    from desktop.bench.retrieval import bench_retrieval
+    from desktop.session import Session
+
+    sizes = tuple(int(x) for x in args.sizes.split(",") if x.strip())
+    padded = _padded(args, work, workload, libraries, sizes)
+    from desktop.bench.naive import bench_config
+
+    with Session(bench_config(work / "embedder-only.sqlite", args.threads)) as s:
+        return bench_retrieval(padded, s.embedder, workload.questions, say=_say)
+
+
+def _index_folder(source: Path, work: Path, n: int) -> Path:
+    """The first `n` files of the workload, copied into a folder of their own."""
+    import shutil
+
+    folder = work / f"index-{n}"
+    if not folder.exists():
+        folder.mkdir(parents=True)
+        files = sorted(p for p in source.rglob("*") if p.is_file())[:n]
+        for f in files:
+            shutil.copy2(f, folder / f.name)
+    return folder
 
 
 def cmd_adapters(args: argparse.Namespace) -> int:
@@ -59,3 +223,10 @@ def cmd_ui(args: argparse.Namespace) -> int:
 
     _emit(bench_ui(files=args.files, user=config_for(args).locations), args.json)
     return 0
+
+
+def _emit(result: dict[str, object], as_json: bool) -> None:
+    if as_json:
+        print_json(result)
+    else:
+        print(json.dumps(result, indent=2))

@@ -1,8 +1,8 @@
 """Numbered schema migrations. Released migrations are never edited: add a new one.
 
-The embeddings table (`chunk_vectors`, a sqlite-vec `vec0`) is not created here, because its
-dimension belongs to the embedding model: `Library.bind_embedder` creates it once and records
-the model in `meta`.
+The vector tables are created by `desktop.library.vectors` (`Library.bind_embedder` calls it
+once and records the embedding model in `meta`); migration 4 moved older libraries' vectors
+out of their sqlite-vec `vec0` table.
 """
 
 from __future__ import annotations
@@ -123,8 +123,17 @@ def m003_ingest_tracking(db: apsw.Connection) -> None:
     db.executemany("UPDATE chunks SET embed_key = ? WHERE id = ?", keys)
 
 
+def m004_vector_tables(db: apsw.Connection) -> None:
+    """Vectors move from the sqlite-vec vec0 table into plain tables of floats and of binary
+    codes (see `desktop.library.vectors`): point reads for rescoring, a prefilter scan."""
+    from desktop.library import vectors
+
+    vectors.migrate_from_vec0(db)
+
+
 MIGRATIONS: list[Callable[[apsw.Connection], None]] = [
     m001_create_tables,
     m002_conversations,
     m003_ingest_tracking,
+    m004_vector_tables,
 ]

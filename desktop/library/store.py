@@ -366,7 +366,7 @@ class Library:
         return len(ids)
 
     def _delete_chunks(self, doc_id: int) -> None:
-        # vec0 tables know nothing of foreign keys: delete their rows explicitly.
+        # The vector tables are keyed by chunk id without a foreign key: delete explicitly.
         if self.embedder() is not None:
             vector_index.delete_document(self.db, doc_id)
         self.db.execute("DELETE FROM chunks WHERE document_id = ?", (doc_id,))

@@ -38,6 +38,8 @@ IMPORTED_INDEX = "imported.json"
 
 _ID = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
+# llama.cpp types a default model may be requantized to at setup (see setup_defaults).
+QUANTIZATIONS = ("Q8_0", "Q4_0")
 _REPO = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
@@ -104,6 +106,8 @@ class ModelSpec:
     fastembed_name: str | None = None
     extra_files: Mapping[str, str] = field(default_factory=dict, hash=False)
     pypi: tuple[PypiSource, ...] = ()
+    derived_from: str | None = None  # made at setup by requantizing this catalog model
+    quantization: str | None = None  # ...to this llama.cpp type (e.g. "Q8_0")
     imported: bool = False
 
     def __post_init__(self) -> None:
@@ -137,6 +141,7 @@ class ModelSpec:
         if not isinstance(self.default, bool):
             raise ValueError(f"default must be true or false, got {self.default!r}")
         self._check_kind_fields()
+        self._check_derived()
         for name, sha in self.extra_files.items():
             _check_relative(name, f"extra file {name!r}")
             _check_sha(sha, f"sha256 of extra file {name!r}")
@@ -166,6 +171,23 @@ class ModelSpec:
             if self.file in self.extra_files:
                 raise ValueError(f"{self.file!r} is both the model file and an extra file")
 
+    def _check_derived(self) -> None:
+        if (self.derived_from is None) != (self.quantization is None):
+            raise ValueError("derived_from and quantization go together")
+        if self.derived_from is None:
+            return
+        if self.kind != "chat":
+            raise ValueError("only chat models (GGUF) can be derived by requantizing")
+        if self.quantization not in QUANTIZATIONS:
+            raise ValueError(
+                f"quantization must be one of {', '.join(QUANTIZATIONS)}, got {self.quantization!r}"
+            )
+        if self.derived_from == self.id:
+            raise ValueError("a model cannot be derived from itself")
+        if self.pypi:
+            raise ValueError("a derived model is made at setup: it has no pypi sources")
+        _check_sha(self.sha256, "sha256 of a derived model", required=True)
+
     def _check_pypi(self) -> None:
         wanted = set(self.install_names)
         seen: set[str] = set()
@@ -182,7 +204,7 @@ class ModelSpec:
         if self.pypi and seen != wanted:
             missing = ", ".join(sorted(wanted - seen))
             raise ValueError(f"the pypi sources do not provide {missing}")
-        if self.default:
+        if self.default and self.derived_from is None:
             if not self.pypi:
                 raise ValueError("a default model needs [[models.pypi]] sources for offline setup")
             unchecked = [name for name, sha in self.install_names.items() if not sha]
@@ -240,6 +262,8 @@ class ModelSpec:
             "context": self.context,
             "dim": self.dim,
             "fastembed_name": self.fastembed_name,
+            "derived_from": self.derived_from,
+            "quantization": self.quantization,
         }
 
 
@@ -361,6 +385,8 @@ def spec_from_table(table: Mapping[str, Any], where: str) -> ModelSpec:
             fastembed_name=table.get("fastembed_name"),
             extra_files=extra,
             pypi=pypi,
+            derived_from=table.get("derived_from"),
+            quantization=table.get("quantization"),
         )
     except ValueError as exc:
         raise ModelError(f"{label}: {exc}") from None
@@ -490,6 +516,11 @@ def how_to_get(spec: ModelSpec) -> str:
     """One sentence telling the user how to install this model."""
     if spec.imported:
         return "import it again with `folio models import PATH`"
+    if spec.derived_from is not None:
+        return (
+            f"rerun setup (`python -m desktop.models.setup_defaults`), which makes it from "
+            f"{spec.derived_from}"
+        )
     if spec.default:
         return (
             "rerun setup (`python -m desktop.models.setup_defaults`) or "

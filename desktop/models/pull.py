@@ -90,6 +90,11 @@ def pull(
     """
     if spec.imported:
         raise ModelError(f"{spec.id} was imported from a local file; there is nothing to pull")
+    if spec.derived_from is not None:
+        raise ModelError(
+            f"{spec.id} is made on this machine from {spec.derived_from} ({spec.quantization}), "
+            "not downloaded: rerun setup (`python -m desktop.models.setup_defaults`)"
+        )
     dest = Path(dest_dir)
     hub = endpoint()
     bar = _progress_class(progress, on_progress, cancel)

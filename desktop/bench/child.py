@@ -1,0 +1,178 @@
+"""Benchmark steps that must run in a fresh process of their own (cold start, peak RSS).
+
+    python -m desktop.bench.child startup folio|naive LIBRARY T0
+    python -m desktop.bench.child index folio|naive FOLDER LIBRARY
+    python -m desktop.bench.child memory folio|naive LIBRARY QUESTIONS_JSON
+
+Each prints one JSON object on stdout. Peak RSS is the process's own `ru_maxrss`.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tokenizers import Tokenizer
+
+from desktop.embed.base import Embedder
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident set size so far, in MiB (Linux reports KiB)."""
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+class CountingEmbedder(Embedder):
+    """Passes every batch to another embedder and counts the texts it embedded."""
+
+    def __init__(self, inner: Embedder) -> None:
+        self.inner = inner
+        self.model_id = inner.model_id
+        self.dim = inner.dim
+        self.batch_size = inner.batch_size
+        self.embedded = 0
+
+    def embed_batch(self, texts: Sequence[str]) -> np.ndarray:
+        self.embedded += len(texts)
+        return self.inner.embed_batch(texts)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self.inner.embed_query(text)
+
+    def tokenizer(self) -> Tokenizer:
+        return self.inner.tokenizer()
+
+
+def startup(kind: str, library: Path, t0: float) -> dict[str, Any]:
+    """Seconds from `t0` (the parent's clock before spawning us) to a shown window and to
+    a loaded model. `naive` loads the model before showing the window."""
+    from PySide6.QtCore import QTimer
+
+    from desktop.session import Config, Session
+    from desktop.ui import theme
+    from desktop.ui.app import ensure_app
+
+    config = Config.from_environment(library)
+    app = ensure_app()
+    theme.apply(app, config.settings.theme)
+    marks: dict[str, float] = {}
+    session = Session(config)
+    if kind == "naive":
+        _ = session.engine  # everything loaded first, then the window
+        marks["model_ready_s"] = time.time() - t0
+    from desktop.ui.main_window import MainWindow
+
+    window = MainWindow(session)
+    window.show()
+
+    def shown() -> None:
+        marks["window_shown_s"] = time.time() - t0
+        if "model_ready_s" in marks:
+            app.quit()
+
+    def ready(_info: object) -> None:
+        marks["model_ready_s"] = time.time() - t0
+        if "window_shown_s" in marks:
+            app.quit()
+
+    window.models.model_ready.connect(ready)
+    QTimer.singleShot(0, shown)  # runs once the event loop has shown the window
+    QTimer.singleShot(180_000, app.quit)
+    app.exec()
+    window.shutdown()
+    return {**{k: round(v, 3) for k, v in marks.items()}, "peak_rss_mb": peak_rss_mb()}
+
+
+def index(kind: str, folder: Path, library: Path) -> dict[str, Any]:
+    """Index `folder` Folio's way (then again, unchanged), or the naive way: the same
+    chunks through fastembed, one batch after another, nothing else."""
+    from desktop.library.indexer import Indexer
+    from desktop.library.store import Library
+    from desktop.session import Session
+
+    s = Session.from_environment(library)
+    embedder = CountingEmbedder(s.embedder)
+    files = sum(1 for p in folder.rglob("*") if p.is_file())
+    if kind == "folio":
+        indexer = Indexer(
+            s.library, embedder, s.tokenizer, s.settings.chunk_tokens, s.settings.chunk_overlap
+        )
+        t = time.perf_counter()
+        report = indexer.index([folder])
+        seconds = time.perf_counter() - t
+        first = embedder.embedded
+        again = indexer.index([folder])
+        return {
+            "seconds": round(seconds, 2),
+            "files": files,
+            "chunks": report.chunks,
+            "docs_per_s": round((report.added + report.updated) / seconds, 2),
+            "chunks_per_s": round(report.chunks / seconds, 2),
+            "embedded": first,
+            "reindex_embedded": embedder.embedded - first,
+            "reindex_unchanged_files": again.unchanged,
+            "peak_rss_mb": peak_rss_mb(),
+        }
+    with Library(library) as lib:  # the chunks Folio made of the same files
+        rows = lib.db.execute("SELECT text, heading FROM chunks ORDER BY id").fetchall()
+    # What Folio's indexer embeds: the chunk under its heading.
+    texts = [f"{h}\n\n{t}" if h and not str(t).startswith(str(h)) else str(t) for t, h in rows]
+    t = time.perf_counter()
+    for start in range(0, len(texts), embedder.batch_size):
+        embedder.inner.embed_batch(texts[start : start + embedder.batch_size])
+    seconds = time.perf_counter() - t
+    return {
+        "seconds": round(seconds, 2),
+        "files": files,
+        "chunks": len(texts),
+        "docs_per_s": round(files / seconds, 2) if seconds else 0.0,
+        "chunks_per_s": round(len(texts) / seconds, 2) if seconds else 0.0,
+        "peak_rss_mb": peak_rss_mb(),
+    }
+
+
+def memory(kind: str, library: Path, questions: list[str]) -> dict[str, Any]:
+    """Peak RSS with `library` open, searched and answering each question."""
+    from desktop.session import Session
+
+    with Session.from_environment(library) as s:
+        if kind == "naive":
+            from desktop.bench.naive import STOCK_MODEL, RawModel, naive_answer, retrieve
+            from desktop.models.catalog import require_local
+            from desktop.rag.budget import DEFAULT_BUDGET
+
+            spec = s.catalog.get(STOCK_MODEL)
+            model = RawModel(require_local(spec, s.locations.models_search_path))
+            for q in questions:
+                naive_answer(model, retrieve(s.searcher, q, 5, DEFAULT_BUDGET), 64)
+            model.close()
+        else:
+            s.answerer.max_tokens = 64
+            for q in questions:
+                s.answerer.ask(q)
+        chunks = s.library.counts()["chunks"]
+    return {"chunks": chunks, "questions": len(questions), "peak_rss_mb": peak_rss_mb()}
+
+
+def main(argv: list[str]) -> int:
+    what, kind, *rest = argv
+    if what == "startup":
+        result = startup(kind, Path(rest[0]), float(rest[1]))
+    elif what == "index":
+        result = index(kind, Path(rest[0]), Path(rest[1]))
+    elif what == "memory":
+        result = memory(kind, Path(rest[0]), json.loads(Path(rest[1]).read_text()))
+    else:
+        raise SystemExit(f"unknown step {what!r}")
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,234 @@
+"""The benchmark report: results.json, a Markdown table of every target and PNG plots.
+
+`targets` reads whatever parts of a `folio bench all` run (and `folio eval` results placed
+beside it) are present and says, for each target of the speed work, the measured figure,
+the naive baseline from the same run, and whether it is met.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+Row = dict[str, Any]
+
+
+def _get(data: dict[str, Any], *path: str) -> Any:
+    for key in path:
+        if not isinstance(data, dict) or key not in data:
+            return None
+        data = data[key]
+    return data
+
+
+def _row(target: str, measured: Any, naive: Any, met: bool | None, unit: str = "") -> Row:
+    return {"target": target, "measured": measured, "naive": naive, "met": met, "unit": unit}
+
+
+def targets(results: dict[str, Any]) -> list[Row]:
+    """One row per target that this run measured."""
+    rows: list[Row] = []
+    for name, rag in (results.get("rag") or {}).items():
+        folio = _get(rag, "first_token_ms", "folio", "p50")
+        naive = _get(rag, "first_token_ms", "naive", "p50")
+        if folio is None or naive is None:
+            continue
+        rows.append(
+            _row(f"TTFT p50 ≤ 1.0 s ({name})", folio / 1000, naive / 1000, folio <= 1000, "s")
+        )
+        ratio = folio / naive if naive else math.inf
+        rows.append(_row(f"TTFT ≤ 0.25× naive ({name})", round(ratio, 3), 1.0, ratio <= 0.25, "×"))
+    squad = _get(results, "eval", "squad", "pipelines")
+    if squad and "folio" in squad and "naive" in squad:
+        for metric in ("citation_of_gold", "f1"):
+            f, n = squad["folio"][metric], squad["naive"][metric]
+            rows.append(_row(f"squad {metric} within 1 point of naive", f, n, f >= n - 1.0, "%"))
+    for size, limit in (("100000", 20.0), ("1000000", 60.0)):
+        r = _get(results, "retrieval", "sizes", size)
+        if r is None:
+            continue
+        label = "1M" if int(size) == 1_000_000 else f"{int(size) // 1000}k"
+        rows.append(
+            _row(
+                f"search p50 ≤ {limit:g} ms at {label}",
+                r["search_ms"]["p50"],
+                r["naive_search_ms_p50"],
+                r["search_ms"]["p50"] <= limit,
+                "ms",
+            )
+        )
+        rows.append(
+            _row(f"recall@10 ≥ 0.95 at {label}", r["recall_at_10"], 1.0, r["recall_at_10"] >= 0.95)
+        )
+        kw = r["stages_ms_p50"]["keyword"]
+        rows.append(
+            _row(
+                f"keyword leg p50 within the {limit:g} ms budget at {label}",
+                kw,
+                None,
+                kw <= limit,
+                "ms",
+            )
+        )
+    index = results.get("index")
+    if index:
+        rows.append(
+            _row(
+                "indexing ≥ 2× the naive loop (chunks/s)",
+                index["folio"]["chunks_per_s"],
+                index["naive"]["chunks_per_s"],
+                (index["ratio_chunks_per_s"] or 0) >= 2,
+            )
+        )
+        rows.append(
+            _row(
+                "re-index of unchanged files embeds 0 chunks",
+                index["folio"]["reindex_embedded"],
+                None,
+                index["folio"]["reindex_embedded"] == 0,
+            )
+        )
+        rows.append(
+            _row(
+                "peak RSS ≤ 600 MB while indexing",
+                index["folio"]["peak_rss_mb"],
+                index["naive"]["peak_rss_mb"],
+                index["folio"]["peak_rss_mb"] <= 600,
+                "MB",
+            )
+        )
+    memory = results.get("memory")
+    if memory:
+        rows.append(
+            _row(
+                f"peak RSS ≤ 600 MB, {memory['folio']['chunks']} chunks open, answering",
+                memory["folio"]["peak_rss_mb"],
+                memory["naive"]["peak_rss_mb"],
+                memory["folio"]["peak_rss_mb"] <= 600,
+                "MB",
+            )
+        )
+    startup = results.get("startup")
+    if startup:
+        rows.append(
+            _row(
+                "window shown ≤ 1.5 s from a cold start",
+                startup["folio"]["window_shown_s"],
+                startup["naive"]["window_shown_s"],
+                startup["folio"]["window_shown_s"] <= 1.5,
+                "s",
+            )
+        )
+    for name, beir in (_get(results, "eval", "beir") or {}).items():
+        modes = beir["modes"]
+        hybrid = modes["hybrid"]["ndcg@10"]
+        best = max(modes["keyword"]["ndcg@10"], modes["vector"]["ndcg@10"])
+        rows.append(_row(f"{name}: hybrid nDCG@10 ≥ its better leg", hybrid, best, hybrid >= best))
+        if "scifact" in name.lower() and beir.get("split") == "test":
+            rows.append(
+                _row(
+                    "SciFact nDCG@10 ≥ 0.74",
+                    hybrid,
+                    modes.get("hybrid-convex-0.5", {}).get("ndcg@10"),
+                    hybrid >= 0.74,
+                )
+            )
+    return rows
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        return f"{value:.3g}" if abs(value) < 100 else f"{value:.0f}"
+    return str(value)
+
+
+def markdown(results: dict[str, Any]) -> str:
+    """The targets table as Markdown (measured, naive from the same run, met or MISSED)."""
+    lines = [
+        "| target | measured | naive, same run | met |",
+        "| --- | --- | --- | --- |",
+    ]
+    for r in targets(results):
+        unit = f" {r['unit']}" if r["unit"] and r["unit"] != "×" else ("×" if r["unit"] else "")
+        met = "met" if r["met"] else "**MISSED**"
+        naive = "–" if r["naive"] is None else f"{_fmt(r['naive'])}{unit}"
+        lines.append(f"| {r['target']} | {_fmt(r['measured'])}{unit} | {naive} | {met} |")
+    return "\n".join(lines) + "\n"
+
+
+def plots(results: dict[str, Any], out: Path) -> list[Path]:
+    """PNG plots of what was measured (none if matplotlib is missing)."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return []
+    made: list[Path] = []
+
+    def save(name: str, draw: Callable[[Any], None]) -> None:
+        fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=110)
+        draw(ax)
+        fig.tight_layout()
+        path = out / name
+        fig.savefig(path)
+        plt.close(fig)
+        made.append(path)
+
+    sizes = _get(results, "retrieval", "sizes")
+    if sizes:
+        xs = sorted(int(s) for s in sizes)
+
+        def latency(ax: Any) -> None:
+            shipped = [sizes[str(x)]["search_ms"]["p50"] for x in xs]
+            naive = [sizes[str(x)]["naive_search_ms_p50"] for x in xs]
+            keyword = [sizes[str(x)]["stages_ms_p50"]["keyword"] for x in xs]
+            ax.plot(xs, naive, "o--", label="naive vector leg (sqlite-vec exact), rest as Folio")
+            ax.plot(xs, shipped, "o-", label="Folio (whole search, embedding included)")
+            ax.plot(xs, keyword, "s:", label="Folio keyword leg")
+            ax.axhline(20, color="grey", lw=0.8)
+            ax.axhline(60, color="grey", lw=0.8)
+            ax.set_xscale("log")
+            ax.set_yscale("log")
+            ax.set_xlabel("chunks in the library")
+            ax.set_ylabel("search p50 (ms)")
+            ax.set_title("Search latency against library size")
+            ax.legend(fontsize=8)
+
+        save("latency_vs_size.png", latency)
+    rag = results.get("rag")
+    if rag:
+
+        def ttft(ax: Any) -> None:
+            names = list(rag)
+            configs = ["naive", "budget", "q8", "prefix", "folio"]
+            width = 0.8 / max(1, len(names))
+            for i, name in enumerate(names):
+                vals = [(_get(rag[name], "first_token_ms", c, "p50") or 0) / 1000 for c in configs]
+                ax.bar([j + i * width for j in range(len(configs))], vals, width, label=name)
+            ax.set_xticks([j + width * (len(names) - 1) / 2 for j in range(len(configs))])
+            ax.set_xticklabels(["naive", "+budget", "+Q8_0", "+prefix", "Folio (all)"])
+            ax.axhline(1.0, color="grey", lw=0.8)
+            ax.set_ylabel("time to first token, p50 (s)")
+            ax.set_title("Each lever alone, and all together")
+            ax.legend(fontsize=8)
+
+        save("ttft_levers.png", ttft)
+    return made
+
+
+def write_report(results: dict[str, Any], out: Path) -> dict[str, Path]:
+    """Write results.json, report.md and the plots into `out`."""
+    out.mkdir(parents=True, exist_ok=True)
+    files = {"json": out / "results.json", "markdown": out / "report.md"}
+    files["json"].write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
+    files["markdown"].write_text("# Folio benchmark run\n\n" + markdown(results))
+    for p in plots(results, out):
+        files[p.stem] = p
+    return files

@@ -1,0 +1,90 @@
+"""Whole-process benchmarks: indexing, cold start and peak memory, each child a fresh
+process (`desktop.bench.child`) so its start-up and RSS are its own."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+CHILD_TIMEOUT_S = 1800
+
+
+def run_child(*args: str, env: dict[str, str] | None = None) -> dict[str, Any]:
+    """Run one `desktop.bench.child` step and return its JSON.
+
+    Raises:
+        RuntimeError: the child failed (its stderr's last lines say why).
+    """
+    full_env = dict(os.environ, **(env or {}))
+    full_env.setdefault("QT_QPA_PLATFORM", "offscreen")
+    result = subprocess.run(
+        [sys.executable, "-m", "desktop.bench.child", *args],
+        capture_output=True,
+        text=True,
+        timeout=CHILD_TIMEOUT_S,
+        env=full_env,
+        check=False,
+    )
+    if result.returncode != 0:
+        tail = "\n".join(result.stderr.strip().splitlines()[-5:])
+        raise RuntimeError(f"benchmark step {args[:2]} failed: {tail}")
+    return dict(json.loads(result.stdout.strip().splitlines()[-1]))
+
+
+def bench_index(folder: Path, work: Path) -> dict[str, Any]:
+    """Folio's indexer, then the naive fastembed loop over the chunks it made, same files."""
+    library = Path(work) / "index-bench.sqlite"
+    for stale in (library, Path(f"{library}-wal"), Path(f"{library}-shm")):
+        stale.unlink(missing_ok=True)
+    load = os.getloadavg()[0]
+    folio = run_child("index", "folio", str(folder), str(library))
+    naive = run_child("index", "naive", str(folder), str(library))
+    return {
+        "folio": folio,
+        "naive": naive,
+        "ratio_chunks_per_s": round(folio["chunks_per_s"] / naive["chunks_per_s"], 3)
+        if naive["chunks_per_s"]
+        else None,
+        "load_1min": round((load + os.getloadavg()[0]) / 2, 2),
+    }
+
+
+def bench_startup(library: Path, runs: int = 3) -> dict[str, Any]:
+    """Cold start to a shown window and to model ready: Folio (model loads after the
+    window) beside naive (model first), alternating."""
+    out: dict[str, list[dict[str, Any]]] = {"folio": [], "naive": []}
+    loads = []
+    for _ in range(runs):
+        for kind in ("folio", "naive"):
+            loads.append(os.getloadavg()[0])
+            out[kind].append(run_child("startup", kind, str(library), repr(time.time())))
+
+    def median(kind: str, key: str) -> float:
+        values = sorted(r[key] for r in out[kind] if key in r)
+        return values[len(values) // 2] if values else float("nan")
+
+    return {
+        kind: {
+            "window_shown_s": median(kind, "window_shown_s"),
+            "model_ready_s": median(kind, "model_ready_s"),
+            "runs": len(out[kind]),
+        }
+        for kind in out
+    } | {"load_1min": round(sorted(loads)[len(loads) // 2], 2)}
+
+
+def bench_memory(library: Path, questions: list[str], work: Path) -> dict[str, Any]:
+    """Peak RSS with `library` open and answering: Folio beside the naive pipeline."""
+    qfile = Path(work) / "memory-questions.json"
+    qfile.write_text(json.dumps(questions))
+    load = os.getloadavg()[0]
+    return {
+        "folio": run_child("memory", "folio", str(library), str(qfile)),
+        "naive": run_child("memory", "naive", str(library), str(qfile)),
+        "load_1min": round(load, 2),
+    }

@@ -1,0 +1,1 @@
+"""Quality evaluation on public datasets: BEIR retrieval and SQuAD-style cited answers."""

@@ -1,0 +1,221 @@
+"""`folio eval beir`: keyword, vector and hybrid retrieval on a BEIR-format collection.
+
+Each document becomes a text file (title, blank line, text) indexed through Folio's real
+pipeline. For each query both legs are searched once, deep enough for every fusion being
+compared, and chunk hits are folded to documents by their best chunk (the first 10
+distinct documents are scored). `tune` chooses RRF's constant, the vector leg's weight and
+the depth on one split (SciFact's train split), for reporting on another.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict
+from pathlib import Path
+
+from desktop.bench.stats import summarize
+from desktop.evaluate.metrics import mean, ndcg_at, recall_at, reciprocal_rank
+from desktop.library.search import DEFAULT_FUSION, Fusion, Mode, fuse
+
+Corpus = dict[str, tuple[str, str]]
+Qrels = dict[str, dict[str, int]]
+Say = Callable[[str], None]
+
+# Candidates per leg for the single-leg modes: enough for recall@100 over documents.
+LEG_DEPTH = 200
+# The fusions compared with the shipped one in every report.
+BASELINES = {
+    "hybrid-rrf-60-100": Fusion("rrf", 60, 1.0, 100),
+    "hybrid-convex-0.5": Fusion("convex", 60, 0.5, 100),
+}
+
+
+def load_beir(folder: Path, split: str) -> tuple[Corpus, dict[str, str], Qrels]:
+    """corpus {id: (title, text)}, the split's queries {id: text} and qrels {qid: {did: grade}}."""
+    folder = Path(folder)
+    corpus: Corpus = {}
+    with open(folder / "corpus.jsonl", encoding="utf-8") as f:
+        for line in f:
+            d = json.loads(line)
+            corpus[str(d["_id"])] = (d.get("title") or "", d.get("text") or "")
+    queries: dict[str, str] = {}
+    with open(folder / "queries.jsonl", encoding="utf-8") as f:
+        for line in f:
+            q = json.loads(line)
+            queries[str(q["_id"])] = q["text"]
+    qrels: Qrels = defaultdict(dict)
+    with open(folder / "qrels" / f"{split}.tsv", encoding="utf-8") as f:
+        next(f)  # header
+        for line in f:
+            qid, did, score = line.rstrip("\n").split("\t")[:3]
+            qrels[qid][did] = int(score)
+    return corpus, {q: queries[q] for q in qrels if q in queries}, dict(qrels)
+
+
+def write_corpus(corpus: Corpus, folder: Path) -> None:
+    """One text file per document (kept if already there)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for did, (title, text) in corpus.items():
+        path = folder / f"{did}.txt"
+        if not path.exists():
+            path.write_text(f"{title}\n\n{text}\n" if title else f"{text}\n", encoding="utf-8")
+
+
+def doc_ranking(chunk_ids: Iterable[int], doc_of: dict[int, str]) -> list[str]:
+    """Documents in the order of their best chunk."""
+    return list(dict.fromkeys(doc_of[c] for c in chunk_ids if c in doc_of))
+
+
+def scores_for(ranked: Sequence[str], rels: dict[str, int]) -> dict[str, float]:
+    """The four reported metrics of one query."""
+    return {
+        "ndcg@10": ndcg_at(ranked, rels, 10),
+        "recall@10": recall_at(ranked, rels, 10),
+        "recall@100": recall_at(ranked, rels, 100),
+        "mrr@10": reciprocal_rank(ranked, rels, 10),
+    }
+
+
+class LegCache:
+    """Both legs of every query, searched once at LEG_DEPTH."""
+
+    def __init__(self, searcher: object, queries: dict[str, str], say: Say | None = None) -> None:
+        self.legs: dict[str, tuple[list[tuple[int, float]], list[tuple[int, float]]]] = {}
+        self.latency_ms: list[float] = []
+        for i, (qid, text) in enumerate(queries.items()):
+            t = time.perf_counter()
+            vec, kw, _, _ = searcher.legs(text, LEG_DEPTH)  # type: ignore[attr-defined]
+            self.latency_ms.append((time.perf_counter() - t) * 1000)
+            self.legs[qid] = (vec, kw)
+            if say is not None and (i + 1) % 100 == 0:
+                say(f"searched {i + 1}/{len(queries)} queries")
+
+
+def evaluate(
+    legs: LegCache, qrels: Qrels, doc_of: dict[int, str], mode: Mode, fusion: Fusion
+) -> dict[str, float]:
+    """Mean metrics of one mode (and fusion) over every query."""
+    per_query: dict[str, list[float]] = defaultdict(list)
+    for qid, (vec, kw) in legs.legs.items():
+        ranked = doc_ranking((cid for cid, *_ in fuse(vec, kw, mode, fusion)), doc_of)
+        for name, value in scores_for(ranked, qrels[qid]).items():
+            per_query[name].append(value)
+    return {name: round(mean(values), 4) for name, values in per_query.items()}
+
+
+def chunk_documents(library: object) -> dict[int, str]:
+    """chunk id -> document id (the file's stem) for every chunk of the library."""
+    rows = library.db.execute(  # type: ignore[attr-defined]
+        "SELECT c.id, d.path FROM chunks c JOIN documents d ON d.id = c.document_id"
+    )
+    return {int(cid): Path(str(path)).stem for cid, path in rows}
+
+
+def tune(
+    legs: LegCache,
+    qrels: Qrels,
+    doc_of: dict[int, str],
+    ks: Sequence[int] = (10, 30, 60, 100),
+    weights: Sequence[float] = (0.5, 0.75, 1.0, 1.5, 2.0),
+    depths: Sequence[int] = (20, 50, 100, 200),
+) -> tuple[Fusion, list[dict[str, object]]]:
+    """The RRF setting with the best mean nDCG@10 on these queries, and the whole grid."""
+    grid: list[dict[str, object]] = []
+    best: tuple[float, Fusion] | None = None
+    for k in ks:
+        for w in weights:
+            for depth in depths:
+                fusion = Fusion("rrf", k, w, depth)
+                ndcg = evaluate(legs, qrels, doc_of, "hybrid", fusion)["ndcg@10"]
+                grid.append({**asdict(fusion), "ndcg@10": ndcg})
+                if best is None or ndcg > best[0] + 1e-9:
+                    best = (ndcg, fusion)
+    assert best is not None
+    return best[1], grid
+
+
+def run_beir(
+    dataset: Path,
+    work: Path,
+    split: str = "test",
+    do_tune: bool = False,
+    say: Say | None = None,
+) -> dict[str, object]:
+    """Index the collection (once per work folder) and report every mode's metrics."""
+    from desktop.library.search import Searcher
+    from desktop.session import Session
+
+    corpus, queries, qrels = load_beir(dataset, split)
+    docs = Path(work) / "docs"
+    write_corpus(corpus, docs)
+    out: dict[str, object] = {
+        "dataset": str(dataset),
+        "split": split,
+        "documents": len(corpus),
+        "queries": len(queries),
+        "load": [round(x, 2) for x in os.getloadavg()],
+    }
+    with Session.from_environment(Path(work) / "library.sqlite") as s:
+        t = time.perf_counter()
+        report = s.indexer.index([docs])
+        if report.chunks:
+            out["index_s"] = round(time.perf_counter() - t, 1)
+        doc_of = chunk_documents(s.library)
+        out["chunks"] = len(doc_of)
+        searcher = Searcher(s.library, s.embedder)
+        legs = LegCache(searcher, queries, say)
+        modes: dict[str, dict[str, float]] = {}
+        for mode in ("keyword", "vector"):
+            modes[mode] = evaluate(legs, qrels, doc_of, mode, Fusion(depth=LEG_DEPTH))  # type: ignore[arg-type]
+        modes["hybrid"] = evaluate(legs, qrels, doc_of, "hybrid", DEFAULT_FUSION)
+        for name, fusion in BASELINES.items():
+            modes[name] = evaluate(legs, qrels, doc_of, "hybrid", fusion)
+        out["fusion"] = asdict(DEFAULT_FUSION)
+        out["modes"] = modes
+        best_leg = max(modes["keyword"]["ndcg@10"], modes["vector"]["ndcg@10"])
+        out["hybrid_beats_best_leg"] = modes["hybrid"]["ndcg@10"] >= best_leg
+        out["legs_ms"] = summarize(legs.latency_ms)
+        if do_tune:
+            best, grid = tune(legs, qrels, doc_of)
+            out["tuned"] = {"best": asdict(best), "grid": grid}
+    return out
+
+
+def run_squad_retrieval(path: Path, work: Path, say: Say | None = None) -> dict[str, object]:
+    """The same modes and metrics on a SQuAD-format file: each question's one relevant
+    document is its own paragraph (XQuAD: 1,190 questions over 240 paragraphs)."""
+    from desktop.evaluate.squad import load_squad, write_paragraphs
+    from desktop.library.search import Searcher
+    from desktop.session import Session
+
+    data = load_squad(path)
+    folder = Path(work) / "paragraphs"
+    write_paragraphs(data, folder)
+    queries = {q.qid: q.question for q in data.questions}
+    qrels = {q.qid: {q.paragraph: 1} for q in data.questions}
+    out: dict[str, object] = {
+        "dataset": str(path),
+        "documents": len(data.paragraphs),
+        "queries": len(queries),
+        "load": [round(x, 2) for x in os.getloadavg()],
+    }
+    with Session.from_environment(Path(work) / "library.sqlite") as s:
+        s.indexer.index([folder])
+        doc_of = chunk_documents(s.library)
+        legs = LegCache(Searcher(s.library, s.embedder), queries, say)
+        modes = {
+            m: evaluate(legs, qrels, doc_of, m, Fusion(depth=LEG_DEPTH))  # type: ignore[arg-type]
+            for m in ("keyword", "vector")
+        }
+        modes["hybrid"] = evaluate(legs, qrels, doc_of, "hybrid", DEFAULT_FUSION)
+        for name, fusion in BASELINES.items():
+            modes[name] = evaluate(legs, qrels, doc_of, "hybrid", fusion)
+    out["fusion"] = asdict(DEFAULT_FUSION)
+    out["modes"] = modes
+    best_leg = max(modes["keyword"]["ndcg@10"], modes["vector"]["ndcg@10"])
+    out["hybrid_beats_best_leg"] = modes["hybrid"]["ndcg@10"] >= best_leg
+    return out

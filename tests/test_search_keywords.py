@@ -1,0 +1,52 @@
+"""The keyword leg's postings budget, on a real FTS5 index."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from desktop.library import keywords
+from desktop.library.store import Library
+
+
+def _library(tmp_path: Path, texts: list[str]) -> Library:
+    lib = Library(tmp_path / "kw.sqlite")
+    with lib.db:
+        lib.db.execute("INSERT INTO folders(id, path, added_at) VALUES (1, '/f', 0)")
+        lib.db.execute(
+            "INSERT INTO documents(id, folder_id, path, size, mtime, status, indexed_at) "
+            "VALUES (1, 1, '/f/a.txt', 0, 0, 'indexed', 0)"
+        )
+        lib.db.executemany(
+            "INSERT INTO chunks(id, document_id, ordinal, text, char_start, char_end) "
+            "VALUES (?, 1, ?, ?, 0, 1)",
+            ((i, i, t) for i, t in enumerate(texts, start=1)),
+        )
+    return lib
+
+
+def test_common_words_are_dropped_rarest_first_within_the_budget(tmp_path: Path) -> None:
+    # "cells" is in every chunk, "membrane" in 30, "zorblax" in one (chunk 77).
+    texts = [
+        "cells " + ("membrane " if i % 10 == 0 else "") + ("zorblax" if i == 77 else "")
+        for i in range(300)
+    ]
+    lib = _library(tmp_path, texts)
+    words = keywords.query_words("Do the cells of a zorblax have a membrane?")
+    assert words == ["cells", "zorblax", "membrane"]
+    assert keywords.doc_frequency(lib.db, "cells", cap=1000) == 300
+    assert keywords.doc_frequency(lib.db, "membrane", cap=10) == 10  # counting stops at cap
+    assert keywords.pruned_words(lib.db, words, budget=50) == ["zorblax", "membrane"]
+    assert keywords.pruned_words(lib.db, words, budget=10) == ["zorblax"]
+    assert keywords.pruned_words(lib.db, ["cells"], budget=10) == ["cells"]  # rarest stays
+    hits = keywords.keyword_search(lib.db, "cells zorblax membrane", 5, budget=50)
+    assert hits[0][0] == 78  # chunk ids start at 1: text index 77
+    naive = keywords.keyword_search(lib.db, "cells zorblax membrane", 400, budget=None)
+    assert len(naive) == 300  # the naive OR query matches every chunk
+    lib.close()
+
+
+def test_query_words_neutralise_fts_syntax() -> None:
+    assert keywords.or_query(keywords.query_words('NEAR(a b) "x" OR -y*')) == (
+        '"near" OR "b" OR "x" OR "y"'
+    )
+    assert keywords.or_query([]) is None

@@ -1,0 +1,137 @@
+"""The vector index on real SQLite: three-pass search against exact search, additions and
+deletions seen by another connection, and the move of schema-2 vectors out of vec0."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import apsw
+import numpy as np
+import pytest
+import sqlite_vec
+
+from desktop.library import vectors
+from desktop.library.db import connect
+from desktop.library.store import Library
+
+
+def _unit(rng: np.random.Generator, n: int, dim: int = 384) -> np.ndarray:
+    # Clustered like real embeddings: a shared direction plus per-cluster offsets.
+    centers = rng.standard_normal((max(1, n // 50), dim)).astype(np.float32)
+    x = centers[rng.integers(0, len(centers), n)] + 0.6 * rng.standard_normal((n, dim))
+    x = x.astype(np.float32) + 0.5
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+def _library(tmp_path: Path, matrix: np.ndarray) -> Library:
+    lib = Library(tmp_path / "lib.sqlite")
+    lib.bind_embedder("test-embedder", matrix.shape[1])
+    with lib.db:
+        lib.db.execute("INSERT INTO folders(id, path, added_at) VALUES (1, '/f', 0)")
+        lib.db.executemany(
+            "INSERT INTO documents(id, folder_id, path, size, mtime, status, indexed_at) "
+            "VALUES (?, 1, ?, 0, 0, 'indexed', 0)",
+            ((d, f"/f/{d}.txt") for d in range(1, len(matrix) // 10 + 2)),
+        )
+        lib.db.executemany(
+            "INSERT INTO chunks(id, document_id, ordinal, text, char_start, char_end) "
+            "VALUES (?, ?, ?, 'x', 0, 1)",
+            ((i, (i - 1) // 10 + 1, (i - 1) % 10) for i in range(1, len(matrix) + 1)),
+        )
+        vectors.insert_many(lib.db, list(range(1, len(matrix) + 1)), matrix)
+    return lib
+
+
+def test_three_pass_search_matches_exact_search(tmp_path: Path) -> None:
+    rng = np.random.default_rng(7)
+    matrix = _unit(rng, 6000)
+    lib = _library(tmp_path, matrix)
+    recalls = []
+    for q in _unit(rng, 20):
+        exact = np.argsort(-(matrix @ q), kind="stable")[:10] + 1
+        found = vectors.nearest(lib.db, q, 10)
+        assert [s for _, s in found] == sorted((s for _, s in found), reverse=True)
+        cid, sim = found[0]
+        assert sim == pytest.approx(float(matrix[cid - 1] @ q), abs=1e-5)  # exact floats
+        recalls.append(len({c for c, _ in found} & set(exact.tolist())) / 10)
+        assert [c for c, _ in vectors.nearest_exact(lib.db, q, 10)] == exact.tolist()
+    assert np.mean(recalls) >= 0.95
+    lib.close()
+
+
+def test_codes_follow_additions_and_deletions_by_another_connection(tmp_path: Path) -> None:
+    rng = np.random.default_rng(3)
+    matrix = _unit(rng, 3000)
+    reader = _library(tmp_path, matrix)
+    q = matrix[10]
+    assert vectors.nearest(reader.db, q, 1)[0][0] == 11
+    writer = Library(tmp_path / "lib.sqlite")
+    with writer.db:  # a new chunk identical to the query, from another connection
+        writer.db.execute(
+            "INSERT INTO chunks(id, document_id, ordinal, text, char_start, char_end) "
+            "VALUES (5000, 1, 99, 'x', 0, 1)"
+        )
+        vectors.insert(writer.db, 5000, q)
+    assert {c for c, _ in vectors.nearest(reader.db, q, 2)} == {11, 5000}
+    with writer.db:  # document 2 holds chunks 11..20
+        vectors.delete_document(writer.db, 2)
+        writer.db.execute("DELETE FROM chunks WHERE document_id = 2")
+    found = [c for c, _ in vectors.nearest(reader.db, q, 5)]
+    assert found[0] == 5000 and not set(found) & set(range(11, 21))
+    assert vectors.count(reader.db) == 3000 - 10 + 1
+    writer.close()
+    reader.close()
+
+
+def test_migration_moves_schema_2_vectors_out_of_vec0(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite"
+    db = apsw.Connection(str(path))
+    db.enable_load_extension(True)
+    db.load_extension(sqlite_vec.loadable_path())
+    from desktop.library.migrations import MIGRATIONS
+
+    for number, migration in enumerate(MIGRATIONS[:2], start=1):  # a schema-2 library
+        with db:
+            migration(db)
+            db.execute(f"PRAGMA user_version={number}")
+    rng = np.random.default_rng(1)
+    matrix = _unit(rng, 50, dim=8)
+    with db:
+        db.execute("INSERT INTO meta(key, value) VALUES ('embedding_dim', '8')")
+        db.execute(
+            "CREATE VIRTUAL TABLE chunk_vectors USING vec0("
+            "embedding float[8] distance_metric=cosine)"
+        )
+        for i, v in enumerate(matrix, start=1):
+            db.execute(
+                "INSERT INTO chunk_vectors(rowid, embedding) VALUES (?, ?)", (i, v.tobytes())
+            )
+    db.close()
+    db = connect(path)  # applies migration 4
+    assert (
+        db.execute("SELECT name FROM sqlite_master WHERE name = 'chunk_vectors'").fetchone() is None
+    )
+    assert vectors.count(db) == 50
+    stored = vectors.vectors_of(db, [7])[7]
+    assert np.array_equal(stored, matrix[6])
+    assert vectors.nearest(db, matrix[6], 1)[0][0] == 7
+    db.close()
+
+
+def test_a_vector_of_another_width_is_refused(tmp_path: Path) -> None:
+    lib = _library(tmp_path, _unit(np.random.default_rng(2), 20, dim=8))
+    with pytest.raises(apsw.ConstraintError), lib.db:
+        vectors.insert(lib.db, 99, np.ones(4, dtype=np.float32))
+    assert vectors.count(lib.db) == 20
+    lib.close()
+
+
+def test_quantize_round_trips_within_a_step() -> None:
+    rng = np.random.default_rng(0)
+    x = _unit(rng, 10)
+    scales, codes = vectors.quantize(x)
+    assert codes.dtype == np.int8 and np.abs(codes).max() == 127
+    assert np.abs(codes * scales[:, None] - x).max() <= scales.max() / 2 + 1e-7
+    bits = vectors.binary_codes(x)
+    assert bits.shape == (10, 48)
+    assert np.array_equal(np.unpackbits(bits, axis=1).astype(bool), x > 0)
