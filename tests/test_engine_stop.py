@@ -65,3 +65,43 @@ def test_a_stop_from_another_thread_ends_the_stream_within_a_token(real_engine: 
     stop_ms = (ended - marks["cancelled"]) * 1000
     print(f"\nengine stop from another thread: {stop_ms:.1f} ms (a token takes {token_ms:.1f} ms)")
     assert stop_ms < max(STOP_BUDGET_MS, 3 * token_ms)
+
+
+LONG_PROMPT = [
+    {"role": "system", "content": "You are Folio. Answer from the passages."},
+    {
+        "role": "user",
+        "content": " ".join(
+            f"[{i}] The pump station number {i} on the northern river was serviced on a rainy "
+            f"Tuesday by a team of {i % 7 + 2} engineers who replaced its bearings."
+            for i in range(1, 60)
+        )
+        + "\n\nQuestion: Which pump stations had their bearings replaced?",
+    },
+]
+
+
+def test_stop_interrupts_a_long_prompt_being_read(real_engine: Engine) -> None:
+    """Stop must not wait for the prefill of a long prompt (seconds on a laptop CPU)."""
+    assert real_engine.prompt_tokens(LONG_PROMPT)[0] > 1000
+    cancel = CancelToken()
+    marks: dict[str, float] = {}
+
+    def stop() -> None:
+        marks["cancelled"] = time.perf_counter()
+        cancel.cancel()
+
+    timer = threading.Timer(0.15, stop)
+    started = time.perf_counter()
+    timer.start()
+    pieces = list(real_engine.stream_chat(LONG_PROMPT, max_tokens=50, cancel=cancel))
+    ended = time.perf_counter()
+    timer.join()
+    stop_ms = (ended - marks["cancelled"]) * 1000
+    print(f"\nstop during prefill: {stop_ms:.1f} ms after cancel ({ended - started:.2f} s in all)")
+    assert pieces == []  # it stopped before the first token
+    assert stop_ms < STOP_BUDGET_MS
+    # The engine is left clean: the same question, uninterrupted, is answered normally.
+    again = "".join(real_engine.stream_chat(LONG_PROMPT, max_tokens=12, cancel=CancelToken()))
+    plain = "".join(real_engine.stream_chat(LONG_PROMPT, max_tokens=12))
+    assert again.strip() and again == plain

@@ -11,8 +11,10 @@ pin bump means re-reading llama-cpp-python's `llama.py` and `llama_chat_format.p
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Protocol
 
 import llama_cpp
@@ -82,6 +84,38 @@ def set_evaluated(llm: llama_cpp.Llama, tokens: Sequence[int]) -> None:
     n = len(tokens)
     llm.input_ids[:n] = list(tokens)
     llm.n_tokens = n
+
+
+def keep_evaluated(llm: llama_cpp.Llama, tokens: Sequence[int]) -> list[int]:
+    """Keep only the part of the context that `tokens` starts with; returns what is left
+    of `tokens` to evaluate. (The next `Llama.eval` drops the rest of the KV cache.)"""
+    held = llm.input_ids[: llm.n_tokens].tolist()
+    n = 0
+    for a, b in zip(held, tokens, strict=False):
+        if a != b:
+            break
+        n += 1
+    llm.n_tokens = n
+    return list(tokens[n:])
+
+
+@contextlib.contextmanager
+def abort_when(llm: llama_cpp.Llama, should_abort: Callable[[], bool]) -> Iterator[None]:
+    """While inside, llama.cpp asks `should_abort` between the operations of every decode
+    and gives up the decode (RuntimeError from `Llama.eval`) as soon as it says True.
+
+    The callback goes through Python for every graph node, so it is set for prefills only,
+    never for the token-by-token generation.
+    """
+    callback = llama_cpp.ggml_abort_callback(lambda _data: bool(should_abort()))
+    llama_cpp.llama_set_abort_callback(llm.ctx, callback, ctypes.c_void_p(0))
+    try:
+        yield
+    finally:
+        llama_cpp.llama_set_abort_callback(
+            llm.ctx, llama_cpp.ggml_abort_callback(0), ctypes.c_void_p(0)
+        )
+        del callback  # only now may the C side stop seeing it
 
 
 def chat_formatter(llm: llama_cpp.Llama) -> ChatFormatter | None:

@@ -23,6 +23,7 @@ from desktop.cancel import CancelToken
 from desktop.engine import llama_internals
 from desktop.engine.gpu import ALL_LAYERS
 from desktop.engine.lora import AdapterSpec, AdapterSwitcher, SwitchStats
+from desktop.engine.prefix_cache import forget_all
 from desktop.errors import ModelError
 
 DEFAULT_PREFIX_CACHE_BYTES = 64 * 2**20
@@ -130,8 +131,11 @@ class Engine:
         cancel: CancelToken | None = None,
         temperature: float = 0.0,
     ) -> Iterator[str]:
-        """Yield the reply to `messages` piece by piece; stops early when `cancel` is set."""
+        """Yield the reply to `messages` piece by piece; stops early when `cancel` is set,
+        within a token while generating and within a graph step while reading the prompt."""
         self._adapters.before_prompt(messages)
+        if cancel is not None and not self._prefill(messages, cancel):
+            return
         chat = [cast(llama_types.ChatCompletionRequestMessage, dict(m)) for m in messages]
         stream = self._llm.create_chat_completion(
             messages=chat,
@@ -155,6 +159,31 @@ class Engine:
             close = getattr(stream, "close", None)
             if close is not None:
                 close()
+
+    def _prefill(self, messages: Sequence[dict[str, str]], cancel: CancelToken) -> bool:
+        """Evaluate the prompt (all but its last token) where Stop can interrupt it.
+
+        llama-cpp-python's completion would prefill the prompt in one uninterruptible call;
+        evaluated here first, under llama.cpp's abort callback, the completion finds it in
+        the context and only evaluates the last token. Returns False if cancelled (the
+        context is then emptied: a decode cut short leaves it undefined).
+        """
+        tokens = self._adapters.render(messages)
+        if not tokens or len(tokens) < 2:
+            return not cancel.cancelled
+        remaining = llama_internals.keep_evaluated(self._llm, tokens[:-1])
+        if not remaining:
+            return not cancel.cancelled
+        try:
+            with llama_internals.abort_when(self._llm, lambda: cancel.cancelled):
+                self._llm.eval(remaining)
+        except RuntimeError:
+            if not cancel.cancelled:
+                raise
+        if cancel.cancelled:
+            forget_all(self._llm)
+            return False
+        return True
 
     def set_adapters(self, adapters: Sequence[AdapterSpec]) -> None:
         """Make these LoRA adapters, with these scales, the active ones; `[]` means none.

@@ -220,6 +220,13 @@ class AdapterSwitcher:
         except RuntimeError:
             return 0, 0
 
+    def render(self, messages: Sequence[dict[str, str]]) -> list[int] | None:
+        """The prompt tokens the chat handler will evaluate for `messages` (None: unknown)."""
+        try:
+            return self._prefix.render(messages)
+        except RuntimeError:
+            return None
+
     def _set_key(self, pairs: Sequence[tuple[LoadedAdapter, float]]) -> Hashable:
         return tuple((a.key, s) for a, s in pairs)
 
