@@ -29,9 +29,11 @@ def build_parser() -> argparse.ArgumentParser:
     from desktop.cli import (
         adapters_cmd,
         bench_cmd,
+        eval_cmd,
         library_cmd,
         models_cmd,
         selftest_cmd,
+        train_cmd,
     )
 
     parser = argparse.ArgumentParser(
@@ -47,6 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug output")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module in (library_cmd, models_cmd, adapters_cmd, bench_cmd, selftest_cmd):
+        module.add_parser(sub)
+    for module in (train_cmd, eval_cmd):  # style training and its evaluation (issue 8)
         module.add_parser(sub)
     return parser
 

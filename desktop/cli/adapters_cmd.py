@@ -21,6 +21,9 @@ def add_parser(sub: Any) -> None:
     lst = actions.add_parser("list", help="list adapters, showing which fit the current model")
     lst.add_argument("--json", action="store_true", help="print a JSON report")
     lst.set_defaults(func=cmd_list)
+    from desktop.cli.train_cmd import add_parity_parser
+
+    add_parity_parser(actions)  # `folio adapters parity NAME` lives with training
 
 
 def cmd_list(args: argparse.Namespace) -> int:
