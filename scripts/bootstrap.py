@@ -4,6 +4,9 @@
     python3 scripts/bootstrap.py run [FOLIO ARGS...]   # the app (the window; or CLI args)
     python3 scripts/bootstrap.py test [PYTEST ARGS...] # lint + the whole test suite
 
+`test` also installs the `train` extra (torch CPU, transformers, peft), so the training tests
+run; `run` and `setup` leave it out (Teach a style… then says how to add it).
+
 Idempotent: the virtual environment (.venv at the repo root) is reused while pyproject.toml
 is unchanged, llama-cpp-python is compiled once per machine (pip's wheel cache keeps the
 build), and the default models are only fetched if their verified copies are missing.
@@ -36,6 +39,10 @@ PORTABLE_CMAKE_ARGS = (
 # Kept equal to the pin in pyproject.toml (checked by tests/test_bootstrap.py).
 LLAMA_REQUIREMENT = "llama-cpp-python==0.3.36"
 
+# Optional extras each action needs: the tests include training (torch, transformers, peft:
+# the `train` extra, whose torch pin takes the CPU wheel), the app does not.
+EXTRAS = {"run": ("dev",), "setup": ("dev",), "test": ("dev", "train")}
+
 
 def say(msg: str) -> None:
     print(f"[folio setup] {msg}", flush=True)
@@ -55,12 +62,23 @@ def cmake_args() -> str:
     return os.environ.get("FOLIO_CMAKE_ARGS", PORTABLE_CMAKE_ARGS)
 
 
-def wanted_stamp() -> dict[str, str]:
+def wanted_stamp(extras: tuple[str, ...] = ("dev",)) -> dict[str, str]:
     return {
         "pyproject": hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest(),
         "cmake_args": cmake_args(),
         "python": sys.version,
+        "extras": ",".join(sorted(set(extras))),
     }
+
+
+def _extras_of(stamp: dict[str, str]) -> set[str]:
+    return {e for e in str(stamp.get("extras", "")).split(",") if e}
+
+
+def stamp_covers(stamp: dict[str, str], wanted: dict[str, str]) -> bool:
+    """Same pyproject, flags and Python, and at least the wanted extras installed."""
+    same = all(stamp.get(k) == v for k, v in wanted.items() if k != "extras")
+    return same and _extras_of(wanted) <= _extras_of(stamp)
 
 
 def read_stamp() -> dict[str, str]:
@@ -71,15 +89,18 @@ def read_stamp() -> dict[str, str]:
     return stamp if isinstance(stamp, dict) else {}
 
 
-def ensure_venv() -> None:
+def ensure_venv(extras: tuple[str, ...] = ("dev",)) -> None:
     if sys.version_info < (3, 10):  # noqa: UP036 - run by whatever python3 the user has
         sys.exit("Folio needs Python 3.10 or newer")
     if not venv_python().exists():
         say(f"creating {VENV}")
         venv.EnvBuilder(with_pip=True, clear=True).create(VENV)
-    stamp, wanted = read_stamp(), wanted_stamp()
-    if stamp == wanted:
+    stamp, wanted = read_stamp(), wanted_stamp(extras)
+    if stamp_covers(stamp, wanted):
         return
+    # Keep the extras installed before (a `run` after a `test` must not forget training).
+    extras = tuple(sorted(_extras_of(stamp) | set(extras)))
+    wanted = wanted_stamp(extras)
     started = time.monotonic()
     say("installing Folio and its dependencies (the first time compiles llama.cpp: ~8 min)")
     env = dict(os.environ, CMAKE_ARGS=cmake_args())
@@ -103,7 +124,7 @@ def ensure_venv() -> None:
             ],
             env=env,
         )
-    run([py, "-m", "pip", "install", "--quiet", "-e", ".[dev]"], env=env)
+    run([py, "-m", "pip", "install", "--quiet", "-e", f".[{','.join(extras)}]"], env=env)
     STAMP.write_text(json.dumps(wanted))
     say(f"dependencies ready in {time.monotonic() - started:.0f} s")
 
@@ -118,7 +139,7 @@ def main(argv: list[str]) -> int:
         return 2
     action, rest = argv[0], argv[1:]
     started = time.monotonic()
-    ensure_venv()
+    ensure_venv(EXTRAS[action])
     ensure_models()
     say(f"setup done in {time.monotonic() - started:.1f} s")
     py = str(venv_python())

@@ -63,6 +63,8 @@ class LoopStats:
 
 def attach_lora(model: Any, rank: int, alpha: float, targets: Sequence[str], seed: int) -> Any:
     """Wrap `model` in a PEFT LoRA on `targets` (B starts at zero: the output is unchanged)."""
+    import warnings
+
     import torch
     from peft import LoraConfig, get_peft_model
 
@@ -70,7 +72,9 @@ def attach_lora(model: Any, rank: int, alpha: float, targets: Sequence[str], see
     # PEFT annotates lora_alpha as int, but the scaling it computes (alpha / r) takes any number.
     options: dict[str, Any] = {"r": rank, "lora_alpha": alpha, "target_modules": list(targets)}
     config = LoraConfig(**options, lora_dropout=0.0, bias="none", task_type="CAUSAL_LM")
-    return get_peft_model(model, config)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # PEFT asks a deprecated question
+        return get_peft_model(model, config)
 
 
 def planned_steps(n_items: int, batch_size: int, epochs: float, max_steps: int) -> int:
