@@ -20,6 +20,14 @@ MODEL = paths.bundled_models_dir() / "SmolLM2-135M-Instruct.Q4_1.gguf"
 pytestmark = pytest.mark.skipif(not MODEL.is_file(), reason="default chat model not installed")
 
 
+@pytest.fixture(autouse=True)
+def _only_user_adapters(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests are about the user's folder; the shipped demo adapters are left out."""
+    from desktop.adapters import discovery
+
+    monkeypatch.setattr(discovery, "adapter_dirs", lambda: [(paths.user_adapters_dir(), "user")])
+
+
 @pytest.fixture(scope="module")
 def made(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     d = tmp_path_factory.mktemp("made")

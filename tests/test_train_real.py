@@ -28,6 +28,7 @@ from desktop.train.job import TrainJob  # noqa: E402
 from desktop.train.loop import attach_lora  # noqa: E402
 from desktop.train.parity import check_parity, default_examples, sequences_for  # noqa: E402
 from desktop.train.runner import run_job  # noqa: E402
+from desktop.train.verify import parity_of_installed  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
@@ -80,6 +81,29 @@ def test_only_assistant_tokens_are_learned(base: BaseModel) -> None:
     assert cut.dropped == 1 and cut.truncated == 1  # `ex` is cut; `long` loses its answer
     assert "1 example(s) longer than 64 tokens were truncated" in cut.warning
     assert "1 example(s) were skipped" in cut.warning
+
+
+def test_answer_loss_equals_the_models_own_loss(base: BaseModel, lora: Any) -> None:
+    import torch
+
+    from desktop.train.dataset import pad_batch
+    from desktop.train.loop import answer_loss
+
+    exs = [
+        Example((Message("user", q), Message("assistant", a)))
+        for q, a in (("Name a colour.", "Blue, like the sea."), ("Hi?", "Hello [1]"))
+    ]
+    batch = pad_batch(encode_all(base.tokenizer, exs, 64).items, base.tokenizer.pad_token_id)
+    with torch.no_grad():
+        ours = float(answer_loss(lora, batch))
+        theirs = float(
+            lora(
+                input_ids=torch.tensor(batch.input_ids),
+                attention_mask=torch.tensor(batch.attention_mask),
+                labels=torch.tensor(batch.labels),
+            ).loss
+        )
+    assert ours == pytest.approx(theirs, rel=1e-5)
 
 
 def _greedy(engine: Any, prompt: str) -> str:
@@ -137,6 +161,10 @@ def test_a_short_run_exports_an_adapter_that_changes_greedy_output(
     assert styled != plain
     assert "zebra" in styled.lower()
     assert _greedy(real_engine, "Name a colour.") == plain
+
+    # `folio adapters parity` recomputes it from the PEFT weights kept beside the GGUF.
+    again = parity_of_installed(path, chat_model_path, base=base)
+    assert again.passed and again.positions > result.parity["positions"] - 100
 
 
 def test_cancelling_leaves_no_adapter(

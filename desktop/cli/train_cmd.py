@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import shlex
+import signal
 import sys
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -120,7 +124,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         spec = s.catalog.get(args.base) if args.base else s.model_spec("chat")
         model_path = require_local(spec)
     job = _job_from(args, model_path, spec.id)
-    result = train_adapter(job, on_progress=None if args.json else _StderrProgress())
+    with _interrupt_on_sigterm():  # so the child is stopped and the staging folder removed
+        result = train_adapter(job, on_progress=None if args.json else _StderrProgress())
     if args.json:
         print_json(result.to_json())
         return 0
@@ -137,6 +142,23 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(ParityReport(**fields).line())
     print(f'installed {result.adapter_path}; try: folio ask "..." --adapter {result.name}')
     return 0
+
+
+@contextlib.contextmanager
+def _interrupt_on_sigterm() -> Iterator[None]:
+    """Turn SIGTERM into KeyboardInterrupt while training, so clean-up code runs."""
+
+    def interrupt(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def cmd_parity(args: argparse.Namespace) -> int:

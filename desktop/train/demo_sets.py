@@ -7,9 +7,9 @@ answer sits among distractors (other facts about the same thing, and facts about
 things), passages vary from one to five sentences, and some questions have no answer in
 any passage (RAFT-style). Regenerate the shipped files with:
 
-    python -m desktop.train.demo_sets grounded --n 1200 --seed 1 \
+    python -m desktop.train.demo_sets grounded --n 800 --seed 1 \
         --out models/adapters/grounded.train.jsonl
-    python -m desktop.train.demo_sets bullet-brief --n 800 --seed 2 \
+    python -m desktop.train.demo_sets bullet-brief --n 300 --seed 2 \
         --out models/adapters/bullet-brief.train.jsonl
 """
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from desktop.errors import FolioError
 
+INSTALL_COMMAND = (
+    "run `pip install -e '.[train]'` in Folio's folder (or `python3 scripts/bootstrap.py "
+    "test`, which installs it)"
+)
 INSTALL_HINT = (
-    "training a style needs the training add-on (torch, transformers, peft); install it "
-    "with `pip install -e '.[train]'` in Folio's folder, or "
-    "`python3 scripts/bootstrap.py test`, which installs it"
+    "training a style needs the training add-on (torch, transformers, peft): " + INSTALL_COMMAND
 )
 
 

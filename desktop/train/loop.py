@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from desktop.errors import Cancelled
-from desktop.train.dataset import EncodedSet, batches, pad_batch, steps_per_epoch
+from desktop.train.dataset import IGNORE, Batch, EncodedSet, batches, pad_batch, steps_per_epoch
 
 WARMUP_FRACTION = 0.06
 MIN_LR_FRACTION = 0.1
@@ -94,6 +94,26 @@ def lr_at(step: int, total: int, peak: float) -> float:
     )
 
 
+def answer_loss(peft_model: Any, batch: Batch) -> Any:
+    """Mean next-token cross-entropy over the learned (assistant) tokens of `batch`.
+
+    The same value as the model's own `labels=` loss, but the output layer (576 x 49,152
+    for the default model) runs only at the few learned positions instead of at every one:
+    the prompt makes up most of each sequence, so this saves a large share of each step.
+    """
+    import torch
+    import torch.nn.functional as F
+
+    causal_lm = peft_model.get_base_model()
+    decoder, head = causal_lm.get_decoder(), causal_lm.get_output_embeddings()
+    ids = torch.tensor(batch.input_ids)
+    mask = torch.tensor(batch.attention_mask)
+    targets = torch.tensor(batch.labels)[:, 1:]
+    hidden = decoder(input_ids=ids, attention_mask=mask).last_hidden_state[:, :-1]
+    learned = targets != IGNORE
+    return F.cross_entropy(head(hidden[learned]).float(), targets[learned])
+
+
 def train(
     peft_model: Any,
     data: EncodedSet,
@@ -142,16 +162,12 @@ def _train(
             batch = pad_batch(group, pad_id)
             for g in optimizer.param_groups:
                 g["lr"] = lr_at(step, total, cfg.lr)
-            out = peft_model(
-                input_ids=torch.tensor(batch.input_ids),
-                attention_mask=torch.tensor(batch.attention_mask),
-                labels=torch.tensor(batch.labels),
-            )
-            out.loss.backward()
+            loss = answer_loss(peft_model, batch)
+            loss.backward()
             torch.nn.utils.clip_grad_norm_(params, GRAD_CLIP)
             optimizer.step()
             optimizer.zero_grad(set_to_none=True)
-            loss_value = float(out.loss.detach())
+            loss_value = float(loss.detach())
             step += 1
             times.append(time.perf_counter() - t0)
             recent = times[-10:]

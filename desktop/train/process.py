@@ -48,13 +48,19 @@ def _child(job_json: dict[str, Any], events: Any, stop: Event, staging: str) -> 
     from desktop.train.hf_base import set_threads
     from desktop.train.runner import run_job
 
+    parent = os.getppid()
+
+    def should_stop() -> bool:
+        # Stop when asked, and when the parent is gone (killed outright, nobody to report to).
+        return stop.is_set() or os.getppid() != parent
+
     try:
         job = TrainJob.from_json(job_json)
         set_threads(job.threads)
         result = run_job(
             job,
             report=lambda p: events.put(("progress", p.to_json())),
-            should_stop=stop.is_set,
+            should_stop=should_stop,
             staging=Path(staging),
         )
     except Cancelled:

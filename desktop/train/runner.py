@@ -45,9 +45,28 @@ def check_destination(job: TrainJob) -> None:
 
 
 def staging_dir(job: TrainJob) -> Path:
-    """A fresh hidden folder beside the destination (same disk, so renames are atomic)."""
+    """A fresh hidden folder beside the destination (same disk, so renames are atomic).
+
+    Its name carries this process's id; staging folders of the same name left by processes
+    that no longer run (killed outright) are removed first.
+    """
     job.out_dir.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(prefix=f".{job.name}.training-", dir=job.out_dir))
+    prefix = f".{job.name}.training-"
+    for old in job.out_dir.glob(prefix + "*"):
+        pid = old.name[len(prefix) :].split("-", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(old, ignore_errors=True)
+    return Path(tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}-", dir=job.out_dir))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # exists, but not ours to signal
+    return True
 
 
 def run_job(

@@ -16,20 +16,26 @@ from desktop.train.parity import ParityReport, check_parity, default_examples, s
 MAX_TOKENS = 1024
 
 
-def load_peft(base: BaseModel, adapter_path: Path) -> Any:
-    """The base model wrapped with the PEFT weights `adapter_path` was exported from.
+def peft_weights(adapter_path: Path) -> Path:
+    """The folder of PEFT weights `adapter_path` was exported from.
 
     Raises:
-        TrainingError: there are no PEFT weights beside the adapter.
+        TrainingError: there are none beside the adapter.
     """
-    from peft import PeftModel
-
     folder = sidecar.peft_dir(adapter_path)
     if not (folder / "adapter_config.json").is_file():
         raise TrainingError(
             f"{Path(adapter_path).name} has no trained weights beside it ({folder.name}/), "
             "so there is nothing to compare it with; only adapters trained by Folio have them"
         )
+    return folder
+
+
+def load_peft(base: BaseModel, adapter_path: Path) -> Any:
+    """The base model wrapped with the PEFT weights `adapter_path` was exported from."""
+    from peft import PeftModel
+
+    folder = peft_weights(adapter_path)
     return PeftModel.from_pretrained(base.model, str(folder), is_trainable=False)
 
 
@@ -45,6 +51,7 @@ def parity_of_installed(
         TrainingError, ExamplesError: no PEFT weights, or a bad prompts file.
         AdapterError: the GGUF fails validation or does not load.
     """
+    peft_weights(adapter_path)  # fail before the minute it takes to load the model
     examples = default_examples() + (load_examples(prompts) if prompts else [])
     callers_base = base is not None
     base = base or load_base(model_path)

@@ -34,7 +34,7 @@ from PySide6.QtWidgets import (
 from desktop import paths
 from desktop.cancel import CancelToken
 from desktop.errors import Cancelled, FolioError
-from desktop.train.errors import INSTALL_HINT
+from desktop.train.errors import INSTALL_COMMAND
 from desktop.train.examples import load_examples, parse_pasted, write_jsonl
 from desktop.train.hf_base import missing_dependency
 from desktop.train.job import TrainJob, TrainProgress, TrainResult, check_name, format_duration
@@ -128,9 +128,9 @@ class TeachDialog(QDialog):
         self.file_choice = QRadioButton("Use an examples file (.jsonl)")
         self.paste_choice.setChecked(True)
         group = QButtonGroup(self)
-        for b in (self.paste_choice, self.file_choice):
-            group.addButton(b)
-            b.toggled.connect(self._update_source)
+        for choice in (self.paste_choice, self.file_choice):
+            group.addButton(choice)
+            choice.toggled.connect(self._update_source)
         self.pasted = QPlainTextEdit()
         self.pasted.setPlaceholderText(PLACEHOLDER)
         self.pasted.setMinimumHeight(150)
@@ -174,8 +174,8 @@ class TeachDialog(QDialog):
         self.close_button.clicked.connect(self.reject)
         buttons = QHBoxLayout()
         buttons.addStretch(1)
-        for b in (self.cancel_button, self.train_button, self.close_button):
-            buttons.addWidget(b)
+        for button in (self.cancel_button, self.train_button, self.close_button):
+            buttons.addWidget(button)
         layout = QVBoxLayout(self)
         layout.addWidget(intro)
         layout.addWidget(self.paste_choice)
@@ -190,7 +190,7 @@ class TeachDialog(QDialog):
         if self.missing:
             self.show_error(
                 "Training a style needs the training add-on, which this copy of Folio does "
-                f"not have ({self.missing} is missing). To add it: {INSTALL_HINT.split('; ', 1)[1]}."
+                f"not have ({self.missing} is missing). To add it, {INSTALL_COMMAND}."
             )
             self.train_button.setEnabled(False)
         elif self.model_path is None:
@@ -271,9 +271,9 @@ class TeachDialog(QDialog):
             self.cancel_button.setEnabled(False)
 
     def _set_running(self, running: bool) -> None:
-        for w in (self.pasted, self.file_edit, self.browse, self.name_edit):
-            w.setEnabled(not running)
-        for w in (self.description_edit, self.epochs, self.paste_choice, self.file_choice):
+        inputs: list[QWidget] = [self.pasted, self.file_edit, self.browse, self.name_edit]
+        inputs += [self.description_edit, self.epochs, self.paste_choice, self.file_choice]
+        for w in inputs:
             w.setEnabled(not running)
         self.train_button.setVisible(not running)
         self.cancel_button.setVisible(running)
