@@ -41,10 +41,10 @@ def test_scoring_rules() -> None:
 
 
 def test_targets_and_summary() -> None:
-    base = {"compliance": 0.1, "contains_gold": 0.2, "cites_fact": 0.5, "answer_rate": 1.0,
+    base = {"compliance": 0.1, "contains_gold": 0.2, "shown_cites_fact": 0.5, "answer_rate": 1.0,
             "refusal": 0.1}  # fmt: skip
-    good = {"compliance": 0.995, "contains_gold": 0.45, "cites_fact": 0.9, "answer_rate": 0.96,
-            "refusal": 0.85}  # fmt: skip
+    good = {"compliance": 0.995, "contains_gold": 0.45, "shown_cites_fact": 0.9,
+            "answer_rate": 0.96, "refusal": 0.85}  # fmt: skip
     assert all(t.met for t in judge("bullet-brief", base, good))
     assert all(t.met for t in judge("grounded", base, good))
     missed = {t.name for t in judge("grounded", base, {**good, "answer_rate": 0.9})}

@@ -15,6 +15,7 @@ ROWS = (
     ("contains_gold", "answer contains gold"),
     ("cites_fact", "citation of the gold fact"),
     ("cites_gold_paragraph", "citation of the gold paragraph"),
+    ("shown_cites_fact", "shown citation has the fact"),
     ("refusal", "refusal (unanswerable)"),
     ("compliance", "format compliance"),
     ("gold_retrieved", "gold paragraph retrieved"),

@@ -16,7 +16,7 @@ import os
 import statistics
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 
 Progress = Callable[[str, int, int], None]  # label ("base"/adapter name), done, total
 EXTRA_DEPTH = 10  # results fetched beyond k so that k remain once the gold paragraph is gone
+CACHE_VERSION = 2  # bump when what a cached answer records changes
 
 
 class DroppingSearcher(Searcher):
@@ -58,15 +59,18 @@ class ItemResult:
     gold_retrieved: bool  # a passage of the gold paragraph was among those given
     leaky: bool  # unanswerable variant whose remaining passages still hold the answer
     seconds: float
+    passages: tuple[Passage, ...] = ()  # as the model saw them (so answers can be rescored)
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["score"] = asdict(self.score)
+        data["passages"] = [[p.text, p.source] for p in self.passages]
         return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ItemResult:
-        return cls(**{**data, "score": Score(**data["score"])})
+        passages = tuple(Passage(t, s) for t, s in data.get("passages", []))
+        return cls(**{**data, "score": Score(**data["score"]), "passages": passages})
 
 
 def _answer_fixed(engine: Any, item: EvalItem, max_tokens: int) -> tuple[str, list[Passage]]:
@@ -109,7 +113,14 @@ def answer_item(
 
     leaky = not item.answerable and any(contains_any(p.text, item.answers) for p in passages)
     return ItemResult(
-        item.id, item.answerable, text, score, gold_in, leaky, time.perf_counter() - started
+        item.id,
+        item.answerable,
+        text,
+        score,
+        gold_in,
+        leaky,
+        time.perf_counter() - started,
+        tuple(passages),
     )
 
 
@@ -131,6 +142,7 @@ def summarize(results: Sequence[ItemResult]) -> dict[str, Any]:
         "contains_gold": _rate([r.score.contains_gold for r in ans]),
         "cites_fact": _rate([r.score.cites_fact for r in ans]),
         "cites_gold_paragraph": _rate([r.score.cites_gold_source for r in ans]),
+        "shown_cites_fact": _rate([r.score.shown_cites_fact for r in ans]),
         "refusal": _rate([r.score.refused for r in una]),
         "compliance": _rate([bool(r.score.format_ok) for r in modelled]),
         "compliance_n": len(modelled),
@@ -148,6 +160,7 @@ def base_cache_key(model_path: Path, items: Sequence[EvalItem], settings: dict[s
             "items": [[i.id, i.question, [p.text for p in i.passages]] for i in items],
             "prompt": [SYSTEM_PROMPT, probe],
             "settings": settings,
+            "version": CACHE_VERSION,
         },
         sort_keys=True,
     )
@@ -228,17 +241,8 @@ def evaluate_adapter(
 
 
 def _rescored(r: ItemResult, items: Sequence[EvalItem], format_regex: str) -> ItemResult:
-    import re
-
-    if r.score.format_ok is None:
-        return r
-    ok = bool(format_regex) and re.fullmatch(format_regex, r.answer.strip()) is not None
-    return ItemResult(
-        r.item_id,
-        r.answerable,
-        r.answer,
-        Score(**{**asdict(r.score), "format_ok": ok}),
-        r.gold_retrieved,
-        r.leaky,
-        r.seconds,
-    )
+    """A cached answer judged again (the format validator is the adapter's)."""
+    item = next(i for i in items if i.id == r.item_id)
+    found = r.score.format_ok is not None
+    score = score_answer(r.answer, r.passages, item.answers, item.gold_source, format_regex, found)
+    return replace(r, score=score)

@@ -11,7 +11,8 @@ import string
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from desktop.rag.prompt import cited_numbers
+from desktop.rag.answer import attribute
+from desktop.rag.prompt import Citation, cited_numbers
 
 # Ways the default model and the adapters say that the passages lack the answer, and the
 # relevance gate's own message. Deliberately broad: a refusal in any words counts.
@@ -63,6 +64,7 @@ class Score:
     contains_gold: bool
     cites_fact: bool  # a citation points at a passage that contains the gold answer
     cites_gold_source: bool  # a citation points at a passage of the gold paragraph
+    shown_cites_fact: bool  # a citation Folio shows (after its attribution) holds the answer
     format_ok: bool | None  # None: the relevance gate answered, not the model
     n_citations: int
 
@@ -78,6 +80,11 @@ def score_answer(
     """Judge `text`, an answer given from `passages` (`found` False: the gate declined)."""
     cited = cited_numbers(text, len(passages)) if found else []
     cited_passages = [passages[n - 1] for n in cited]
+    numbered = [
+        Citation(i, i, p.source, None, None, p.text, 0, len(p.text))
+        for i, p in enumerate(passages, start=1)
+    ]
+    shown = attribute(text, cited, numbered) if found else []
     format_ok = (
         None
         if not found
@@ -89,6 +96,7 @@ def score_answer(
         cites_fact=any(contains_any(p.text, answers) for p in cited_passages),
         cites_gold_source=bool(gold_source)
         and any(p.source == gold_source for p in cited_passages),
+        shown_cites_fact=any(contains_any(c.text, answers) for c in shown),
         format_ok=format_ok,
         n_citations=len(cited),
     )

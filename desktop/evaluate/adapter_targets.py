@@ -36,7 +36,12 @@ def _at_least(
 
 
 def judge(adapter: str, base: dict[str, Any], with_adapter: dict[str, Any]) -> list[Target]:
-    """The targets of `adapter` (empty for adapters without declared targets)."""
+    """The targets of `adapter` (empty for adapters without declared targets).
+
+    Citations are judged as `folio ask` shows them (the model's own, kept when the passage
+    supports the answer, else Folio's attribution), as in the issue's base figures; the
+    model-written citations alone are reported beside them (`cites_fact`).
+    """
     b, a = base, with_adapter
     if adapter == "bullet-brief":
         return [
@@ -46,8 +51,8 @@ def judge(adapter: str, base: dict[str, Any], with_adapter: dict[str, Any]) -> l
                 b["contains_gold"],
             ),
             _at_least(
-                "citation of the gold fact", ">= base", a["cites_fact"], b["cites_fact"],
-                b["cites_fact"],
+                "citation of the gold fact", ">= base", a["shown_cites_fact"],
+                b["shown_cites_fact"], b["shown_cites_fact"],
             ),
         ]  # fmt: skip
     if adapter == "grounded":
@@ -58,7 +63,8 @@ def judge(adapter: str, base: dict[str, Any], with_adapter: dict[str, Any]) -> l
                 "answer contains gold", ">= 2x base", a["contains_gold"], double, b["contains_gold"]
             ),
             _at_least(
-                "citation of the gold fact", ">= 85%", a["cites_fact"], 0.85, b["cites_fact"]
+                "citation of the gold fact", ">= 85%", a["shown_cites_fact"], 0.85,
+                b["shown_cites_fact"],
             ),
             _at_least("refusal when unanswerable", ">= 80%", a["refusal"], 0.80, b["refusal"]),
             _at_least(
@@ -80,8 +86,9 @@ def summary_line(result: dict[str, Any]) -> str:
     if a.get("contains_gold") is not None:
         gold = _pct(a["contains_gold"])
         parts.append(f"answer holds the fact {gold} (without: {_pct(b['contains_gold'])})")
-    if a.get("cites_fact") is not None:
-        parts.append(f"cites the right passage {_pct(a['cites_fact'])} ({_pct(b['cites_fact'])})")
+    if a.get("shown_cites_fact") is not None:
+        cites = _pct(a["shown_cites_fact"])
+        parts.append(f"cites the right passage {cites} ({_pct(b['shown_cites_fact'])})")
     if a.get("refusal") is not None:
         parts.append(f"declines unanswerable {_pct(a['refusal'])} ({_pct(b['refusal'])})")
     n = result.get("items", 0)
