@@ -34,6 +34,12 @@ EXCLUDED_MODULES = [
     "tests",
     "PyInstaller",
     "hf_xet",  # huggingface_hub's Xet transfer backend: Folio's downloads use plain HTTP
+    # Optional extras left out of the bundle: OCR (rapidocr drags in opencv, ~100 MB; the
+    # bundle says OCR is not included), benchmark plots, the tests' spreadsheet writer.
+    "rapidocr_onnxruntime",
+    "cv2",
+    "matplotlib",
+    "xlsxwriter",
     "PySide6.QtQml",
     "PySide6.QtQuick",
     "PySide6.QtQuickWidgets",

@@ -5,6 +5,9 @@
     python3 scripts/bootstrap.py test [PYTEST ARGS...] # lint + the whole test suite
     python3 scripts/bootstrap.py package [build|smoke|all]  # dist/folio bundle (PyInstaller)
 
+`test` also installs the `train` extra (torch CPU, transformers, peft), so the training tests
+run; `run` and `setup` leave it out (Teach a style… then says how to add it).
+
 Idempotent: the virtual environment (.venv at the repo root) is reused while pyproject.toml
 is unchanged, llama-cpp-python is compiled once per machine (pip's wheel cache keeps the
 build), and the default models are only fetched if their verified copies are missing.
@@ -57,7 +60,14 @@ def cmake_args() -> str:
 
 
 # The optional extras each action needs; the environment keeps every extra once installed.
-EXTRAS = {"run": ("dev",), "setup": ("dev",), "test": ("dev", "package"), "package": ("package",)}
+# The tests include training (`train`: torch CPU, transformers, peft) and the bundle's
+# checks (`package`); the app itself needs neither.
+EXTRAS = {
+    "run": ("dev",),
+    "setup": ("dev",),
+    "test": ("dev", "train", "package"),
+    "package": ("package",),
+}
 
 
 def wanted_stamp(extras: tuple[str, ...]) -> dict[str, str]:

@@ -88,6 +88,14 @@ def _isolated_home(
 
 
 @pytest.fixture
+def only_user_adapters(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Adapters are searched for in the user's folder only: the shipped demo ones left out."""
+    monkeypatch.setattr(
+        Locations, "adapter_dirs", property(lambda self: ((self.user_adapters_dir, "user"),))
+    )
+
+
+@pytest.fixture
 def locations(_isolated_home: Path) -> Locations:
     """The folders of this test's Folio home (models are found in the repo's `models/`)."""
     return Locations.under(_isolated_home)

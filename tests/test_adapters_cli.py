@@ -22,6 +22,11 @@ from tests.fakes import ScriptedEngine
 MODEL = require_default_model("chat")
 
 
+@pytest.fixture(autouse=True)
+def _only_user_adapters(only_user_adapters: None) -> None:
+    """These tests are about the user's folder; the shipped demo adapters are left out."""
+
+
 @pytest.fixture(scope="module")
 def made(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     d = tmp_path_factory.mktemp("made")

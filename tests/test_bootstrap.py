@@ -58,7 +58,7 @@ def test_extras_accumulate_so_actions_do_not_fight(bootstrap, monkeypatch) -> No
     monkeypatch.setattr(bootstrap, "venv_python", lambda: Path(__file__))
     monkeypatch.delenv("FOLIO_CMAKE_ARGS", raising=False)
     bootstrap.ensure_venv(bootstrap.EXTRAS["test"])
-    assert [c for c in calls if "-e" in c][-1][-1] == ".[dev,package]"
+    assert [c for c in calls if "-e" in c][-1][-1] == ".[dev,package,train]"
     calls.clear()
     bootstrap.ensure_venv(bootstrap.EXTRAS["run"])  # a subset: nothing to install
     bootstrap.ensure_venv(bootstrap.EXTRAS["package"])

@@ -166,8 +166,9 @@ def stop_on_first_piece(qtbot, w: MainWindow, press: Callable[[], None]) -> floa
 
 
 def test_switching_the_adapter_applies_to_the_next_answer_without_reload(  # type: ignore[no-untyped-def]
-    qtbot, open_window, tmp_path: Path, chat_model_path: Path
+    qtbot, open_window, tmp_path: Path, chat_model_path: Path, only_user_adapters
 ) -> None:
+    # Only this test's adapters: the demo adapters shipped in models/adapters are left out.
     adapters = Locations.from_environment().user_adapters_dir
     write_lora(
         chat_model_path,

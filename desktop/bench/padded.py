@@ -18,6 +18,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import apsw
 import numpy as np
 
 from desktop.library import vectors
@@ -91,13 +92,12 @@ def build_padded(
 
 
 def _insert_batch(
-    db: object, folder: int, ids: np.ndarray, texts: Sequence[str], path: Path
+    conn: apsw.Connection, folder: int, ids: np.ndarray, texts: Sequence[str], path: Path
 ) -> None:
-    conn = db  # apsw.Connection; kept untyped here to keep the import light
     first_doc = int(ids[0] - 1) // CHUNKS_PER_DOCUMENT + 1
     last_doc = int(ids[-1] - 1) // CHUNKS_PER_DOCUMENT + 1
     now = time.time()
-    conn.executemany(  # type: ignore[attr-defined]
+    conn.executemany(
         "INSERT OR IGNORE INTO documents(id, folder_id, path, size, mtime, content_hash, "
         "status, pages, indexed_at) VALUES (?, ?, ?, 0, 0, NULL, 'indexed', NULL, ?)",
         (
@@ -105,7 +105,7 @@ def _insert_batch(
             for d in range(first_doc, last_doc + 1)
         ),
     )
-    conn.executemany(  # type: ignore[attr-defined]
+    conn.executemany(
         "INSERT INTO chunks(id, document_id, ordinal, text, page, char_start, char_end, heading) "
         "VALUES (?, ?, ?, ?, NULL, 0, ?, NULL)",
         (

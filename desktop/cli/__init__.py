@@ -33,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
         library_cmd,
         models_cmd,
         selftest_cmd,
+        train_cmd,
     )
 
     parser = argparse.ArgumentParser(
@@ -47,7 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug output")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in (library_cmd, models_cmd, adapters_cmd, bench_cmd, eval_cmd, selftest_cmd):
+    commands = (library_cmd, models_cmd, adapters_cmd, train_cmd, bench_cmd, eval_cmd, selftest_cmd)
+    for module in commands:
         module.add_parser(sub)
     return parser
 

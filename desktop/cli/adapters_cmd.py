@@ -31,6 +31,9 @@ def add_parser(sub: Any) -> None:
     add.add_argument("path", type=Path, help="the adapter's .gguf file")
     add.add_argument("--json", action="store_true", help="print a JSON report")
     add.set_defaults(func=cmd_add)
+    from desktop.cli.train_cmd import add_parity_parser
+
+    add_parity_parser(actions)  # `folio adapters parity NAME` lives with training
 
 
 def cmd_add(args: argparse.Namespace) -> int:

@@ -158,17 +158,18 @@ def _padded(
 
 def _seeds(seed_lib: Path, workload: Any) -> tuple[Any, list[str]]:
     from desktop.library import vectors
+    from desktop.library.columns import as_int, as_str
     from desktop.session import Session
 
     with Session.from_environment(seed_lib) as s:
         if not seed_lib.exists() or s.library.counts()["chunks"] == 0:
             s.indexer.index([workload.folder])
         rows = s.library.db.execute("SELECT id, text FROM chunks ORDER BY id LIMIT 3000").fetchall()
-        found = vectors.vectors_of(s.library.db, [int(r[0]) for r in rows])  # type: ignore[arg-type]
+        found = vectors.vectors_of(s.library.db, [as_int(r[0]) for r in rows])
     import numpy as np
 
-    ids = [int(r[0]) for r in rows if int(r[0]) in found]  # type: ignore[arg-type]
-    text_of = {int(r[0]): str(r[1]) for r in rows}  # type: ignore[arg-type]
+    ids = [as_int(r[0]) for r in rows if as_int(r[0]) in found]
+    text_of = {as_int(r[0]): as_str(r[1]) for r in rows}
     return np.stack([found[i] for i in ids]), [text_of[i] for i in ids]
 
 

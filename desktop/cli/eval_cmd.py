@@ -1,4 +1,4 @@
-"""`folio eval ...`: answer and retrieval quality on public datasets.
+"""`folio eval ...`: retrieval, cited-answer and style-adapter quality on held-out data.
 
 Each evaluation lives in its own module exposing `add_parser(eval_subparsers)`; list it in
 SUBCOMMANDS to register it.
@@ -8,13 +8,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from desktop.cli import eval_beir_cmd, eval_squad_cmd
+from desktop.cli import eval_adapter_cmd, eval_beir_cmd, eval_squad_cmd
 
-SUBCOMMANDS = [eval_beir_cmd, eval_squad_cmd]
+SUBCOMMANDS = [eval_adapter_cmd, eval_beir_cmd, eval_squad_cmd]
 
 
 def add_parser(sub: Any) -> None:
-    p = sub.add_parser("eval", help="measure retrieval and answer quality on a dataset")
+    p = sub.add_parser(
+        "eval", help="measure retrieval, answer and adapter quality on held-out data"
+    )
     esub = p.add_subparsers(dest="eval", metavar="WHAT", required=True)
     for module in SUBCOMMANDS:
         module.add_parser(esub)

@@ -1,1 +1,1 @@
-"""Quality evaluation on public datasets: BEIR retrieval and SQuAD-style cited answers."""
+"""Quality evaluation on held-out data: BEIR retrieval, SQuAD-style cited answers, adapters."""

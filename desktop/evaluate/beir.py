@@ -19,7 +19,12 @@ from pathlib import Path
 
 from desktop.bench.stats import summarize
 from desktop.evaluate.metrics import mean, ndcg_at, recall_at, reciprocal_rank
-from desktop.library.search import DEFAULT_FUSION, Fusion, Mode, fuse
+from desktop.library.columns import as_int, as_str
+from desktop.library.search import DEFAULT_FUSION, Fusion, Mode, Searcher, fuse
+from desktop.library.store import Library
+
+# The two legs, each scored alone beside the hybrid.
+LEG_MODES: tuple[Mode, Mode] = ("keyword", "vector")
 
 Corpus = dict[str, tuple[str, str]]
 Qrels = dict[str, dict[str, int]]
@@ -83,12 +88,12 @@ def scores_for(ranked: Sequence[str], rels: dict[str, int]) -> dict[str, float]:
 class LegCache:
     """Both legs of every query, searched once at LEG_DEPTH."""
 
-    def __init__(self, searcher: object, queries: dict[str, str], say: Say | None = None) -> None:
+    def __init__(self, searcher: Searcher, queries: dict[str, str], say: Say | None = None) -> None:
         self.legs: dict[str, tuple[list[tuple[int, float]], list[tuple[int, float]]]] = {}
         self.latency_ms: list[float] = []
         for i, (qid, text) in enumerate(queries.items()):
             t = time.perf_counter()
-            vec, kw, _, _ = searcher.legs(text, LEG_DEPTH)  # type: ignore[attr-defined]
+            vec, kw, _, _ = searcher.legs(text, LEG_DEPTH)
             self.latency_ms.append((time.perf_counter() - t) * 1000)
             self.legs[qid] = (vec, kw)
             if say is not None and (i + 1) % 100 == 0:
@@ -107,12 +112,12 @@ def evaluate(
     return {name: round(mean(values), 4) for name, values in per_query.items()}
 
 
-def chunk_documents(library: object) -> dict[int, str]:
+def chunk_documents(library: Library) -> dict[int, str]:
     """chunk id -> document id (the file's stem) for every chunk of the library."""
-    rows = library.db.execute(  # type: ignore[attr-defined]
+    rows = library.db.execute(
         "SELECT c.id, d.path FROM chunks c JOIN documents d ON d.id = c.document_id"
     )
-    return {int(cid): Path(str(path)).stem for cid, path in rows}
+    return {as_int(cid): Path(as_str(path)).stem for cid, path in rows}
 
 
 def tune(
@@ -146,7 +151,6 @@ def run_beir(
     say: Say | None = None,
 ) -> dict[str, object]:
     """Index the collection (once per work folder) and report every mode's metrics."""
-    from desktop.library.search import Searcher
     from desktop.session import Session
 
     corpus, queries, qrels = load_beir(dataset, split)
@@ -169,8 +173,8 @@ def run_beir(
         searcher = Searcher(s.library, s.embedder)
         legs = LegCache(searcher, queries, say)
         modes: dict[str, dict[str, float]] = {}
-        for mode in ("keyword", "vector"):
-            modes[mode] = evaluate(legs, qrels, doc_of, mode, Fusion(depth=LEG_DEPTH))  # type: ignore[arg-type]
+        for mode in LEG_MODES:
+            modes[mode] = evaluate(legs, qrels, doc_of, mode, Fusion(depth=LEG_DEPTH))
         modes["hybrid"] = evaluate(legs, qrels, doc_of, "hybrid", DEFAULT_FUSION)
         for name, fusion in BASELINES.items():
             modes[name] = evaluate(legs, qrels, doc_of, "hybrid", fusion)
@@ -189,7 +193,6 @@ def run_squad_retrieval(path: Path, work: Path, say: Say | None = None) -> dict[
     """The same modes and metrics on a SQuAD-format file: each question's one relevant
     document is its own paragraph (XQuAD: 1,190 questions over 240 paragraphs)."""
     from desktop.evaluate.squad import load_squad, write_paragraphs
-    from desktop.library.search import Searcher
     from desktop.session import Session
 
     data = load_squad(path)
@@ -207,9 +210,8 @@ def run_squad_retrieval(path: Path, work: Path, say: Say | None = None) -> dict[
         s.indexer.index([folder])
         doc_of = chunk_documents(s.library)
         legs = LegCache(Searcher(s.library, s.embedder), queries, say)
-        modes = {
-            m: evaluate(legs, qrels, doc_of, m, Fusion(depth=LEG_DEPTH))  # type: ignore[arg-type]
-            for m in ("keyword", "vector")
+        modes: dict[str, dict[str, float]] = {
+            m: evaluate(legs, qrels, doc_of, m, Fusion(depth=LEG_DEPTH)) for m in LEG_MODES
         }
         modes["hybrid"] = evaluate(legs, qrels, doc_of, "hybrid", DEFAULT_FUSION)
         for name, fusion in BASELINES.items():

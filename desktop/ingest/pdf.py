@@ -8,6 +8,7 @@ in a note beside the document.
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 from pathlib import Path
 
@@ -177,6 +178,10 @@ def _count(pages: int) -> str:
 def _ocr_advice(limits: IngestLimits) -> str:
     from desktop.ingest import ocr
 
+    if getattr(sys, "frozen", False) and not ocr.available():
+        return (
+            "this packaged Folio does not include OCR (install Folio from source with folio[ocr])"
+        )
     if not limits.ocr:
         return "turn on OCR in Settings to read scans (needs the folio[ocr] extra)"
     if not ocr.available():

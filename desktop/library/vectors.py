@@ -28,6 +28,8 @@ from dataclasses import dataclass
 import apsw
 import numpy as np
 
+from desktop.library.columns import as_bytes, as_int
+
 FLOATS = "chunk_vector_floats"
 _DELETIONS = "vector_deletions"
 CODES = "chunk_vector_codes"
@@ -63,11 +65,11 @@ def migrate_from_vec0(db: apsw.Connection) -> int:
     dim = db.execute("SELECT value FROM meta WHERE key = 'embedding_dim'").fetchone()
     if legacy is None or dim is None:
         return 0
-    create(db, int(dim[0]))  # type: ignore[arg-type]
+    create(db, int(str(dim[0])))
     moved = 0
     batch: list[tuple[int, bytes]] = []
     for rowid, blob in db.execute(f"SELECT rowid, embedding FROM {LEGACY_VEC0}"):
-        batch.append((int(rowid), bytes(blob)))  # type: ignore[arg-type]
+        batch.append((as_int(rowid), as_bytes(blob)))
         if len(batch) == 10_000:
             moved += _insert_blobs(db, batch)
             batch = []
@@ -298,8 +300,8 @@ def _read_codes(db: apsw.Connection, after: int) -> _Rows:
     ids: list[int] = []
     blobs: list[bytes] = []
     for cid, blob in db.execute(f"SELECT id, code FROM {CODES} WHERE id > ? ORDER BY id", (after,)):
-        ids.append(cid)  # type: ignore[arg-type]
-        blobs.append(blob)  # type: ignore[arg-type]
+        ids.append(as_int(cid))
+        blobs.append(as_bytes(blob))
     if not blobs:
         return None
     raw = np.frombuffer(b"".join(blobs), dtype=np.uint8).reshape(len(blobs), -1)
@@ -390,8 +392,8 @@ def all_vectors(db: apsw.Connection) -> tuple[np.ndarray, np.ndarray]:
     ids: list[int] = []
     blobs: list[bytes] = []
     for cid, blob in db.execute(f"SELECT id, vector FROM {FLOATS} ORDER BY id"):
-        ids.append(cid)  # type: ignore[arg-type]
-        blobs.append(blob)  # type: ignore[arg-type]
+        ids.append(as_int(cid))
+        blobs.append(as_bytes(blob))
     if not blobs:
         return np.zeros(0, np.int64), np.zeros((0, 0), np.float32)
     matrix = np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(blobs), -1)

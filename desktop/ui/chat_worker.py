@@ -21,6 +21,7 @@ from desktop.engine.api import ChatEngine
 from desktop.errors import ModelError
 from desktop.rag.prompt import SYSTEM_PROMPT
 from desktop.session import Session
+from desktop.train.sidecar import effect_line
 from desktop.ui.qtcompat import emit
 from desktop.ui.workers import user_message
 
@@ -164,6 +165,7 @@ class ChatWorker(QObject):
                         "ok": verdict.ok,
                         "reason": verdict.reason,
                         "description": info.description,
+                        "effect": effect_line(info.path, where.user_adapters_dir),
                     }
                 )
         except BaseException as exc:  # noqa: BLE001

@@ -10,6 +10,7 @@ from PySide6.QtWidgets import QMessageBox
 
 from desktop import __version__
 from desktop.ui.diagnostics import diagnostics_text
+from desktop.ui.teach_dialog import open_teach_dialog
 
 if TYPE_CHECKING:
     from desktop.ui.main_window import MainWindow
@@ -59,6 +60,9 @@ def build_menus(window: MainWindow) -> dict[str, QAction]:
     chat_menu.addSeparator()
     chat_menu.addAction(_action(window, "&Export chat as Markdown…", window.export_chat, "Ctrl+E"))
     chat_menu.addAction(_action(window, "&Rename chat", _rename(window), "F2"))
+    chat_menu.addSeparator()
+    named["teach"] = _action(window, "&Teach a style…", lambda: open_teach_dialog(window))
+    chat_menu.addAction(named["teach"])
 
     view_menu = bar.addMenu("&View")
     sources = QAction("&Sources panel", window, checkable=True, checked=True)

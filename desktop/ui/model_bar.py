@@ -26,6 +26,15 @@ APPLY_DELAY_MS = 150
 _ID_ROLE = Qt.ItemDataRole.UserRole
 
 
+def adapter_tooltip(row: Mapping[str, Any]) -> str:
+    """An adapter's description, its measured effect (last `folio eval adapter`), its fit."""
+    if not row["ok"]:
+        return f"Can't be used: {row['reason']}"
+    effect = row.get("effect") or ""
+    lines = [row.get("description") or "", f"Measured: {effect}" if effect else "", row["reason"]]
+    return "\n".join(line for line in lines if line)
+
+
 class ModelBar(QWidget):
     """Model and adapter choice. It reports choices; the window applies them."""
 
@@ -164,12 +173,7 @@ class ModelBar(QWidget):
             item = QStandardItem(label)
             item.setData(row["info"], _ID_ROLE)
             item.setEnabled(bool(row["ok"]))
-            tip = row.get("description") or ""
-            item.setToolTip(
-                f"{tip}\n{row['reason']}".strip()
-                if row["ok"]
-                else f"Can't be used: {row['reason']}"
-            )
+            item.setToolTip(adapter_tooltip(row))
             self.adapter_model.appendRow(item)
             if row["name"] == active and row["ok"]:
                 current = self.adapter_model.rowCount() - 1

@@ -1,0 +1,183 @@
+"""`folio train-adapter`: teach the chat model a style from examples; `folio adapters parity`."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import shlex
+import signal
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from desktop.cli.common import print_json, session_for
+from desktop.errors import AdapterError
+from desktop.models.catalog import require_local
+from desktop.train.job import ATTENTION, TARGETS, TrainJob, TrainProgress
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser(
+        "train-adapter",
+        help="train a style adapter (LoRA) from examples (needs the [train] add-on)",
+        description="Train a LoRA style adapter for the chat model from JSONL examples, "
+        "export it as GGUF, check it against the trained weights and install it.",
+    )
+    p.add_argument("--examples", type=Path, required=True, help="JSONL file of examples")
+    p.add_argument("--name", required=True, help="the style's name (its file name too)")
+    p.add_argument("--base", metavar="MODEL_ID", help="catalog id of the base chat model")
+    p.add_argument("--rank", type=int, default=8, help="LoRA rank (default 8)")
+    p.add_argument("--alpha", type=float, default=16.0, help="LoRA alpha (default 16)")
+    p.add_argument("--epochs", type=float, default=1.0, help="passes over the examples")
+    p.add_argument("--lr", type=float, default=2e-4, help="peak learning rate")
+    p.add_argument("--max-steps", type=int, default=0, help="stop after N steps (0: no limit)")
+    p.add_argument("--max-seq-len", type=int, default=512, help="truncate longer examples")
+    p.add_argument("--batch-size", type=int, default=4, help="sequences per step")
+    p.add_argument(
+        "--targets",
+        default=",".join(ATTENTION),
+        help=f"comma-separated modules to adapt, among {','.join(TARGETS)}",
+    )
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--description", default="", help="one line shown in the Style tooltip")
+    p.add_argument("--format-regex", default="", help="the answer format `folio eval` checks")
+    p.add_argument("--out", type=Path, help="folder to install into (default: your adapters)")
+    p.add_argument("--overwrite", action="store_true", help="replace an adapter of that name")
+    p.add_argument("--no-parity", action="store_true", help="skip the export check")
+    p.add_argument("--threads", type=int, default=0, help="CPU threads (0: all)")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.set_defaults(func=cmd_train)
+
+
+def add_parity_parser(actions: Any) -> None:
+    """Register `folio adapters parity` under the `adapters` command's actions."""
+    p = actions.add_parser(
+        "parity",
+        help="check an adapter's GGUF against the PEFT weights it was exported from",
+    )
+    p.add_argument("name", help="adapter name (see `folio adapters list`) or .gguf path")
+    p.add_argument("--prompts", type=Path, help="JSONL conversations to compare on")
+    p.add_argument("--json", action="store_true", help="print a JSON report")
+    p.set_defaults(func=cmd_parity)
+
+
+class _StderrProgress:
+    """Progress lines on stderr: rewritten in place on a terminal, one per line otherwise."""
+
+    def __init__(self) -> None:
+        self.tty = sys.stderr.isatty()
+        self.last_phase = ""
+
+    def __call__(self, p: TrainProgress) -> None:
+        line = p.line()
+        if self.tty and p.phase == "training" and not p.message:
+            sys.stderr.write("\r" + line.ljust(79))
+        else:
+            if self.tty and self.last_phase == "training":
+                sys.stderr.write("\n")
+            sys.stderr.write(line + "\n")
+        sys.stderr.flush()
+        self.last_phase = p.phase
+
+
+def _job_from(
+    args: argparse.Namespace, model_path: Path, model_id: str, user_adapters_dir: Path
+) -> TrainJob:
+    targets = tuple(t.strip() for t in args.targets.split(",") if t.strip())
+    command = "folio " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    try:
+        return TrainJob(
+            examples=args.examples,
+            name=args.name,
+            model_path=model_path,
+            out_dir=args.out or user_adapters_dir,
+            rank=args.rank,
+            alpha=args.alpha,
+            epochs=args.epochs,
+            lr=args.lr,
+            max_steps=args.max_steps,
+            max_seq_len=args.max_seq_len,
+            batch_size=args.batch_size,
+            targets=targets,
+            seed=args.seed,
+            description=args.description,
+            format_regex=args.format_regex,
+            parity=not args.no_parity,
+            overwrite=args.overwrite,
+            threads=args.threads,
+            base_model_id=model_id,
+            command=command,
+        )
+    except ValueError as exc:
+        from desktop.train.errors import TrainingError
+
+        raise TrainingError(str(exc)) from None
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from desktop.train.hf_base import require_training
+    from desktop.train.process import train_adapter
+
+    require_training()  # one line on how to install the add-on, before anything loads
+    with session_for(args) as s:
+        spec = s.catalog.get(args.base) if args.base else s.model_spec("chat")
+        where = s.locations
+        model_path = require_local(spec, where.models_search_path)
+    job = _job_from(args, model_path, spec.id, where.user_adapters_dir)
+    with _interrupt_on_sigterm():  # so the child is stopped and the staging folder removed
+        result = train_adapter(job, on_progress=None if args.json else _StderrProgress())
+    if args.json:
+        print_json(result.to_json())
+        return 0
+    for warning in result.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    print(
+        f"trained '{result.name}': {result.steps} steps in {result.seconds:.0f} s "
+        f"({result.seconds_per_step:.1f} s per step), final loss {result.final_loss:.3f}"
+    )
+    if result.parity:
+        from desktop.train.parity import ParityReport
+
+        fields = {k: v for k, v in result.parity.items() if k != "passed"}
+        print(ParityReport(**fields).line())
+    print(f'installed {result.adapter_path}; try: folio ask "..." --adapter {result.name}')
+    return 0
+
+
+@contextlib.contextmanager
+def _interrupt_on_sigterm() -> Iterator[None]:
+    """Turn SIGTERM into KeyboardInterrupt while training, so clean-up code runs."""
+
+    def interrupt(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def cmd_parity(args: argparse.Namespace) -> int:
+    from desktop.adapters import find_adapter
+    from desktop.train.hf_base import require_training
+    from desktop.train.verify import parity_of_installed
+
+    require_training()
+    with session_for(args) as s:
+        where = s.locations
+        info = find_adapter(args.name, where.adapter_dirs)
+        if not info.readable:
+            raise AdapterError(f"adapter '{info.name}' cannot be read: {info.problem}")
+        model_path = require_local(s.model_spec("chat"), where.models_search_path)
+    report = parity_of_installed(info.path, model_path, args.prompts)
+    if args.json:
+        print_json({"adapter": info.name, **report.to_json()})
+    else:
+        print(f"{info.name}: {report.line()}")
+    return 0 if report.passed else 1

@@ -1,0 +1,140 @@
+"""Load the installed chat model's GGUF into transformers, dequantized, for training.
+
+No second copy of the model is needed: transformers reads the GGUF (tokenizer, config and
+weights) and dequantizes it to float32. For llama-architecture models it also undoes the
+q/k row permutation that the GGUF converter applies, so the weights are in Hugging Face
+layout; the export (desktop.train.export) applies it again to the LoRA's B matrices.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from desktop.train.errors import TrainingError, TrainingUnavailable
+
+log = logging.getLogger(__name__)
+
+# Architectures whose GGUF <-> Hugging Face mapping the export knows (and parity proves).
+SUPPORTED_ARCHITECTURES = ("llama",)
+
+
+def missing_dependency() -> str:
+    """The name of the first training package that is not installed ("" when all are)."""
+    import importlib.util
+
+    for module in ("torch", "transformers", "peft", "safetensors"):
+        if importlib.util.find_spec(module) is None:
+            return module
+    return ""
+
+
+def require_training() -> None:
+    """Raise TrainingUnavailable (with the install command) unless training can run."""
+    missing = missing_dependency()
+    if missing:
+        raise TrainingUnavailable(missing)
+
+
+@contextlib.contextmanager
+def quiet_transformers() -> Iterator[None]:
+    """Silence transformers' progress bars and advice while it reads a GGUF."""
+    import functools
+    import warnings
+
+    from transformers import modeling_gguf_pytorch_utils as gguf_utils
+    from transformers.utils import logging as hf_logging
+
+    before = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    # The GGUF reader's dequantization bar is a bare tqdm that ignores the switch above.
+    bar = getattr(gguf_utils, "tqdm", None)
+    if bar is not None:
+        gguf_utils.tqdm = functools.partial(bar, disable=True)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            yield
+    finally:
+        if bar is not None:
+            gguf_utils.tqdm = bar
+        hf_logging.set_verbosity(before)
+        hf_logging.enable_progress_bar()
+
+
+@dataclass
+class BaseModel:
+    """A dequantized base model in transformers, with its tokenizer and GGUF facts."""
+
+    model: Any  # transformers PreTrainedModel
+    tokenizer: Any
+    gguf_path: Path
+    architecture: str
+    n_head: int
+    n_head_kv: int
+    name: str
+
+
+def set_threads(threads: int) -> None:
+    """Use `threads` CPU threads in torch (0: the cores this process may use)."""
+    import torch
+
+    if not threads:
+        affinity = getattr(os, "sched_getaffinity", None)
+        threads = len(affinity(0)) if affinity else (os.cpu_count() or 1)
+    torch.set_num_threads(max(1, threads))
+
+
+def load_base(gguf_path: Path) -> BaseModel:
+    """Read tokenizer and float32 weights of the GGUF chat model at `gguf_path`.
+
+    Raises:
+        TrainingUnavailable: torch, transformers or peft is missing.
+        TrainingError: the file is missing, or its architecture cannot be trained here.
+    """
+    require_training()
+    from desktop.adapters.gguf_header import read_model_layout
+
+    gguf_path = Path(gguf_path)
+    if not gguf_path.is_file():
+        raise TrainingError(f"base model file not found: {gguf_path}")
+    try:
+        layout = read_model_layout(gguf_path)
+    except (OSError, ValueError) as exc:
+        raise TrainingError(f"cannot read base model {gguf_path}: {exc}") from exc
+    if layout.architecture not in SUPPORTED_ARCHITECTURES:
+        raise TrainingError(
+            f"training adapters for {layout.architecture} models is not supported yet "
+            f"({gguf_path.name}); supported: {', '.join(SUPPORTED_ARCHITECTURES)}"
+        )
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    folder, file = str(gguf_path.parent), gguf_path.name
+    try:
+        with quiet_transformers():
+            tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=file, local_files_only=True)
+            model = AutoModelForCausalLM.from_pretrained(
+                folder, gguf_file=file, dtype=torch.float32, local_files_only=True
+            )
+    except (OSError, ValueError, KeyError, RuntimeError) as exc:
+        raise TrainingError(f"transformers cannot read {gguf_path.name}: {exc}") from exc
+    model.config.use_cache = False
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    cfg = model.config
+    return BaseModel(
+        model=model,
+        tokenizer=tokenizer,
+        gguf_path=gguf_path,
+        architecture=layout.architecture,
+        n_head=int(cfg.num_attention_heads),
+        n_head_kv=int(getattr(cfg, "num_key_value_heads", None) or cfg.num_attention_heads),
+        name=layout.name,
+    )

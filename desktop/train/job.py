@@ -1,0 +1,210 @@
+"""Frozen descriptions of a training job, its progress and its result (JSON both ways).
+
+They cross a process boundary (the training runs in its own process), so each has
+`to_json` and `from_json` of plain types only.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+# Adapter names become file names and dropdown labels; llama.cpp never sees them.
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}$")
+# Hugging Face module names of a llama-architecture block, by kind.
+ATTENTION = ("q_proj", "k_proj", "v_proj", "o_proj")
+MLP = ("gate_proj", "up_proj", "down_proj")
+TARGETS = ATTENTION + MLP
+
+
+def check_name(name: str) -> str:
+    """The name if it can name an adapter file; raises ValueError saying what to change."""
+    if not NAME_RE.match(name or "") or name != name.strip():
+        raise ValueError(
+            f"style name {name!r} must start with a letter or digit and use only letters, "
+            "digits, spaces, '.', '_' and '-' (64 characters at most)"
+        )
+    return name
+
+
+@dataclass(frozen=True)
+class TrainJob:
+    """Everything one training run needs, checked on construction.
+
+    Args:
+        examples: the JSONL file of examples.
+        name: the adapter's name (also its file name, NAME.gguf in `out_dir`).
+        model_path: the base chat model's GGUF (transformers dequantizes it for training).
+        out_dir: where NAME.gguf and its sidecars are written.
+        rank, alpha: LoRA rank and alpha (the update is scaled by alpha / rank).
+        epochs, max_steps: passes over the examples; max_steps > 0 stops earlier.
+        lr: peak learning rate (linear warm-up, then cosine decay to a tenth).
+        max_seq_len: longer examples are truncated (and counted in a warning).
+        batch_size: sequences per optimizer step.
+        targets: Hugging Face module names to adapt (see TARGETS).
+        description: one line for the dropdown's tooltip.
+        format_regex: the adapter's format validator for `folio eval adapter` ("" none).
+        parity: check the export against PEFT on a few prompts after training.
+        overwrite: replace an adapter of the same name in `out_dir`.
+        threads: torch CPU threads (0: all cores).
+    """
+
+    examples: Path
+    name: str
+    model_path: Path
+    out_dir: Path
+    rank: int = 8
+    alpha: float = 16.0
+    epochs: float = 1.0
+    lr: float = 2e-4
+    max_steps: int = 0
+    max_seq_len: int = 512
+    batch_size: int = 4
+    targets: tuple[str, ...] = ATTENTION
+    seed: int = 0
+    description: str = ""
+    format_regex: str = ""
+    parity: bool = True
+    overwrite: bool = False
+    threads: int = 0
+    base_model_id: str = ""
+    command: str = ""  # the command line that started it, recorded with the adapter
+
+    def __post_init__(self) -> None:
+        for key in ("examples", "model_path", "out_dir"):
+            value = getattr(self, key)
+            if not isinstance(value, Path):
+                object.__setattr__(self, key, Path(value))
+        object.__setattr__(self, "targets", tuple(self.targets))
+        check_name(self.name)
+        if not 1 <= self.rank <= 256:
+            raise ValueError("rank must be between 1 and 256")
+        if not (math.isfinite(self.alpha) and self.alpha > 0):
+            raise ValueError("alpha must be a positive number")
+        if not (math.isfinite(self.epochs) and self.epochs > 0):
+            raise ValueError("epochs must be a positive number")
+        if not (math.isfinite(self.lr) and 0 < self.lr < 1):
+            raise ValueError("learning rate must be between 0 and 1")
+        if self.max_steps < 0:
+            raise ValueError("max steps must be 0 (no limit) or more")
+        if not 16 <= self.max_seq_len <= 8192:
+            raise ValueError("max sequence length must be between 16 and 8192 tokens")
+        if not 1 <= self.batch_size <= 256:
+            raise ValueError("batch size must be between 1 and 256")
+        bad = [t for t in self.targets if t not in TARGETS]
+        if bad or not self.targets:
+            raise ValueError(f"targets must be among {', '.join(TARGETS)}; got {bad or 'none'}")
+        if self.format_regex:
+            try:
+                re.compile(self.format_regex)
+            except re.error as exc:
+                raise ValueError(f"format regex does not compile: {exc}") from None
+
+    @property
+    def adapter_path(self) -> Path:
+        return self.out_dir / f"{self.name}.gguf"
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        for key in ("examples", "model_path", "out_dir"):
+            data[key] = str(data[key])
+        data["targets"] = list(self.targets)
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> TrainJob:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+PHASES = ("checking", "loading", "encoding", "training", "exporting", "verifying", "done")
+
+
+@dataclass(frozen=True)
+class TrainProgress:
+    """One report from a running job: the phase, and within training the step figures."""
+
+    phase: str
+    step: int = 0
+    total_steps: int = 0
+    loss: float | None = None
+    examples_per_s: float = 0.0
+    eta_s: float | None = None
+    elapsed_s: float = 0.0
+    message: str = ""  # a line for people: what is happening, or a warning
+
+    def __post_init__(self) -> None:
+        if self.phase not in PHASES:
+            raise ValueError(f"phase must be one of {PHASES}")
+
+    @property
+    def fraction(self) -> float:
+        return self.step / self.total_steps if self.total_steps else 0.0
+
+    def line(self) -> str:
+        """One human line, as the CLI prints it on stderr."""
+        if self.phase != "training" or self.message:
+            return self.message or self.phase
+        loss = f"loss {self.loss:.3f}" if self.loss is not None else "loss -"
+        eta = f"ETA {format_duration(self.eta_s)}" if self.eta_s is not None else "ETA -"
+        return (
+            f"step {self.step}/{self.total_steps}  {loss}  "
+            f"{self.examples_per_s:.2f} examples/s  {eta}"
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> TrainProgress:
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """What a finished job produced and how long it took."""
+
+    adapter_path: Path
+    name: str
+    steps: int
+    examples: int
+    seconds: float
+    seconds_per_step: float  # median over the steps
+    final_loss: float
+    warnings: tuple[str, ...] = ()
+    parity: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["adapter_path"] = str(self.adapter_path)
+        data["warnings"] = list(self.warnings)
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> TrainResult:
+        return cls(
+            adapter_path=Path(data["adapter_path"]),
+            name=data["name"],
+            steps=int(data["steps"]),
+            examples=int(data["examples"]),
+            seconds=float(data["seconds"]),
+            seconds_per_step=float(data["seconds_per_step"]),
+            final_loss=float(data["final_loss"]),
+            warnings=tuple(data.get("warnings", ())),
+            parity=dict(data.get("parity", {})),
+        )
+
+
+def format_duration(seconds: float | None) -> str:
+    """'42 s', '3 min 05 s', '1 h 02 min'."""
+    if seconds is None or not math.isfinite(seconds):
+        return "-"
+    s = max(0, round(seconds))
+    if s < 60:
+        return f"{s} s"
+    if s < 3600:
+        return f"{s // 60} min {s % 60:02d} s"
+    return f"{s // 3600} h {s % 3600 // 60:02d} min"

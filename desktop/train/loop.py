@@ -1,0 +1,188 @@
+"""The LoRA training loop: PEFT adapters on the base model, AdamW, warm-up and cosine decay.
+
+Plain PyTorch rather than a Trainer: a step is one optimizer update over one padded batch,
+so progress, ETA and cancelling are exact and cheap to report between steps.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from desktop.errors import Cancelled
+from desktop.train.dataset import IGNORE, Batch, EncodedSet, batches, pad_batch, steps_per_epoch
+
+WARMUP_FRACTION = 0.06
+MIN_LR_FRACTION = 0.1
+GRAD_CLIP = 1.0
+
+
+@dataclass(frozen=True)
+class LoopConfig:
+    """Optimisation settings of one run (see TrainJob for their meaning)."""
+
+    rank: int
+    alpha: float
+    targets: tuple[str, ...]
+    lr: float
+    epochs: float
+    max_steps: int
+    batch_size: int
+    seed: int
+
+
+@dataclass(frozen=True)
+class StepReport:
+    """What the loop knows after each optimizer step."""
+
+    step: int
+    total_steps: int
+    loss: float
+    seconds: float  # this step's wall time
+    examples: int  # sequences in this step's batch
+    elapsed_s: float
+    eta_s: float
+
+
+@dataclass(frozen=True)
+class LoopStats:
+    """A finished run: steps taken, loss at the end, and step times."""
+
+    steps: int
+    final_loss: float
+    step_seconds: tuple[float, ...]
+
+    @property
+    def median_step_s(self) -> float:
+        return statistics.median(self.step_seconds) if self.step_seconds else 0.0
+
+
+def attach_lora(model: Any, rank: int, alpha: float, targets: Sequence[str], seed: int) -> Any:
+    """Wrap `model` in a PEFT LoRA on `targets` (B starts at zero: the output is unchanged)."""
+    import warnings
+
+    import torch
+    from peft import LoraConfig, get_peft_model
+
+    torch.manual_seed(seed)
+    # PEFT annotates lora_alpha as int, but the scaling it computes (alpha / r) takes any number.
+    options: dict[str, Any] = {"r": rank, "lora_alpha": alpha, "target_modules": list(targets)}
+    config = LoraConfig(**options, lora_dropout=0.0, bias="none", task_type="CAUSAL_LM")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # PEFT asks a deprecated question
+        return get_peft_model(model, config)
+
+
+def planned_steps(n_items: int, batch_size: int, epochs: float, max_steps: int) -> int:
+    """Optimizer steps for `epochs` passes over `n_items`, capped by `max_steps` (0: none)."""
+    steps = max(1, math.ceil(steps_per_epoch(n_items, batch_size) * epochs))
+    return min(steps, max_steps) if max_steps > 0 else steps
+
+
+def lr_at(step: int, total: int, peak: float) -> float:
+    """Linear warm-up over the first steps, then cosine decay to a tenth of the peak."""
+    warmup = max(1, round(total * WARMUP_FRACTION))
+    if step < warmup:
+        return peak * (step + 1) / warmup
+    progress = (step - warmup) / max(1, total - warmup)
+    return peak * (
+        MIN_LR_FRACTION + (1 - MIN_LR_FRACTION) * 0.5 * (1 + math.cos(math.pi * progress))
+    )
+
+
+def answer_loss(peft_model: Any, batch: Batch) -> Any:
+    """Mean next-token cross-entropy over the learned (assistant) tokens of `batch`.
+
+    The same value as the model's own `labels=` loss, but the output layer (576 x 49,152
+    for the default model) runs only at the few learned positions instead of at every one:
+    the prompt makes up most of each sequence, so this saves a large share of each step.
+    """
+    import torch
+    import torch.nn.functional as F
+
+    causal_lm = peft_model.get_base_model()
+    decoder, head = causal_lm.get_decoder(), causal_lm.get_output_embeddings()
+    ids = torch.tensor(batch.input_ids)
+    mask = torch.tensor(batch.attention_mask)
+    targets = torch.tensor(batch.labels)[:, 1:]
+    hidden = decoder(input_ids=ids, attention_mask=mask).last_hidden_state[:, :-1]
+    learned = targets != IGNORE
+    return F.cross_entropy(head(hidden[learned]).float(), targets[learned])
+
+
+def train(
+    peft_model: Any,
+    data: EncodedSet,
+    cfg: LoopConfig,
+    pad_id: int,
+    on_step: Callable[[StepReport], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> LoopStats:
+    """Train the LoRA weights of `peft_model` on `data` in place.
+
+    Raises:
+        Cancelled: `should_stop()` became true (checked before every step).
+    """
+    import warnings
+
+    with warnings.catch_warnings():
+        # PEFT asks transformers a deprecated question on every forward pass.
+        warnings.simplefilter("ignore", FutureWarning)
+        return _train(peft_model, data, cfg, pad_id, on_step, should_stop)
+
+
+def _train(
+    peft_model: Any,
+    data: EncodedSet,
+    cfg: LoopConfig,
+    pad_id: int,
+    on_step: Callable[[StepReport], None] | None,
+    should_stop: Callable[[], bool] | None,
+) -> LoopStats:
+    import torch
+
+    params = [p for p in peft_model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=0.0)
+    total = planned_steps(len(data.items), cfg.batch_size, cfg.epochs, cfg.max_steps)
+    peft_model.train()
+    started = time.perf_counter()
+    times: list[float] = []
+    step, epoch, loss_value = 0, 0, float("nan")
+    while step < total:
+        for group in batches(data.items, cfg.batch_size, cfg.seed, epoch):
+            if step >= total:
+                break
+            if should_stop is not None and should_stop():
+                raise Cancelled("training cancelled")
+            t0 = time.perf_counter()
+            batch = pad_batch(group, pad_id)
+            for g in optimizer.param_groups:
+                g["lr"] = lr_at(step, total, cfg.lr)
+            loss = answer_loss(peft_model, batch)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(params, GRAD_CLIP)
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+            loss_value = float(loss.detach())
+            step += 1
+            times.append(time.perf_counter() - t0)
+            recent = times[-10:]
+            if on_step is not None:
+                on_step(
+                    StepReport(
+                        step=step,
+                        total_steps=total,
+                        loss=loss_value,
+                        seconds=times[-1],
+                        examples=len(group),
+                        elapsed_s=time.perf_counter() - started,
+                        eta_s=(total - step) * sum(recent) / len(recent),
+                    )
+                )
+        epoch += 1
+    peft_model.eval()
+    return LoopStats(step, loss_value, tuple(times))

@@ -1,0 +1,116 @@
+"""The files beside an adapter: its sidecar (NAME.toml), training record and last eval.
+
+- `NAME.toml` (read by adapter discovery): name, description, base model, and the
+  adapter's format validator (`format_regex`) used by `folio eval adapter`.
+- `NAME.train.json`: how it was trained (command, settings, steps, time, parity).
+- `NAME.eval.json`: the last `folio eval adapter` result; the Style tooltip shows it. When
+  the adapter's folder is read-only (a bundled install), it goes to the user's adapters
+  folder instead, and the newer of the two wins.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+log = logging.getLogger(__name__)
+
+EVALS_SUBDIR = "evals"
+
+
+def toml_path(adapter: Path) -> Path:
+    return Path(adapter).with_suffix(".toml")
+
+
+def train_record_path(adapter: Path) -> Path:
+    return Path(adapter).with_suffix(".train.json")
+
+
+def peft_dir(adapter: Path) -> Path:
+    """Where the PEFT weights the GGUF was exported from are kept (for `adapters parity`)."""
+    return Path(adapter).with_suffix(".peft")
+
+
+def atomic_write_text(path: Path, text: str) -> Path:
+    """Write `text` to `path` through a temporary file in the same folder."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def sidecar_text(fields: dict[str, str]) -> str:
+    """TOML for string fields (a JSON string is a valid TOML basic string)."""
+    return "".join(
+        f"{key} = {json.dumps(value, ensure_ascii=False)}\n" for key, value in fields.items()
+    )
+
+
+def read_sidecar(adapter: Path) -> dict[str, Any]:
+    """The adapter's NAME.toml as a table ({} when absent or unreadable)."""
+    side = toml_path(adapter)
+    try:
+        data = tomllib.loads(side.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as exc:
+        log.warning("ignoring unreadable sidecar %s: %s", side, exc)
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def eval_paths(adapter: Path, user_adapters_dir: Path) -> list[Path]:
+    """Where an adapter's last eval may be: beside it, then in the user's adapters folder
+    (for adapters in a read-only place, such as the ones shipped in the bundle)."""
+    stem = Path(adapter).stem
+    return [
+        Path(adapter).with_suffix(".eval.json"),
+        user_adapters_dir / EVALS_SUBDIR / f"{stem}.eval.json",
+    ]
+
+
+def write_eval(adapter: Path, result: dict[str, Any], user_adapters_dir: Path) -> Path:
+    """Store an eval result beside the adapter (or in the user's folder if that fails)."""
+    text = json.dumps(result, indent=2, ensure_ascii=False) + "\n"
+    beside, user = eval_paths(adapter, user_adapters_dir)
+    try:
+        return atomic_write_text(beside, text)
+    except OSError as exc:
+        log.info("cannot write %s (%s); using %s", beside, exc, user)
+        return atomic_write_text(user, text)
+
+
+def read_eval(adapter: Path, user_adapters_dir: Path) -> dict[str, Any] | None:
+    """The newest stored eval result of an adapter, or None."""
+    found: list[tuple[float, dict[str, Any]]] = []
+    for path in eval_paths(adapter, user_adapters_dir):
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            found.append((path.stat().st_mtime, data))
+        except FileNotFoundError:
+            continue
+        except (OSError, ValueError) as exc:
+            log.warning("ignoring unreadable eval result %s: %s", path, exc)
+    found = [f for f in found if isinstance(f[1], dict)]
+    return max(found, key=lambda f: f[0])[1] if found else None
+
+
+def effect_line(adapter: Path, user_adapters_dir: Path) -> str:
+    """The adapter's measured effect from its last eval, one line ("" if never measured)."""
+    data = read_eval(adapter, user_adapters_dir)
+    summary = data.get("summary") if data else None
+    return summary if isinstance(summary, str) else ""

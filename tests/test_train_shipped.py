@@ -1,0 +1,92 @@
+"""The two demo adapters ship in models/adapters: they fit the default model, carry their
+sidecars, training records and eval results, and their training data is what our own
+generator writes (built with Folio's own prompt functions, from made-up documents)."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from desktop import paths
+from desktop.adapters import adapters_for_model
+from desktop.paths import Locations
+from desktop.rag.prompt import SYSTEM_PROMPT, user_message
+from desktop.train import demo_sets, sidecar
+from desktop.train.examples import load_examples
+
+SHIPPED = paths.bundled_models_dir() / "adapters"
+NAMES = ("bullet-brief", "grounded")
+FORMATS = {"bullet-brief": demo_sets.BULLET_FORMAT, "grounded": demo_sets.GROUNDED_FORMAT}
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_shipped_adapter_has_everything_beside_it(name: str) -> None:
+    gguf = SHIPPED / f"{name}.gguf"
+    assert gguf.is_file()
+    side = sidecar.read_sidecar(gguf)
+    assert side["name"] == name and side["description"]
+    assert side["format_regex"] == FORMATS[name]
+    record = json.loads(sidecar.train_record_path(gguf).read_text())
+    assert record["command"].startswith("folio train-adapter ")
+    assert record["result"]["parity"]["passed"]
+    assert (sidecar.peft_dir(gguf) / "adapter_config.json").is_file()
+    measured = sidecar.read_eval(gguf, Locations.from_environment().user_adapters_dir)
+    assert measured is not None and measured["adapter"] == name and measured["summary"]
+
+
+def test_a_fresh_clone_offers_both(chat_model_path: Path) -> None:
+    where = Locations.from_environment()
+    found = adapters_for_model(chat_model_path, where.adapter_dirs, where.cache_dir)
+    verdicts = {i.name: (i.source, v.ok) for i, v in found}
+    for name in NAMES:
+        assert verdicts[name] == ("bundled", True)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_training_data_is_our_generators_output(name: str) -> None:
+    gguf = SHIPPED / f"{name}.gguf"
+    record = json.loads(sidecar.train_record_path(gguf).read_text())
+    data = SHIPPED / record["job"]["examples"]
+    shipped = load_examples(data)
+    n, seed = _generator_args(data)
+    fresh = demo_sets.generate(name, n, seed)
+    # The answers are the generator's alone; the prompts also follow Folio's prompt code.
+    assert [e.messages[-1] for e in shipped] == [e.messages[-1] for e in fresh]
+    assert all(e.messages[0].content == SYSTEM_PROMPT for e in shipped), (
+        "the system prompt changed since the data was made: regenerate and retrain "
+        "(models/adapters/README.md has the commands)"
+    )
+
+
+def test_generated_prompts_follow_folios_prompt_code(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(demo_sets, "SYSTEM_PROMPT", "SYSTEM")
+    monkeypatch.setattr(demo_sets, "user_message", lambda q, ps: f"{len(ps)} passages; {q}")
+    for kind in NAMES:
+        for ex in demo_sets.generate(kind, 20, 3):
+            system, user, answer = (m.content for m in ex.messages)
+            assert system == "SYSTEM" and re.fullmatch(r"[1-5] passages; .+[?.]", user)
+            assert demo_sets.check_format(kind, answer)
+
+
+def test_real_prompts_have_distractors_and_varied_passages() -> None:
+    examples = demo_sets.generate("grounded", 200, 4)
+    counts = [len(re.findall(r"^\[\d\] ", e.messages[1].content, re.M)) for e in examples]
+    assert set(counts) == {1, 2, 3, 4, 5}
+    refusals = sum(e.messages[2].content == demo_sets.REFUSAL for e in examples)
+    assert 0.25 < refusals / len(examples) < 0.45
+    first = examples[0].messages[1].content
+    assert first.endswith(user_message("Q?", [])[len("\n\nQuestion: Q?") :])
+
+
+def _generator_args(data: Path) -> tuple[int, int]:
+    """--n and --seed of the generator command recorded in models/adapters/README.md."""
+    readme = (SHIPPED / "README.md").read_text()
+    m = re.search(
+        rf"demo_sets \S+ --n (\d+) --seed (\d+) \\?\s*--out models/adapters/{re.escape(data.name)}",
+        readme,
+    )
+    assert m, f"README.md must give the command that wrote {data.name}"
+    return int(m.group(1)), int(m.group(2))
