@@ -145,7 +145,7 @@ def test_a_short_run_exports_an_adapter_that_changes_greedy_output(
         "zebra.train.json",
     ]  # fmt: skip - no staging folder or temporary file is left behind
     assert sidecar.read_sidecar(path) == {
-        "name": "zebra", "description": "Says zebra", "base_model": base.name,
+        "name": "zebra", "description": "Says zebra", "base_model": "SmolLM2-135M-Instruct",
         "format_regex": "Zebra.*",
     }  # fmt: skip
     record = json.loads(sidecar.train_record_path(path).read_text())

@@ -76,7 +76,7 @@ def test_real_prompts_have_distractors_and_varied_passages() -> None:
     counts = [len(re.findall(r"^\[\d\] ", e.messages[1].content, re.M)) for e in examples]
     assert set(counts) == {1, 2, 3, 4, 5}
     refusals = sum(e.messages[2].content == demo_sets.REFUSAL for e in examples)
-    assert 0.25 < refusals / len(examples) < 0.45
+    assert 0.08 < refusals / len(examples) < 0.25  # about 15%: a third made it over-refuse
     first = examples[0].messages[1].content
     assert first.endswith(user_message("Q?", [])[len("\n\nQuestion: Q?") :])
 
