@@ -205,6 +205,25 @@ def test_settings_dialog_validates(qtbot) -> None:  # type: ignore[no-untyped-de
     assert dialog.result_settings().theme == "dark"
 
 
+def test_settings_dialog_edits_how_files_are_read(qtbot) -> None:  # type: ignore[no-untyped-def]
+    from desktop.ingest import ocr
+
+    dialog = SettingsDialog(Settings(), Locations.from_environment())
+    qtbot.addWidget(dialog)
+    assert dialog.watch_folders.isChecked() and not dialog.ocr.isChecked()
+    assert dialog.ocr.isEnabled() == ocr.available()
+    dialog.watch_folders.setChecked(False)
+    dialog.max_file_mb.setValue(50)
+    dialog.parse_timeout_s.setValue(20)
+    dialog.accept()
+    got = dialog.result_settings()
+    assert (got.watch_folders, got.max_file_mb, got.parse_timeout_s) == (False, 50, 20.0)
+    # OCR turned on in settings.json but not installed can still be turned off here.
+    dialog = SettingsDialog(Settings(ocr=True), Locations.from_environment())
+    qtbot.addWidget(dialog)
+    assert dialog.ocr.isEnabled() and dialog.ocr.isChecked()
+
+
 @pytest.mark.parametrize("theme_name", ["light", "dark", "system"])
 def test_themes_apply(qapp, theme_name: str) -> None:  # type: ignore[no-untyped-def]
     from desktop.ui import theme

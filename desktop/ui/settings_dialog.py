@@ -1,8 +1,10 @@
-"""The Settings dialog: models folder, threads, GPU layers, chunking, k, search mode, theme."""
+"""The Settings dialog: models folder, threads, GPU layers, chunking, k, search mode, theme,
+and how files are read (live sync, OCR of scans, size and time limits)."""
 
 from __future__ import annotations
 
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDialog,
     QDialogButtonBox,
@@ -17,6 +19,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop.ingest import ocr
 from desktop.library.modes import MODES
 from desktop.paths import Locations
 from desktop.settings import THEMES, Settings
@@ -79,6 +82,22 @@ class SettingsDialog(QDialog):
         for name in THEMES:
             self.theme.addItem(name.capitalize(), name)
         self.theme.setCurrentIndex(max(0, self.theme.findData(settings.theme)))
+        self.watch_folders = QCheckBox("Keep indexed folders in step while Folio is open")
+        self.watch_folders.setChecked(settings.watch_folders)
+        self.ocr = QCheckBox("Read scanned PDF pages with OCR (slower)")
+        self.ocr.setChecked(settings.ocr)
+        if not ocr.available():
+            self.ocr.setEnabled(settings.ocr)  # an unusable setting can still be turned off
+            self.ocr.setToolTip("OCR is not installed in this Folio (the folio[ocr] extra)")
+        self.max_file_mb = QSpinBox()
+        self.max_file_mb.setRange(1, 65536)
+        self.max_file_mb.setSuffix(" MB")
+        self.max_file_mb.setValue(settings.max_file_mb)
+        self.parse_timeout_s = QSpinBox()
+        self.parse_timeout_s.setRange(1, 3600)
+        self.parse_timeout_s.setSuffix(" s")
+        self.parse_timeout_s.setValue(round(settings.parse_timeout_s))
+        self.parse_timeout_s.setToolTip("A file that takes longer to read is marked failed")
         form = QFormLayout()
         form.addRow("Models folder", models_row)
         form.addRow("CPU threads", self.threads)
@@ -88,6 +107,10 @@ class SettingsDialog(QDialog):
         form.addRow("Passages per answer (k)", self.k)
         form.addRow("Search mode", self.search_mode)
         form.addRow("Theme", self.theme)
+        form.addRow("Live sync", self.watch_folders)
+        form.addRow("Scans", self.ocr)
+        form.addRow("Skip files larger than", self.max_file_mb)
+        form.addRow("Time limit per file", self.parse_timeout_s)
         note = QLabel(
             "Chunk size and overlap apply to documents indexed from now on; "
             "re-index a folder to apply them to it."
@@ -127,6 +150,10 @@ class SettingsDialog(QDialog):
             k=self.k.value(),
             search_mode=str(self.search_mode.currentData()),
             theme=str(self.theme.currentData()),
+            watch_folders=self.watch_folders.isChecked(),
+            ocr=self.ocr.isChecked(),
+            max_file_mb=self.max_file_mb.value(),
+            parse_timeout_s=float(self.parse_timeout_s.value()),
         )
 
     def accept(self) -> None:
