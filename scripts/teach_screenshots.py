@@ -44,9 +44,9 @@ def main(out: Path) -> int:
     from desktop.ui.teach_dialog import open_teach_dialog
 
     app = QApplication.instance() or QApplication(sys.argv)
-    with temporary_home("folio-teach-shots-"):
+    with temporary_home(Locations.from_environment(), "folio-teach-shots-") as (_root, where):
         settings = Settings(max_answer_tokens=48)
-        w = MainWindow(Session(Config.resolve(settings, Locations.from_environment())))
+        w = MainWindow(Session(Config.resolve(settings, where)))
         w.resize(1320, 820)
         w.show()
         if not w.model_info:
@@ -68,7 +68,7 @@ def main(out: Path) -> int:
         wait_until(lambda: "tenancy-brief" in {r["name"] for r in w.adapter_rows}, 60)
 
         combo = w.model_bar.adapter_combo
-        row = combo.findText("grounded")
+        row = combo.findText("bullet-brief")
         combo.showPopup()
         settle(300)
         view = combo.view()
