@@ -12,6 +12,7 @@ import apsw
 
 from desktop.errors import LibraryError
 from desktop.library.indexer import IndexReport
+from desktop.library.issue_text import name_in_folder, reason_without_path
 from desktop.library.repair import REBUILD_HINT, Diagnosis
 from desktop.library.store import Library
 
@@ -81,7 +82,7 @@ def print_report(report: IndexReport) -> None:
         file=sys.stderr,
     )
     for path, error in report.failed:
-        print(f"  failed: {path}: {_short(path, error)}", file=sys.stderr)
+        print(f"  failed: {path}: {reason_without_path(path, error)}", file=sys.stderr)
     for path in report.vanished:
         print(f"  skipped: {path}: deleted while being indexed", file=sys.stderr)
     for path, note in report.notes:
@@ -138,33 +139,18 @@ def print_status(lib: Library) -> None:
     for f in folders:
         print(f"  {f.path}: {f.documents} documents, {f.chunks} chunks")
         for path, error in f.failed:
-            print(f"    failed: {_name(path, f.path)}: {_short(path, error)}")
+            print(f"    failed: {name_in_folder(path, f.path)}: {reason_without_path(path, error)}")
         for path, note in f.noted:
             for line in note.splitlines():
-                print(f"    note: {_name(path, f.path)}: {line}")
+                print(f"    note: {name_in_folder(path, f.path)}: {line}")
         if len(f.skipped) <= _LIST_LIMIT:
             for path, reason in f.skipped:
-                print(f"    skipped: {_name(path, f.path)}: {reason}")
+                print(f"    skipped: {name_in_folder(path, f.path)}: {reason}")
         else:
             groups = Counter(_kind(r) for _, r in f.skipped)
             for kind, n in groups.most_common():
                 print(f"    skipped {n}: {kind}")
             print("    (`folio status --json` lists every skipped file)")
-
-
-def _name(path: str, folder: str) -> str:
-    try:
-        return Path(path).relative_to(folder).as_posix() or Path(path).name
-    except ValueError:
-        return path
-
-
-def _short(path: str, reason: str) -> str:
-    """The reason without the file's path in front (the line already names it)."""
-    for prefix in (path, Path(path).name):
-        if reason.startswith(prefix + ": "):
-            return reason[len(prefix) + 2 :]
-    return reason
 
 
 def _kind(reason: str) -> str:

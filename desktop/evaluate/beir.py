@@ -112,6 +112,23 @@ def evaluate(
     return {name: round(mean(values), 4) for name, values in per_query.items()}
 
 
+def score_modes(legs: LegCache, qrels: Qrels, doc_of: dict[int, str]) -> dict[str, object]:
+    """Each leg alone, the shipped hybrid and the baseline fusions; and whether the hybrid
+    holds up against its better leg."""
+    modes: dict[str, dict[str, float]] = {
+        m: evaluate(legs, qrels, doc_of, m, Fusion(depth=LEG_DEPTH)) for m in LEG_MODES
+    }
+    modes["hybrid"] = evaluate(legs, qrels, doc_of, "hybrid", DEFAULT_FUSION)
+    for name, fusion in BASELINES.items():
+        modes[name] = evaluate(legs, qrels, doc_of, "hybrid", fusion)
+    best_leg = max(modes["keyword"]["ndcg@10"], modes["vector"]["ndcg@10"])
+    return {
+        "fusion": asdict(DEFAULT_FUSION),
+        "modes": modes,
+        "hybrid_beats_best_leg": modes["hybrid"]["ndcg@10"] >= best_leg,
+    }
+
+
 def chunk_documents(library: Library) -> dict[int, str]:
     """chunk id -> document id (the file's stem) for every chunk of the library."""
     rows = library.db.execute(
@@ -172,16 +189,7 @@ def run_beir(
         out["chunks"] = len(doc_of)
         searcher = Searcher(s.library, s.embedder)
         legs = LegCache(searcher, queries, say)
-        modes: dict[str, dict[str, float]] = {}
-        for mode in LEG_MODES:
-            modes[mode] = evaluate(legs, qrels, doc_of, mode, Fusion(depth=LEG_DEPTH))
-        modes["hybrid"] = evaluate(legs, qrels, doc_of, "hybrid", DEFAULT_FUSION)
-        for name, fusion in BASELINES.items():
-            modes[name] = evaluate(legs, qrels, doc_of, "hybrid", fusion)
-        out["fusion"] = asdict(DEFAULT_FUSION)
-        out["modes"] = modes
-        best_leg = max(modes["keyword"]["ndcg@10"], modes["vector"]["ndcg@10"])
-        out["hybrid_beats_best_leg"] = modes["hybrid"]["ndcg@10"] >= best_leg
+        out.update(score_modes(legs, qrels, doc_of))
         out["legs_ms"] = summarize(legs.latency_ms)
         if do_tune:
             best, grid = tune(legs, qrels, doc_of)
@@ -210,14 +218,5 @@ def run_squad_retrieval(path: Path, work: Path, say: Say | None = None) -> dict[
         s.indexer.index([folder])
         doc_of = chunk_documents(s.library)
         legs = LegCache(Searcher(s.library, s.embedder), queries, say)
-        modes: dict[str, dict[str, float]] = {
-            m: evaluate(legs, qrels, doc_of, m, Fusion(depth=LEG_DEPTH)) for m in LEG_MODES
-        }
-        modes["hybrid"] = evaluate(legs, qrels, doc_of, "hybrid", DEFAULT_FUSION)
-        for name, fusion in BASELINES.items():
-            modes[name] = evaluate(legs, qrels, doc_of, "hybrid", fusion)
-    out["fusion"] = asdict(DEFAULT_FUSION)
-    out["modes"] = modes
-    best_leg = max(modes["keyword"]["ndcg@10"], modes["vector"]["ndcg@10"])
-    out["hybrid_beats_best_leg"] = modes["hybrid"]["ndcg@10"] >= best_leg
+        out.update(score_modes(legs, qrels, doc_of))
     return out

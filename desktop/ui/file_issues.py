@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop.library.issue_text import name_in_folder, reason_without_path
 from desktop.library.status import FolderStatus
 
 _KINDS = (
@@ -33,8 +34,8 @@ def issue_rows(status: FolderStatus) -> list[tuple[str, str, str]]:
     rows = []
     for kind, _title in _KINDS:
         for path, reason in getattr(status, kind):
-            reason = _short(path, reason).replace(status.path.rstrip("/") + "/", "")
-            rows.append((kind, _relative(path, status.path), reason))
+            reason = reason_without_path(path, reason).replace(status.path.rstrip("/") + "/", "")
+            rows.append((kind, name_in_folder(path, status.path), reason))
     return rows
 
 
@@ -105,18 +106,3 @@ class FileIssuesDialog(QDialog):
 
     def copy_list(self) -> None:
         QGuiApplication.clipboard().setText(self.as_text())
-
-
-def _relative(path: str, folder: str) -> str:
-    try:
-        return Path(path).relative_to(folder).as_posix() or Path(path).name
-    except ValueError:
-        return path
-
-
-def _short(path: str, reason: str) -> str:
-    """The reason without the file's path or name in front (the row already names it)."""
-    for prefix in (path, Path(path).name):
-        if reason.startswith(prefix + ": "):
-            return reason[len(prefix) + 2 :]
-    return reason
