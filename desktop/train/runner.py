@@ -141,6 +141,8 @@ def run_job(
         stats = train(peft_model, data, cfg, int(base.tokenizer.pad_token_id), on_step, stop)
         phase("exporting", "writing the adapter")
         staged = stage / job.adapter_path.name
+        # The base named by its model file ("SmolLM2-135M-Instruct"), in the GGUF and sidecar.
+        base_label = Path(job.model_path).name.split(".")[0]
         pairs = lora_pairs(peft_model)
         write_gguf(
             pairs,
@@ -150,7 +152,7 @@ def run_job(
             n_head_kv=base.n_head_kv,
             name=job.name,
             description=job.description,
-            base_model=base.name,
+            base_model=base_label,
         )
         parity: ParityReport | None = None
         if job.parity:
@@ -180,7 +182,7 @@ def run_job(
             warnings=tuple(warnings),
             parity=parity.to_json() if parity else {},
         )
-        _write_sidecars(job, staged, Path(job.model_path).name.split(".")[0], result)
+        _write_sidecars(job, staged, base_label, result)
         phase("exporting", f"installing {job.adapter_path.name}")
         _install(stage, job)
     finally:
