@@ -27,11 +27,15 @@ def write_pdf(path: Path, pages: list[str]) -> None:
     pdf.output(str(path))
 
 
-def make_corpus(root: Path) -> Path:
-    """Write the sample folder and return it."""
+def make_corpus(root: Path, pdf: bool = True) -> Path:
+    """Write the sample folder and return it. With `pdf=False` the report is written as
+    Markdown instead, so fast tests need not import the PDF writer (about a second)."""
     docs = root / "project"
     (docs / "notes").mkdir(parents=True)
-    write_pdf(docs / "operations-report.pdf", PDF_PAGES)
+    if pdf:
+        write_pdf(docs / "operations-report.pdf", PDF_PAGES)
+    else:
+        (docs / "operations-report.md").write_text("\n\n".join(PDF_PAGES) + "\n", encoding="utf-8")
     (docs / "notes" / "recipes.md").write_text(
         "# Kitchen notes\n\nThe office sourdough starter is named Gregory and is fed rye flour "
         "every Tuesday.\n\n## Coffee\n\nThe espresso machine needs descaling monthly.\n",

@@ -90,10 +90,12 @@ class ScriptedEngine:
         script: Script = echo_first_passage,
         token_delay_s: float = 0.0,
         prefill_delay_s: float = 0.0,
+        first_delayed_token: int = 0,
         model_path: Path = Path("scripted.gguf"),
     ) -> None:
         self.script = script
         self.token_delay_s = token_delay_s
+        self.first_delayed_token = first_delayed_token  # tokens before it come at once
         self.prefill_delay_s = prefill_delay_s
         self.model_path = model_path
         self.prompts: list[list[dict[str, str]]] = []
@@ -117,7 +119,7 @@ class ScriptedEngine:
         for i, word in enumerate(words[:max_tokens]):
             if cancel is not None and cancel.cancelled:
                 return
-            if self.token_delay_s:
+            if self.token_delay_s and i >= self.first_delayed_token:
                 time.sleep(self.token_delay_s)
             yield word if i == 0 else " " + word
 

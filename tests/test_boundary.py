@@ -19,6 +19,8 @@ from desktop.logs import close_logging
 from desktop.paths import Locations
 from desktop.sample import make_corpus
 
+pytestmark = pytest.mark.fast
+
 LIB = Path("/data/lib.sqlite")
 
 

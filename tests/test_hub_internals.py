@@ -8,11 +8,14 @@ import re
 from pathlib import Path
 
 import huggingface_hub
+import pytest
 from huggingface_hub import constants
 from huggingface_hub.file_download import http_get
 
 from desktop.models import hub_internals
 from tests.conftest import modules_mentioning
+
+pytestmark = pytest.mark.fast
 
 DESKTOP = Path(__file__).resolve().parent.parent / "desktop"
 

@@ -23,6 +23,8 @@ from desktop.paths import Locations
 from desktop.session import Config, Session
 from tests.fakes import HASHING_ID, fake_registry
 
+pytestmark = pytest.mark.fast
+
 REPO = Path(__file__).resolve().parent.parent
 
 

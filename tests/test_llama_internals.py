@@ -14,6 +14,8 @@ from desktop.engine import llama_internals
 from desktop.engine.llm import Engine
 from tests.conftest import modules_mentioning
 
+pytestmark = pytest.mark.fast
+
 DESKTOP = Path(__file__).resolve().parent.parent / "desktop"
 PYPROJECT = DESKTOP.parent / "pyproject.toml"
 

@@ -17,6 +17,8 @@ from desktop.session import Config, Session
 from desktop.settings import Settings
 from tests.fakes import HASHING_ID, SCRIPTED_ID, HashingEmbedder, ScriptedEngine, fake_registry
 
+pytestmark = pytest.mark.fast
+
 DESKTOP = Path(__file__).resolve().parent.parent / "desktop"
 
 
@@ -27,7 +29,7 @@ def fake_settings() -> Settings:
 def test_the_session_builds_every_part_from_the_registered_fakes(
     fake_session: Session, tmp_path: Path
 ) -> None:
-    docs = make_corpus(tmp_path / "docs")
+    docs = make_corpus(tmp_path / "docs", pdf=False)
     report = fake_session.indexer.index([docs])
     assert report.added == 4 and not report.failed
     assert isinstance(fake_session.embedder, HashingEmbedder)

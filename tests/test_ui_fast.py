@@ -16,6 +16,8 @@ from desktop.ui.chat_controller import STOP_GRACE_MS
 from desktop.ui.main_window import MainWindow
 from tests.fakes import ScriptedEngine, fake_registry
 
+pytestmark = pytest.mark.fast
+
 LONG = " ".join(f"word{i}" for i in range(400))
 
 
@@ -92,7 +94,8 @@ def test_stop_is_confirmed_by_the_engine(qtbot, open_fake, tmp_path: Path) -> No
 def test_a_slow_engine_is_closed_locally_and_keeps_its_sources(  # type: ignore[no-untyped-def]
     qtbot, open_fake, tmp_path: Path
 ) -> None:
-    engine = ScriptedEngine(lambda _m: LONG, token_delay_s=0.6)
+    # The first word comes at once; the engine then spends 0.5 s inside the next one.
+    engine = ScriptedEngine(lambda _m: LONG, token_delay_s=0.5, first_delayed_token=1)
     w = open_fake(engine)
     index(qtbot, w, notes(tmp_path / "docs"))
     answer, info = _stop_at_first_piece(qtbot, w)
@@ -102,7 +105,7 @@ def test_a_slow_engine_is_closed_locally_and_keeps_its_sources(  # type: ignore[
     qtbot.waitUntil(lambda: not w.chat.in_flight, timeout=10_000)
     stored = w.chat.chats.messages(w.chat.chat_id or 0)[-1]
     assert stored.meta["passages"], "the late result fills in the sources"
-    assert STOP_GRACE_MS < 600
+    assert STOP_GRACE_MS < 500
 
 
 def test_a_bug_in_the_engine_is_a_readable_message(qtbot, open_fake, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
