@@ -133,8 +133,8 @@ class Engine:
     ) -> Iterator[str]:
         """Yield the reply to `messages` piece by piece; stops early when `cancel` is set,
         within a token while generating and within a graph step while reading the prompt."""
-        self._adapters.before_prompt(messages)
-        if cancel is not None and not self._prefill(messages, cancel):
+        prefix = self._adapters.before_prompt(messages)
+        if not self._prefill(messages, prefix, cancel or CancelToken()):
             return
         chat = [cast(llama_types.ChatCompletionRequestMessage, dict(m)) for m in messages]
         stream = self._llm.create_chat_completion(
@@ -160,23 +160,37 @@ class Engine:
             if close is not None:
                 close()
 
-    def _prefill(self, messages: Sequence[dict[str, str]], cancel: CancelToken) -> bool:
+    def _prefill(
+        self, messages: Sequence[dict[str, str]], prefix: Sequence[int], cancel: CancelToken
+    ) -> bool:
         """Evaluate the prompt (all but its last token) where Stop can interrupt it.
 
         llama-cpp-python's completion would prefill the prompt in one uninterruptible call;
         evaluated here first, under llama.cpp's abort callback, the completion finds it in
         the context and only evaluates the last token. Returns False if cancelled (the
         context is then emptied: a decode cut short leaves it undefined).
+
+        The system prefix is always read as a batch of its own, whether or not a saved
+        state of it exists: every answer then comes from the same batches, [prefix], [rest],
+        [last token], so a restored prefix gives exactly the answer a fresh read gives.
+        (With Q8_0 weights llama.cpp's kernels round differently for batches of different
+        sizes, so the prefix read inside a longer batch would not be the saved one.)
         """
         tokens = self._adapters.render(messages)
         if not tokens or len(tokens) < 2:
             return not cancel.cancelled
         remaining = llama_internals.keep_evaluated(self._llm, tokens[:-1])
-        if not remaining:
-            return not cancel.cancelled
+        done = len(tokens) - 1 - len(remaining)
+        batches = [remaining]
+        starts_with_prefix = tuple(tokens[: len(prefix)]) == tuple(prefix)
+        if prefix and done < len(prefix) < len(tokens) - 1 and starts_with_prefix:
+            split = len(prefix) - done
+            batches = [remaining[:split], remaining[split:]]
         try:
             with llama_internals.abort_when(self._llm, lambda: cancel.cancelled):
-                self._llm.eval(remaining)
+                for batch in batches:
+                    if batch and not cancel.cancelled:
+                        self._llm.eval(batch)
         except RuntimeError:
             if not cancel.cancelled:
                 raise
