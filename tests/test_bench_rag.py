@@ -22,6 +22,7 @@ def test_bench_rag_measures_every_config_beside_naive(tmp_path: Path) -> None:
         "naive": "SmolLM2-135M-Instruct.Q4_1.gguf",
         "q8": "SmolLM2-135M-Instruct.Q8_0.gguf",
         "folio": "SmolLM2-135M-Instruct.Q4_1.gguf",  # the default, until Q8_0 is (see catalog)
+        "folio_q8": "SmolLM2-135M-Instruct.Q8_0.gguf",
     }
     # The budget never adds tokens; the other levers keep the prompt as it was.
     tokens = out["prompt_tokens_mean"]

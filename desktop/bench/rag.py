@@ -8,7 +8,9 @@ every question is retrieved once and then answered, interleaved in a rotating or
   at setup), `prefix` (llama-cpp-python keeps the previous prompt, so the system prompt
   and chat template are not prefilled again);
 - `folio`: the shipped answer path (Folio's answerer and engine, all levers), its time
-  measured from the question, retrieval included.
+  measured from the question, retrieval included;
+- `folio_q8`: the same path with the Q8_0 file as the chat model (the same as `folio`
+  where Q8_0 is the shipped default).
 Each first token ends its generation. Generation speed is measured apart: Folio's engine
 beside raw llama-cpp-python on the same prompt and model file.
 """
@@ -36,7 +38,8 @@ from desktop.bench.workload import Workload
 from desktop.cancel import CancelToken
 from desktop.rag.budget import DEFAULT_BUDGET
 
-CONFIGS = ("naive", "budget", "q8", "prefix", "folio")
+CONFIGS = ("naive", "budget", "q8", "prefix", "folio", "folio_q8")
+SHIPPED = ("folio", "folio_q8")  # measured through a Session, not a raw model
 
 
 def bench_rag(
@@ -54,18 +57,21 @@ def bench_rag(
     from desktop.models.catalog import require_local
     from desktop.session import Session
 
-    with Session(bench_config(library, threads)) as s:
+    q8_config = bench_config(library, threads)
+    q8_config = q8_config.with_settings(q8_config.settings.with_changes(chat_model=FAST_MODEL))
+    with Session(bench_config(library, threads)) as s, Session(q8_config) as s_q8:
         t = time.perf_counter()
         report = s.indexer.index([workload.folder])
         index_s = time.perf_counter() - t
         engine = s.engine
+        q8_name = Path(s_q8.engine.model_path).name
         n = threads or None
         stock_spec = s.catalog.get(STOCK_MODEL)
         stock = RawModel(require_local(stock_spec, s.locations.models_search_path), threads=n)
         fast_spec = s.catalog.get(FAST_MODEL)
         fast = RawModel(require_local(fast_spec, s.locations.models_search_path), threads=n)
         ttft: dict[str, list[float]] = {c: [] for c in CONFIGS}
-        tokens: dict[str, list[int]] = {c: [] for c in CONFIGS if c != "folio"}
+        tokens: dict[str, list[int]] = {c: [] for c in CONFIGS if c not in SHIPPED}
         search_ms: list[float] = []
         loads: list[float] = []
         try:
@@ -87,8 +93,8 @@ def bench_rag(
                     order = list(CONFIGS)
                     shift = (r * len(workload.questions) + i) % len(order)
                     for name in order[shift:] + order[:shift]:
-                        if name == "folio":
-                            ttft[name].append(_folio_ttft(s, q))
+                        if name in SHIPPED:
+                            ttft[name].append(_folio_ttft(s if name == "folio" else s_q8, q))
                             continue
                         model, msgs, reuse = plan[name]
                         if reuse:  # as after another question: only the system part is shared
@@ -111,6 +117,7 @@ def bench_rag(
             "naive": stock.path.name,
             "q8": fast.path.name,
             "folio": Path(engine.model_path).name,
+            "folio_q8": q8_name,
         },
         "search_ms": summarize(search_ms) if search_ms else None,
         "first_token_ms": {c: summarize(v) for c, v in ttft.items() if v},
