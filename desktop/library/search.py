@@ -12,7 +12,9 @@ vector leg's weight and the depth on a train split (see docs/BENCHMARKS.md).
 
 from __future__ import annotations
 
+import threading
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -96,28 +98,43 @@ class Searcher:
     def legs(
         self, query: str, depth: int, mode: Mode = "hybrid"
     ) -> tuple[list[tuple[int, float]], list[tuple[int, float]], np.ndarray | None, dict]:
-        """Each leg's ranked (chunk id, score) candidates, the query vector and timings (ms)."""
+        """Each leg's ranked (chunk id, score) candidates, the query vector and timings (ms).
+
+        In hybrid mode the query is embedded on a helper thread while this thread runs the
+        keyword leg: ONNX Runtime and SQLite both release the GIL, so the two overlap, and
+        the keyword leg stays on this thread's connection (an apsw connection serves one
+        thread at a time)."""
         timings: dict[str, float] = {}
         vec: list[tuple[int, float]] = []
         kw: list[tuple[int, float]] = []
         query_vector = None
-        if mode in ("hybrid", "vector"):
-            t = time.perf_counter()
-            query_vector = self.embedder.embed_query(query)
-            timings["embed"] = (time.perf_counter() - t) * 1000
-            t = time.perf_counter()
-            vec = self.vector_ids(query_vector, depth)
-            timings["vector"] = (time.perf_counter() - t) * 1000
+        embedding: Future[tuple[np.ndarray, float]] | None = None
+        if mode == "hybrid":
+            embedding = _helper().submit(self._embed, query)
         if mode in ("hybrid", "keyword"):
             t = time.perf_counter()
             kw = self.keyword_ids(query, depth)
             timings["keyword"] = (time.perf_counter() - t) * 1000
+        if mode in ("hybrid", "vector"):
+            query_vector, timings["embed"] = (
+                embedding.result() if embedding is not None else self._embed(query)
+            )
+            t = time.perf_counter()
+            vec = self.vector_ids(query_vector, depth)
+            timings["vector"] = (time.perf_counter() - t) * 1000
         return vec, kw, query_vector, timings
 
+    def _embed(self, query: str) -> tuple[np.ndarray, float]:
+        t = time.perf_counter()
+        vector = self.embedder.embed_query(query)
+        return vector, (time.perf_counter() - t) * 1000
+
     def search(self, query: str, k: int = 8, mode: Mode = "hybrid") -> SearchResult:
-        """Return the top `k` chunks for `query` with per-stage timings in ms."""
+        """Return the top `k` chunks for `query` with per-stage timings in ms (`total` is
+        the whole search's wall time: in hybrid mode embedding and keywords overlap)."""
         if mode not in MODES:
             raise ValueError(f"unknown search mode {mode!r}")
+        started = time.perf_counter()
         depth = k if mode != "hybrid" else max(k, self.fusion.depth)
         vec, kw, query_vector, timings = self.legs(query, depth, mode)
         t = time.perf_counter()
@@ -130,7 +147,7 @@ class Searcher:
             if cid in chunks
         ]
         timings["fuse"] = (time.perf_counter() - t) * 1000
-        timings["total"] = sum(timings.values())
+        timings["total"] = (time.perf_counter() - started) * 1000
         return SearchResult(hits, timings)
 
     def _similarities(
@@ -145,6 +162,20 @@ class Searcher:
         for cid, v in vectors.vectors_of(self.library.db, missing).items():
             sims[cid] = float(v @ query_vector)
         return {cid: sims[cid] for cid in ids if cid in sims}
+
+
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def _helper() -> ThreadPoolExecutor:
+    """The threads that embed queries while the keyword leg runs (shared by all searchers:
+    a search waits for its own future only)."""
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="folio-query-embed")
+        return _pool
 
 
 def _minmax(scored: list[tuple[int, float]]) -> dict[int, float]:
