@@ -23,9 +23,19 @@ if TYPE_CHECKING:
 EmbedderFactory = Callable[["Config", "ModelSpec | None"], Embedder]
 ChatEngineFactory = Callable[["Config", "ModelSpec | None"], ChatEngine]
 
-# The engine never gets a larger context than this, whatever the model supports: prompts
-# are a few passages, and the KV cache of a larger window costs memory for nothing.
-MAX_CONTEXT = 4096
+# The engine's context holds the prompt and the answer, never more than the model supports.
+# A prompt is the system prompt, the budgeted passages (200 words at most, desktop/rag/
+# budget.py), two earlier turns and the question: well under PROMPT_ROOM tokens. Every
+# token of context costs KV cache memory (23 KB a token for SmolLM2-135M), so the window
+# is sized for the answer length the settings allow, not the model's maximum.
+PROMPT_ROOM = 1536
+
+
+def context_size(spec_context: int | None, max_answer_tokens: int) -> int:
+    """The engine's context window: room for a prompt and the longest answer, rounded up to
+    256 tokens and capped at what the model supports."""
+    wanted = -(-(PROMPT_ROOM + max_answer_tokens) // 256) * 256
+    return min(spec_context, wanted) if spec_context else wanted
 
 
 def fastembed_embedder(config: Config, spec: ModelSpec | None) -> Embedder:
@@ -56,7 +66,7 @@ def llama_engine(config: Config, spec: ModelSpec | None) -> ChatEngine:
         raise ModelError(f"{config.settings.chat_model} is not in the model catalog")
     return Engine(
         require_local(spec, config.locations.models_search_path),
-        n_ctx=min(spec.context or MAX_CONTEXT, MAX_CONTEXT),
+        n_ctx=context_size(spec.context, config.settings.max_answer_tokens),
         n_threads=config.threads,
         gpu_layers=config.gpu_layers,
         adapter_dirs=config.locations.adapter_dirs,

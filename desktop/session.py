@@ -251,7 +251,14 @@ class Session:
 
     def _engine_key(self) -> Hashable:
         c = self._config
-        return (c.settings.chat_model, c.locations.models_search_path, c.threads, c.gpu_layers)
+        # The answer length sizes the context window (components.context_size).
+        return (
+            c.settings.chat_model,
+            c.locations.models_search_path,
+            c.threads,
+            c.gpu_layers,
+            c.settings.max_answer_tokens,
+        )
 
     @property
     def engine(self) -> ChatEngine:

@@ -97,4 +97,4 @@ def test_batches_keep_length_squared_times_size_within_budget() -> None:
         longest = max(lengths[i] for i in batch)
         assert len(batch) == 1 or len(batch) * longest**2 <= pipeline.ATTENTION_BUDGET
         assert len(batch) <= pipeline.MAX_BATCH
-    assert max(len(b) for b in batches if lengths[b[0]] == 256) == 8
+    assert max(len(b) for b in batches if lengths[b[0]] == 256) == 4

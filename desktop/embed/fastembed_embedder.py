@@ -46,8 +46,15 @@ class FastEmbedEmbedder(Embedder):
         self._tokenizer: Tokenizer | None = None
         self._tokenizer_lock = threading.Lock()
         try:
+            # ONNX Runtime's CPU arena keeps the largest batch's buffers for the life of the
+            # session; without it they are returned after each batch (see docs/BENCHMARKS.md:
+            # peak RSS while indexing, and the embedding speed beside it).
             self._model = TextEmbedding(
-                fastembed_name, specific_model_path=str(folder), threads=threads, lazy_load=False
+                fastembed_name,
+                specific_model_path=str(folder),
+                threads=threads,
+                lazy_load=False,
+                enable_cpu_mem_arena=False,
             )
         except Exception as exc:  # fastembed raises bare ValueError/RuntimeError for bad files
             raise ModelError(f"cannot load embedding model from {folder}: {exc}") from exc
