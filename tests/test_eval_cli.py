@@ -75,15 +75,15 @@ def test_eval_squad_through_the_real_answer_path(
     squad = tmp_path / "tiny.json"
     squad.write_text(json.dumps(data))
     args = ["eval", "squad", str(squad), "--work", str(tmp_path / "w"), "--max-tokens", "24"]
-    assert main([*args, "--pipelines", "folio,naive,tight", "--json"]) == 0
+    assert main([*args, "--pipelines", "folio,naive,wide", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["questions"] == 1 and out["paragraphs"] == 2
-    for name in ("folio", "naive", "tight"):
+    for name in ("folio", "naive", "wide"):
         p = out["pipelines"][name]
         assert p["n"] == 1 and 0 <= p["f1"] <= 100
         assert p["first_token_ms"]["p50"] > 0
     assert out["pipelines"]["folio"]["citation_of_gold"] == 100.0
-    assert out["pipelines"]["tight"]["citation_of_gold"] == 100.0
+    assert out["pipelines"]["wide"]["citation_of_gold"] == 100.0
     bad = tmp_path / "bad.json"
     bad.write_text("{}")
     assert main(["eval", "squad", str(bad)]) == 1

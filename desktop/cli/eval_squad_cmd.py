@@ -21,7 +21,7 @@ def add_parser(esub: Any) -> None:
         "--pipelines",
         default="folio,naive",
         help="comma-separated: folio, naive, budget (naive + context budget), q8 (naive + "
-        "Q8_0 model), tight (folio with the tighter context budget); default folio,naive",
+        "Q8_0 model), wide (folio with the wider budget shipped before); default folio,naive",
     )
     p.add_argument("--max-tokens", type=int, default=64, help="answer length cap")
     p.add_argument(

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 Say = Callable[[str], None]
 _CITATION = re.compile(r"\[\d{1,2}(?:\s*[,;]\s*\d{1,2})*\]")
 _DECLINES = ("couldn't find", "do not say", "does not say", "don't say", "doesn't say")
-PIPELINES = ("folio", "naive", "budget", "q8", "tight")
+PIPELINES = ("folio", "naive", "budget", "q8", "wide")
 
 
 @dataclass(frozen=True)
@@ -135,8 +135,8 @@ def run_squad(
         questions: how many, spread over the articles (0: all).
         pipelines: "folio" (the shipped answer path), "naive" (whole passages, published
             Q4_1 model, no prefix reuse), "budget" (naive plus the context budget only),
-            "q8" (naive plus the Q8_0 model only), "tight" (the shipped path with
-            `TIGHT_BUDGET` instead of the default budget).
+            "q8" (naive plus the Q8_0 model only), "wide" (the shipped path with
+            `WIDE_BUDGET`, the larger budget shipped before, instead of the default).
         max_tokens: answer length cap, the same for every pipeline.
         threads: CPU threads of every model (0: Folio's default).
     """
@@ -150,7 +150,7 @@ def run_squad(
     )
     from desktop.models.catalog import require_local
     from desktop.rag.answer import Answerer
-    from desktop.rag.budget import DEFAULT_BUDGET, TIGHT_BUDGET
+    from desktop.rag.budget import DEFAULT_BUDGET, WIDE_BUDGET
     from desktop.session import Session
 
     unknown = set(pipelines) - set(PIPELINES)
@@ -176,8 +176,8 @@ def run_squad(
                 require_local(s.catalog.get(FAST_MODEL), s.locations.models_search_path),
                 threads=threads or None,
             )
-        tight = Answerer(
-            s.searcher, s.engine, s.answerer.k, s.answerer.mode, max_tokens, TIGHT_BUDGET
+        wide = Answerer(
+            s.searcher, s.engine, s.answerer.k, s.answerer.mode, max_tokens, WIDE_BUDGET
         )
         out["model"] = s.engine.model_path.name
         started = time.perf_counter()
@@ -186,8 +186,8 @@ def run_squad(
             for name in _rotate(pipelines, i):
                 if name == "folio":
                     a = s.answerer.ask(q.question)
-                elif name == "tight":
-                    a = tight.ask(q.question)
+                elif name == "wide":
+                    a = wide.ask(q.question)
                 elif name == "naive":
                     a = naive_answer(models["q4_1"], context, max_tokens)
                 elif name == "budget":
