@@ -24,8 +24,8 @@ EmbedderFactory = Callable[["Config", "ModelSpec | None"], Embedder]
 ChatEngineFactory = Callable[["Config", "ModelSpec | None"], ChatEngine]
 
 # The engine's context holds the prompt and the answer, never more than the model supports.
-# A prompt is the system prompt, the budgeted passages (200 words at most, desktop/rag/
-# budget.py), two earlier turns and the question: well under PROMPT_ROOM tokens. Every
+# A prompt is the system prompt, the budgeted passages (desktop/rag/budget.py: 70 words by
+# default), two earlier turns and the question: well under PROMPT_ROOM tokens. Every
 # token of context costs KV cache memory (23 KB a token for SmolLM2-135M), so the window
 # is sized for the answer length the settings allow, not the model's maximum.
 PROMPT_ROOM = 1536
