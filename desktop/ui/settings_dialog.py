@@ -31,6 +31,15 @@ _MODE_LABELS = {
 }
 
 
+def _spin_box(lowest: int, highest: int, value: int, suffix: str = "") -> QSpinBox:
+    """A spin box over [lowest, highest] showing `value` (range first, so it is not clamped)."""
+    box = QSpinBox()
+    box.setRange(lowest, highest)
+    box.setSuffix(suffix)
+    box.setValue(value)
+    return box
+
+
 class SettingsDialog(QDialog):
     """Edits a copy of the settings; `result_settings()` is valid after Accept."""
 
@@ -51,10 +60,8 @@ class SettingsDialog(QDialog):
         models_row = QHBoxLayout()
         models_row.addWidget(self.models_dir, 1)
         models_row.addWidget(browse)
-        self.threads = QSpinBox()
-        self.threads.setRange(0, 256)
+        self.threads = _spin_box(0, 256, settings.threads)
         self.threads.setSpecialValueText("Automatic")
-        self.threads.setValue(settings.threads)
         self.gpu_layers = QComboBox()
         self.gpu_layers.setEditable(True)
         self.gpu_layers.addItems(["auto", "0", "-1"])
@@ -63,17 +70,9 @@ class SettingsDialog(QDialog):
             "auto: all layers when a GPU build is present; 0: CPU only; "
             "-1: all layers; or a number of layers"
         )
-        self.chunk_tokens = QSpinBox()
-        self.chunk_tokens.setRange(32, 512)
-        self.chunk_tokens.setSuffix(" tokens")
-        self.chunk_tokens.setValue(settings.chunk_tokens)
-        self.chunk_overlap = QSpinBox()
-        self.chunk_overlap.setRange(0, 255)
-        self.chunk_overlap.setSuffix(" tokens")
-        self.chunk_overlap.setValue(settings.chunk_overlap)
-        self.k = QSpinBox()
-        self.k.setRange(1, 20)
-        self.k.setValue(settings.k)
+        self.chunk_tokens = _spin_box(32, 512, settings.chunk_tokens, " tokens")
+        self.chunk_overlap = _spin_box(0, 255, settings.chunk_overlap, " tokens")
+        self.k = _spin_box(1, 20, settings.k)
         self.search_mode = QComboBox()
         for mode in MODES:
             self.search_mode.addItem(_MODE_LABELS.get(mode, mode), mode)
@@ -89,14 +88,8 @@ class SettingsDialog(QDialog):
         if not ocr.available():
             self.ocr.setEnabled(settings.ocr)  # an unusable setting can still be turned off
             self.ocr.setToolTip("OCR is not installed in this Folio (the folio[ocr] extra)")
-        self.max_file_mb = QSpinBox()
-        self.max_file_mb.setRange(1, 65536)
-        self.max_file_mb.setSuffix(" MB")
-        self.max_file_mb.setValue(settings.max_file_mb)
-        self.parse_timeout_s = QSpinBox()
-        self.parse_timeout_s.setRange(1, 3600)
-        self.parse_timeout_s.setSuffix(" s")
-        self.parse_timeout_s.setValue(round(settings.parse_timeout_s))
+        self.max_file_mb = _spin_box(1, 65536, settings.max_file_mb, " MB")
+        self.parse_timeout_s = _spin_box(1, 3600, round(settings.parse_timeout_s), " s")
         self.parse_timeout_s.setToolTip("A file that takes longer to read is marked failed")
         form = QFormLayout()
         form.addRow("Models folder", models_row)
