@@ -5,8 +5,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import TypeAlias
 
 from desktop.session import Config, Session
+
+# What each subcommand module's `add_parser` receives: the `add_subparsers()` of its parent.
+# `_SubParsersAction` is the only name argparse (and typeshed) gives that object's type.
+Subcommands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
 
 def config_for(args: argparse.Namespace) -> Config:
