@@ -1,6 +1,6 @@
 """The types of JSON values Folio writes and reads: reports, sidecars, stored metadata.
 
-`json.loads` returns `Any`; code that reads JSON narrows it into these (or into a
+`json.loads` returns untyped values; code that reads JSON narrows it into these (or into a
 dataclass) at the edge, so that the rest of the core is checked.
 """
 
