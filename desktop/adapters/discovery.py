@@ -15,7 +15,6 @@ import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from desktop.adapters.info import AdapterInfo, Compatibility
 from desktop.adapters.validate import adapter_header, check_compatibility
@@ -33,7 +32,7 @@ AdapterDirs = Sequence[tuple[Path, str]]
 """Folders searched for adapters, each with its source label ("user", "bundled"), first wins."""
 
 
-def _read_sidecar(gguf_path: Path) -> dict[str, Any]:
+def _read_sidecar(gguf_path: Path) -> dict[str, str]:
     for suffix in (".toml", ".json"):
         side = gguf_path.with_suffix(suffix)
         if not side.is_file():

@@ -16,11 +16,16 @@ import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TypeAlias
 
 log = logging.getLogger(__name__)
 
 _LAYOUT_CACHE_VERSION = 1
+
+GgufScalar: TypeAlias = "str | int | float | bool"
+"""A scalar metadata value as `gguf` reads it (a string, a number, a boolean)."""
+GgufValue: TypeAlias = "GgufScalar | list[GgufScalar] | None"
+"""A metadata value: a scalar, a short array (a list), or None for a long array."""
 
 
 @dataclass(frozen=True)
@@ -44,7 +49,7 @@ class GgufHeader:
 
     path: Path
     size_bytes: int
-    fields: dict[str, tuple[str, Any]]
+    fields: dict[str, tuple[str, GgufValue]]
     tensors: dict[str, TensorInfo]
 
     def string(self, key: str) -> str | None:
@@ -57,7 +62,7 @@ class GgufHeader:
         entry = self.fields.get(key)
         return entry[0] if entry else None
 
-    def value(self, key: str) -> Any:
+    def value(self, key: str) -> GgufValue:
         entry = self.fields.get(key)
         return entry[1] if entry else None
 
@@ -88,7 +93,7 @@ def read_header(path: Path, *, tensors: bool = True) -> GgufHeader:
     except (ValueError, KeyError, IndexError, TypeError, OverflowError) as exc:
         # Truncated or corrupt files surface as numpy reshape/index errors inside the reader.
         raise ValueError(f"not a readable GGUF file ({exc})") from exc
-    fields: dict[str, tuple[str, Any]] = {}
+    fields: dict[str, tuple[str, GgufValue]] = {}
     for key, field in reader.fields.items():
         if key.startswith("GGUF."):
             continue
@@ -96,7 +101,7 @@ def read_header(path: Path, *, tensors: bool = True) -> GgufHeader:
             continue
         main = field.types[0]
         kind = main.name
-        value: Any
+        value: GgufValue
         if main == GGUFValueType.ARRAY:
             kind = f"ARRAY[{field.types[-1].name}]"
             value = field.contents() if len(field.data) <= 64 else None

@@ -17,12 +17,16 @@ import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, TypedDict
 
 from desktop.adapters import check_compatibility, discover
 from desktop.adapters.synth import write_lora
 from desktop.engine.llm import DEFAULT_PREFIX_CACHE_BYTES, Engine, default_threads
 from desktop.rag.prompt import SYSTEM_PROMPT
+
+if TYPE_CHECKING:
+    import llama_cpp
+    from llama_cpp import llama_types
 
 N_CTX = 2048
 _PASSAGE = (
@@ -34,16 +38,40 @@ _PASSAGE = (
 QUESTION = "Where does Folio keep the documents, and how are answers grounded?"
 
 
+class AdaptersResult(TypedDict):
+    """`folio bench adapters`: hot swap beside reload, medians in ms, and their ratios."""
+
+    model: str
+    adapters: list[str]
+    runs: int
+    threads: int
+    prompt_tokens: int
+    cached_prefix_tokens: int
+    machine: str
+    hot_swap: dict[str, float]
+    reload: dict[str, float]
+    ratio: dict[str, float]
+
+
 def _messages() -> list[dict[str, str]]:
     user = f"Passages:\n\n[1] (folio-guide.pdf, page 2)\n{_PASSAGE}\n\nQuestion: {QUESTION}"
     return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": user}]
+
+
+def _llama_messages() -> list[llama_types.ChatCompletionRequestMessage]:
+    """`_messages()` as llama-cpp-python's typed request messages, for the reload path."""
+    system, user = _messages()
+    return [
+        {"role": "system", "content": system["content"]},
+        {"role": "user", "content": user["content"]},
+    ]
 
 
 def _p50(values: Sequence[float]) -> float:
     return round(statistics.median(values), 3)
 
 
-def _first_piece_ms(pieces: Iterator[Any], started: float) -> float:
+def _first_piece_ms(pieces: Iterator[object], started: float) -> float:
     """Milliseconds from `started` until `pieces` yields; then stops the generation."""
     try:
         next(pieces, None)
@@ -101,11 +129,11 @@ def _reload(
 ) -> tuple[list[float], list[float]]:
     from llama_cpp import Llama
 
-    msgs = _messages()
+    msgs = _llama_messages()
     switch_ms: list[float] = []
     ttft_ms: list[float] = []
 
-    def load(path: Path) -> Any:
+    def load(path: Path) -> llama_cpp.Llama:
         return Llama(
             model_path=str(model_path),
             lora_path=str(path),
@@ -116,10 +144,13 @@ def _reload(
             verbose=False,
         )
 
-    def ask(llm: Any) -> Iterator[Any]:
-        for event in llm.create_chat_completion(
+    def ask(llm: llama_cpp.Llama) -> Iterator[llama_types.CreateChatCompletionStreamResponse]:
+        events = llm.create_chat_completion(
             messages=msgs, max_tokens=max_tokens, temperature=0.0, repeat_penalty=1.1, stream=True
-        ):
+        )
+        if isinstance(events, dict):  # only without stream=True
+            raise TypeError("llama-cpp-python returned a whole completion, not a stream")
+        for event in events:
             if event["choices"][0]["delta"].get("content"):
                 yield event
 
@@ -145,7 +176,7 @@ def bench_adapters(
     *,
     n_threads: int | None = None,
     max_tokens: int = 8,
-) -> dict[str, Any]:
+) -> AdaptersResult:
     """Switch latency and time to first token after a switch, hot swap versus reload.
 
     Args:

@@ -15,12 +15,15 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 from tokenizers import Tokenizer
 
 from desktop.embed.base import Embedder
+
+if TYPE_CHECKING:
+    from desktop.bench.results import Figures
 
 
 def peak_rss_mb() -> float:
@@ -49,7 +52,7 @@ class CountingEmbedder(Embedder):
         return self.inner.tokenizer()
 
 
-def startup(kind: str, library: Path, t0: float) -> dict[str, Any]:
+def startup(kind: str, library: Path, t0: float) -> Figures:
     """Seconds from `t0` (the parent's clock before spawning us) to a shown window and to
     a loaded model. `naive` loads the model before showing the window."""
     from PySide6.QtCore import QTimer
@@ -89,7 +92,7 @@ def startup(kind: str, library: Path, t0: float) -> dict[str, Any]:
     return {**{k: round(v, 3) for k, v in marks.items()}, "peak_rss_mb": peak_rss_mb()}
 
 
-def index(kind: str, folder: Path, library: Path) -> dict[str, Any]:
+def index(kind: str, folder: Path, library: Path) -> Figures:
     """Index `folder` Folio's way (then again, unchanged), or the naive way: the same
     chunks through fastembed, one batch after another, nothing else."""
     from desktop.library.indexer import Indexer
@@ -137,7 +140,7 @@ def index(kind: str, folder: Path, library: Path) -> dict[str, Any]:
     }
 
 
-def memory(kind: str, library: Path, questions: list[str]) -> dict[str, Any]:
+def memory(kind: str, library: Path, questions: list[str]) -> Figures:
     """Peak RSS with `library` open, searched and answering each question."""
     from desktop.session import Session
 
@@ -167,7 +170,10 @@ def main(argv: list[str]) -> int:
     elif what == "index":
         result = index(kind, Path(rest[0]), Path(rest[1]))
     elif what == "memory":
-        result = memory(kind, Path(rest[0]), json.loads(Path(rest[1]).read_text()))
+        questions = json.loads(Path(rest[1]).read_text())
+        if not isinstance(questions, list) or not all(isinstance(q, str) for q in questions):
+            raise SystemExit(f"{rest[1]}: expected a JSON list of questions")
+        result = memory(kind, Path(rest[0]), questions)
     else:
         raise SystemExit(f"unknown step {what!r}")
     print(json.dumps(result))

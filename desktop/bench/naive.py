@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from desktop.engine.llm import default_threads
 from desktop.library.search import Mode, Searcher
@@ -29,6 +29,10 @@ from desktop.rag.prompt import (
     user_message,
 )
 from desktop.session import Config
+
+if TYPE_CHECKING:
+    import llama_cpp
+    from llama_cpp import llama_types
 
 Messages = list[dict[str, str]]
 STOCK_MODEL = "smollm2-135m-instruct"  # the published Q4_1 file: the naive baseline
@@ -51,7 +55,7 @@ class RawModel:
         from llama_cpp import Llama
 
         self.path = Path(path)
-        self.llm: Any = Llama(
+        self.llm: llama_cpp.Llama = Llama(
             model_path=str(path),
             n_ctx=n_ctx,
             n_threads=threads or default_threads(),
@@ -70,22 +74,42 @@ class RawModel:
         if not reuse:
             self.llm.reset()
         events = self.llm.create_chat_completion(
-            messages=messages,
+            messages=_llama_messages(messages),
             max_tokens=max_tokens,
             temperature=0.0,
             repeat_penalty=1.1,
             stream=True,
         )
+        if isinstance(events, dict):  # only without stream=True
+            raise TypeError("llama-cpp-python returned a whole completion, not a stream")
         try:
             for event in events:
                 delta = event["choices"][0]["delta"].get("content")
-                if delta:
+                if isinstance(delta, str) and delta:
                     yield delta
         finally:
-            events.close()
+            close = getattr(events, "close", None)
+            if close is not None:
+                close()
 
     def close(self) -> None:
         self.llm.close()
+
+
+def _llama_messages(messages: Messages) -> list[llama_types.ChatCompletionRequestMessage]:
+    """The same messages (role and content) as llama-cpp-python's typed request messages."""
+    out: list[llama_types.ChatCompletionRequestMessage] = []
+    for m in messages:
+        role, content = m["role"], m["content"]
+        if role == "system":
+            out.append({"role": "system", "content": content})
+        elif role == "user":
+            out.append({"role": "user", "content": content})
+        elif role == "assistant":
+            out.append({"role": "assistant", "content": content})
+        else:
+            raise ValueError(f"a chat message with an unknown role: {role!r}")
+    return out
 
 
 def first_piece_ms(pieces: Iterator[str]) -> float:

@@ -21,7 +21,7 @@ import os
 import statistics
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from desktop.bench.naive import (
     FAST_MODEL,
@@ -38,6 +38,11 @@ from desktop.bench.workload import Workload
 from desktop.cancel import CancelToken
 from desktop.rag.budget import DEFAULT_BUDGET
 
+if TYPE_CHECKING:
+    from desktop.bench.results import Generation, RagResult
+    from desktop.engine.api import ChatEngine
+    from desktop.session import Session
+
 CONFIGS = ("naive", "budget", "q8", "prefix", "folio", "folio_q8")
 SHIPPED = ("folio", "folio_q8")  # measured through a Session, not a raw model
 
@@ -49,7 +54,7 @@ def bench_rag(
     gen_tokens: int = 64,
     gen_runs: int = 3,
     threads: int = 0,
-) -> dict[str, Any]:
+) -> RagResult:
     """TTFT of every config over every question (`runs` times), and generation speed.
 
     `threads` (0: Folio's default) is used by every config alike.
@@ -108,7 +113,7 @@ def bench_rag(
             stock.close()
             fast.close()
     naive_p50 = statistics.median(ttft["naive"]) if ttft["naive"] else 0.0
-    out: dict[str, Any] = {
+    out: RagResult = {
         "workload": workload.name,
         "questions": len(workload.questions),
         "runs": runs,
@@ -134,7 +139,7 @@ def bench_rag(
     return out
 
 
-def _folio_ttft(session: Any, question: str) -> float:
+def _folio_ttft(session: Session, question: str) -> float:
     """The shipped path's time to first token; the answer stops after it."""
     cancel = CancelToken()
 
@@ -146,8 +151,8 @@ def _folio_ttft(session: Any, question: str) -> float:
 
 
 def _generation(
-    engine: Any, raw: RawModel, session: Any, workload: Workload, n: int, runs: int
-) -> dict[str, Any]:
+    engine: ChatEngine, raw: RawModel, session: Session, workload: Workload, n: int, runs: int
+) -> Generation:
     """Tokens/s after the first token: Folio's engine and raw llama-cpp-python, same
     model file and prompt, alternating."""
     ctx = retrieve(session.searcher, workload.questions[0], 3, DEFAULT_BUDGET)

@@ -11,12 +11,28 @@ import json
 import math
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, TypedDict
 
-Row = dict[str, Any]
+from desktop.json_types import JSON, JSONObject, as_object
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+    from desktop.bench.results import BenchResults, SizeResult
 
 
-def _get(data: dict[str, Any], *path: str) -> Any:
+class Row(TypedDict):
+    """One target: the measured figure, the naive one from the same run, and whether met."""
+
+    target: str
+    measured: float
+    naive: float | None
+    met: bool | None
+    unit: str
+
+
+def _get(data: JSON, *path: str) -> JSON:
+    """The value at `path` in free-form JSON (the `eval` part), None where any key is missing."""
     for key in path:
         if not isinstance(data, dict) or key not in data:
             return None
@@ -24,16 +40,37 @@ def _get(data: dict[str, Any], *path: str) -> Any:
     return data
 
 
-def _row(target: str, measured: Any, naive: Any, met: bool | None, unit: str = "") -> Row:
+def _number(value: JSON, where: str) -> float:
+    """A JSON number as it is (an int stays an int); a ValueError naming `where` otherwise."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"{where}: expected a number, got {type(value).__name__}")
+    return value
+
+
+def _ndcg(modes: JSONObject, mode: str, workload: str) -> float:
+    """nDCG@10 of one retrieval mode in a `folio eval beir` result."""
+    where = f"eval.beir.{workload}.modes.{mode}"
+    return _number(as_object(modes[mode], where)["ndcg@10"], where)
+
+
+def _sizes(results: BenchResults) -> dict[str, SizeResult]:
+    retrieval = results.get("retrieval")
+    return retrieval.get("sizes", {}) if retrieval else {}
+
+
+def _row(
+    target: str, measured: float, naive: float | None, met: bool | None, unit: str = ""
+) -> Row:
     return {"target": target, "measured": measured, "naive": naive, "met": met, "unit": unit}
 
 
-def targets(results: dict[str, Any]) -> list[Row]:
+def targets(results: BenchResults) -> list[Row]:
     """One row per target that this run measured."""
     rows: list[Row] = []
     for name, rag in (results.get("rag") or {}).items():
-        folio = _get(rag, "first_token_ms", "folio", "p50")
-        naive = _get(rag, "first_token_ms", "naive", "p50")
+        first_token = rag.get("first_token_ms", {})
+        folio = first_token.get("folio", {}).get("p50")
+        naive = first_token.get("naive", {}).get("p50")
         if folio is None or naive is None:
             continue
         rows.append(
@@ -41,13 +78,18 @@ def targets(results: dict[str, Any]) -> list[Row]:
         )
         ratio = folio / naive if naive else math.inf
         rows.append(_row(f"TTFT ≤ 0.25× naive ({name})", round(ratio, 3), 1.0, ratio <= 0.25, "×"))
-    squad = _get(results, "eval", "squad", "pipelines")
-    if squad and "folio" in squad and "naive" in squad:
+    evaluated = results.get("eval")
+    squad = _get(evaluated, "squad", "pipelines")
+    if isinstance(squad, dict) and "folio" in squad and "naive" in squad:
+        folio_eval = as_object(squad["folio"], "eval.squad.pipelines.folio")
+        naive_eval = as_object(squad["naive"], "eval.squad.pipelines.naive")
         for metric in ("citation_of_gold", "f1"):
-            f, n = squad["folio"][metric], squad["naive"][metric]
+            f = _number(folio_eval[metric], f"eval.squad folio {metric}")
+            n = _number(naive_eval[metric], f"eval.squad naive {metric}")
             rows.append(_row(f"squad {metric} within 1 point of naive", f, n, f >= n - 1.0, "%"))
+    sizes = _sizes(results)
     for size, limit in (("100000", 20.0), ("1000000", 60.0)):
-        r = _get(results, "retrieval", "sizes", size)
+        r = sizes.get(size)
         if r is None:
             continue
         label = "1M" if int(size) == 1_000_000 else f"{int(size) // 1000}k"
@@ -122,24 +164,26 @@ def targets(results: dict[str, Any]) -> list[Row]:
                 "s",
             )
         )
-    for name, beir in (_get(results, "eval", "beir") or {}).items():
-        modes = beir["modes"]
-        hybrid = modes["hybrid"]["ndcg@10"]
-        best = max(modes["keyword"]["ndcg@10"], modes["vector"]["ndcg@10"])
+    for name, value in as_object(_get(evaluated, "beir") or {}, "eval.beir").items():
+        beir = as_object(value, f"eval.beir.{name}")
+        modes = as_object(beir["modes"], f"eval.beir.{name}.modes")
+        hybrid = _ndcg(modes, "hybrid", name)
+        best = max(_ndcg(modes, "keyword", name), _ndcg(modes, "vector", name))
         rows.append(_row(f"{name}: hybrid nDCG@10 ≥ its better leg", hybrid, best, hybrid >= best))
         if "scifact" in name.lower() and beir.get("split") == "test":
+            convex = _get(modes, "hybrid-convex-0.5", "ndcg@10")
             rows.append(
                 _row(
                     "SciFact nDCG@10 ≥ 0.74",
                     hybrid,
-                    modes.get("hybrid-convex-0.5", {}).get("ndcg@10"),
+                    None if convex is None else _number(convex, f"eval.beir.{name} convex ndcg@10"),
                     hybrid >= 0.74,
                 )
             )
     return rows
 
 
-def _fmt(value: Any) -> str:
+def _fmt(value: float | None) -> str:
     if value is None:
         return "–"
     if isinstance(value, float):
@@ -147,7 +191,7 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
-def markdown(results: dict[str, Any]) -> str:
+def markdown(results: BenchResults) -> str:
     """The targets table as Markdown (measured, naive from the same run, met or MISSED)."""
     lines = [
         "| target | measured | naive, same run | met |",
@@ -161,7 +205,7 @@ def markdown(results: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def plots(results: dict[str, Any], out: Path) -> list[Path]:
+def plots(results: BenchResults, out: Path) -> list[Path]:
     """PNG plots of what was measured (none if matplotlib is missing)."""
     try:
         import matplotlib
@@ -172,7 +216,7 @@ def plots(results: dict[str, Any], out: Path) -> list[Path]:
         return []
     made: list[Path] = []
 
-    def save(name: str, draw: Callable[[Any], None]) -> None:
+    def save(name: str, draw: Callable[[Axes], None]) -> None:
         fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=110)
         draw(ax)
         fig.tight_layout()
@@ -181,11 +225,11 @@ def plots(results: dict[str, Any], out: Path) -> list[Path]:
         plt.close(fig)
         made.append(path)
 
-    sizes = _get(results, "retrieval", "sizes")
+    sizes = _sizes(results)
     if sizes:
         xs = sorted(int(s) for s in sizes)
 
-        def latency(ax: Any) -> None:
+        def latency(ax: Axes) -> None:
             shipped = [sizes[str(x)]["search_ms"]["p50"] for x in xs]
             naive = [sizes[str(x)]["naive_search_ms_p50"] for x in xs]
             keyword = [sizes[str(x)]["stages_ms_p50"]["keyword"] for x in xs]
@@ -205,12 +249,13 @@ def plots(results: dict[str, Any], out: Path) -> list[Path]:
     rag = results.get("rag")
     if rag:
 
-        def ttft(ax: Any) -> None:
+        def ttft(ax: Axes) -> None:
             names = list(rag)
             configs = ["naive", "budget", "q8", "prefix", "folio"]
             width = 0.8 / max(1, len(names))
             for i, name in enumerate(names):
-                vals = [(_get(rag[name], "first_token_ms", c, "p50") or 0) / 1000 for c in configs]
+                first = rag[name].get("first_token_ms", {})
+                vals = [(first.get(c, {}).get("p50") or 0) / 1000 for c in configs]
                 ax.bar([j + i * width for j in range(len(configs))], vals, width, label=name)
             ax.set_xticks([j + width * (len(names) - 1) / 2 for j in range(len(configs))])
             ax.set_xticklabels(["naive", "+budget", "+Q8_0", "+prefix", "Folio (all)"])
@@ -223,7 +268,7 @@ def plots(results: dict[str, Any], out: Path) -> list[Path]:
     return made
 
 
-def write_report(results: dict[str, Any], out: Path) -> dict[str, Path]:
+def write_report(results: BenchResults, out: Path) -> dict[str, Path]:
     """Write results.json, report.md and the plots into `out`."""
     out.mkdir(parents=True, exist_ok=True)
     files = {"json": out / "results.json", "markdown": out / "report.md"}

@@ -15,13 +15,19 @@ import statistics
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from desktop.bench.stats import summarize
 from desktop.evaluate.metrics import overlap_at
 from desktop.library import vectors
+
+if TYPE_CHECKING:
+    import apsw
+
+    from desktop.bench.results import HnswResult, RetrievalResult, SizeResult
+    from desktop.embed.base import Embedder
 
 SIZES = (10_000, 100_000, 1_000_000)
 # The HNSW comparison is built at these sizes only: its build took 6 minutes at 100k on a
@@ -37,8 +43,8 @@ def _ms(f: Callable[[], object]) -> float:
 
 
 def bench_size(
-    path: Path, embedder: Any, queries: Sequence[str], ann: bool = True
-) -> dict[str, Any]:
+    path: Path, embedder: Embedder, queries: Sequence[str], ann: bool = True
+) -> SizeResult:
     """Every figure for one padded library."""
     from desktop.library.search import Searcher
     from desktop.library.store import Library
@@ -62,7 +68,7 @@ def bench_size(
             naive_vec.append((time.perf_counter() - t) * 1000)
             found = vectors.nearest(lib.db, qv, 10)
             recall.append(overlap_at([c for c, _ in found], [c for c, _ in exact], 10))
-        out: dict[str, Any] = {
+        out: SizeResult = {
             "chunks": n,
             "first_search_ms": round(first, 1),
             "search_ms": summarize(total),
@@ -86,7 +92,7 @@ def bench_size(
     return out
 
 
-def _hnsw(db: Any, qvecs: Sequence[np.ndarray]) -> dict[str, Any] | None:
+def _hnsw(db: apsw.Connection, qvecs: Sequence[np.ndarray]) -> HnswResult | None:
     """The same vectors in a usearch HNSW index (int8), if usearch is installed."""
     try:
         from usearch.index import Index
@@ -114,13 +120,13 @@ def _hnsw(db: Any, qvecs: Sequence[np.ndarray]) -> dict[str, Any] | None:
 
 def bench_retrieval(
     libraries: dict[int, Path],
-    embedder: Any,
+    embedder: Embedder,
     queries: Sequence[str],
     ann: bool = True,
     say: Say | None = None,
-) -> dict[str, Any]:
+) -> RetrievalResult:
     """Figures for each padded library, keyed by its size."""
-    out: dict[str, Any] = {"queries": len(queries), "sizes": {}}
+    out: RetrievalResult = {"queries": len(queries), "sizes": {}}
     for size, path in sorted(libraries.items()):
         if say is not None:
             say(f"retrieval at {size} chunks")

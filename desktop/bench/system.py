@@ -9,12 +9,33 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
+
+from desktop.json_types import as_object
+
+if TYPE_CHECKING:
+    from desktop.bench.results import (
+        Figures,
+        IndexResult,
+        MemoryResult,
+        StartupFigures,
+        StartupResult,
+    )
 
 CHILD_TIMEOUT_S = 1800
 
 
-def run_child(*args: str, env: dict[str, str] | None = None) -> dict[str, Any]:
+def _figures(value: object, where: str) -> Figures:
+    """A child step's JSON output narrowed to what every step prints: numbers by name."""
+    figures: Figures = {}
+    for key, number in as_object(value, where).items():
+        if isinstance(number, bool) or not isinstance(number, int | float):
+            raise ValueError(f"{where}: {key} is not a number")
+        figures[key] = number
+    return figures
+
+
+def run_child(*args: str, env: dict[str, str] | None = None) -> Figures:
     """Run one `desktop.bench.child` step and return its JSON.
 
     Raises:
@@ -33,10 +54,12 @@ def run_child(*args: str, env: dict[str, str] | None = None) -> dict[str, Any]:
     if result.returncode != 0:
         tail = "\n".join(result.stderr.strip().splitlines()[-5:])
         raise RuntimeError(f"benchmark step {args[:2]} failed: {tail}")
-    return dict(json.loads(result.stdout.strip().splitlines()[-1]))
+    return _figures(
+        json.loads(result.stdout.strip().splitlines()[-1]), f"benchmark step {args[:2]}"
+    )
 
 
-def bench_index(folder: Path, work: Path) -> dict[str, Any]:
+def bench_index(folder: Path, work: Path) -> IndexResult:
     """Folio's indexer, then the naive fastembed loop over the chunks it made, same files."""
     library = Path(work) / "index-bench.sqlite"
     for stale in (library, Path(f"{library}-wal"), Path(f"{library}-shm")):
@@ -54,10 +77,10 @@ def bench_index(folder: Path, work: Path) -> dict[str, Any]:
     }
 
 
-def bench_startup(library: Path, runs: int = 3) -> dict[str, Any]:
+def bench_startup(library: Path, runs: int = 3) -> StartupResult:
     """Cold start to a shown window and to model ready: Folio (model loads after the
     window) beside naive (model first), alternating."""
-    out: dict[str, list[dict[str, Any]]] = {"folio": [], "naive": []}
+    out: dict[str, list[Figures]] = {"folio": [], "naive": []}
     loads = []
     for _ in range(runs):
         for kind in ("folio", "naive"):
@@ -68,17 +91,21 @@ def bench_startup(library: Path, runs: int = 3) -> dict[str, Any]:
         values = sorted(r[key] for r in out[kind] if key in r)
         return values[len(values) // 2] if values else float("nan")
 
-    return {
-        kind: {
+    def figures(kind: str) -> StartupFigures:
+        return {
             "window_shown_s": median(kind, "window_shown_s"),
             "model_ready_s": median(kind, "model_ready_s"),
             "runs": len(out[kind]),
         }
-        for kind in out
-    } | {"load_1min": round(sorted(loads)[len(loads) // 2], 2)}
+
+    return {
+        "folio": figures("folio"),
+        "naive": figures("naive"),
+        "load_1min": round(sorted(loads)[len(loads) // 2], 2),
+    }
 
 
-def bench_memory(library: Path, questions: list[str], work: Path) -> dict[str, Any]:
+def bench_memory(library: Path, questions: list[str], work: Path) -> MemoryResult:
     """Peak RSS with `library` open and answering: Folio beside the naive pipeline."""
     qfile = Path(work) / "memory-questions.json"
     qfile.write_text(json.dumps(questions))

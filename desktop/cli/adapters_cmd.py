@@ -6,7 +6,6 @@ import argparse
 import math
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from desktop.adapters import (
     MAX_SCALE,
@@ -15,12 +14,12 @@ from desktop.adapters import (
     discover,
     install_adapter,
 )
-from desktop.cli.common import print_json, session_for
+from desktop.cli.common import Subcommands, print_json, session_for
 from desktop.errors import AdapterError, ModelError
 from desktop.session import Session
 
 
-def add_parser(sub: Any) -> None:
+def add_parser(sub: Subcommands) -> None:
     p = sub.add_parser("adapters", help="LoRA style adapters and their fit with the chat model")
     p.set_defaults(func=cmd_list, json=False)
     actions = p.add_subparsers(dest="adapters_command", metavar="ACTION")

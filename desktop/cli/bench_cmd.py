@@ -10,16 +10,23 @@ import argparse
 import json
 import os
 import sys
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
-from desktop.cli.common import print_json
+from desktop.cli.common import Subcommands, print_json
 from desktop.errors import FolioError
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from desktop.bench.results import BenchResults, RetrievalResult
+    from desktop.bench.workload import Workload
 
 PARTS = ("rag", "retrieval", "index", "startup", "memory")
 
 
-def add_parser(sub: Any) -> None:
+def add_parser(sub: Subcommands) -> None:
     p = sub.add_parser("bench", help="measure Folio's speed on this machine")
     bsub = p.add_subparsers(dest="bench", metavar="WHAT", required=True)
     for name, text in (
@@ -90,7 +97,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         workloads = [make_workload(spec, work, args.questions) for spec in specs]
     except (ValueError, OSError, KeyError) as exc:
         raise FolioError(f"cannot prepare the workload: {exc}") from None
-    results: dict[str, Any] = {"load_at_start": [round(x, 2) for x in os.getloadavg()]}
+    results: BenchResults = {"load_at_start": [round(x, 2) for x in os.getloadavg()]}
     libraries = {w.name: work / _slug(w.name) / "library.sqlite" for w in workloads}
     for part in args.parts:
         _say(f"{part} ...")
@@ -138,7 +145,7 @@ def _slug(name: str) -> str:
 def _padded(
     args: argparse.Namespace,
     work: Path,
-    workload: Any,
+    workload: Workload,
     libraries: dict[str, Path],
     sizes: tuple[int, ...],
 ) -> dict[int, Path]:
@@ -156,7 +163,7 @@ def _padded(
     return paths
 
 
-def _seeds(seed_lib: Path, workload: Any) -> tuple[Any, list[str]]:
+def _seeds(seed_lib: Path, workload: Workload) -> tuple[np.ndarray, list[str]]:
     from desktop.library import vectors
     from desktop.library.columns import as_int, as_str
     from desktop.session import Session
@@ -180,8 +187,8 @@ def _model_id() -> str:
 
 
 def _retrieval(
-    args: argparse.Namespace, work: Path, workload: Any, libraries: dict[str, Path]
-) -> dict[str, Any]:
+    args: argparse.Namespace, work: Path, workload: Workload, libraries: dict[str, Path]
+) -> RetrievalResult:
     from desktop.bench.retrieval import bench_retrieval
     from desktop.session import Session
 
@@ -226,7 +233,7 @@ def cmd_ui(args: argparse.Namespace) -> int:
     return 0
 
 
-def _emit(result: dict[str, object], as_json: bool) -> None:
+def _emit(result: Mapping[str, object], as_json: bool) -> None:
     if as_json:
         print_json(result)
     else:

@@ -7,13 +7,12 @@ import json
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
 
-from desktop.cli.common import print_json
+from desktop.cli.common import Subcommands, print_json
 from desktop.errors import FolioError
 
 
-def add_parser(esub: Any) -> None:
+def add_parser(esub: Subcommands) -> None:
     p = esub.add_parser("beir", help="retrieval quality on a BEIR-format collection")
     p.add_argument("dataset", type=Path, help="folder with corpus.jsonl, queries.jsonl, qrels/")
     p.add_argument("--split", default="test", help="qrels split to score (default: test)")

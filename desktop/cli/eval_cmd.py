@@ -6,14 +6,17 @@ SUBCOMMANDS to register it.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from desktop.cli import eval_adapter_cmd, eval_beir_cmd, eval_squad_cmd
+
+if TYPE_CHECKING:
+    from desktop.cli.common import Subcommands
 
 SUBCOMMANDS = [eval_adapter_cmd, eval_beir_cmd, eval_squad_cmd]
 
 
-def add_parser(sub: Any) -> None:
+def add_parser(sub: Subcommands) -> None:
     p = sub.add_parser(
         "eval", help="measure retrieval, answer and adapter quality on held-out data"
     )

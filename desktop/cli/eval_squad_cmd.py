@@ -7,13 +7,12 @@ import json
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
 
-from desktop.cli.common import print_json
+from desktop.cli.common import Subcommands, print_json
 from desktop.errors import FolioError
 
 
-def add_parser(esub: Any) -> None:
+def add_parser(esub: Subcommands) -> None:
     p = esub.add_parser("squad", help="answer quality on a SQuAD-format file (e.g. XQuAD)")
     p.add_argument("file", type=Path, help="SQuAD v1.1-format JSON")
     p.add_argument("--questions", type=int, default=0, help="ask this many (default: all)")

@@ -6,18 +6,17 @@ import argparse
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 from tqdm import tqdm
 
 from desktop.cli import library_view
-from desktop.cli.common import print_json, session_for
+from desktop.cli.common import Subcommands, print_json, session_for
 from desktop.errors import FolioError, LibraryError
 from desktop.library.indexer import Indexer, IndexProgress, IndexReport
 from desktop.library.modes import MODES
 
 
-def add_parser(sub: Any) -> None:
+def add_parser(sub: Subcommands) -> None:
     p = sub.add_parser("index", help="index files and folders (incremental)")
     p.add_argument("paths", nargs="+", type=Path)
     p.add_argument("--json", action="store_true", help="print a JSON report")

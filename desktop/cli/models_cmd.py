@@ -5,13 +5,30 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
-from desktop.cli.common import config_for, print_json
-from desktop.models.catalog import Catalog, ModelSpec, SearchPath, load_catalog, local_path
+from desktop.cli.common import Subcommands, config_for, print_json
+from desktop.models.catalog import (
+    Catalog,
+    ModelJSON,
+    ModelSpec,
+    SearchPath,
+    load_catalog,
+    local_path,
+)
+
+if TYPE_CHECKING:
+    from desktop.json_types import JSONObject
 
 
-def add_parser(sub: Any) -> None:
+class ModelRow(ModelJSON):
+    """One model in `folio models list --json`: its description, and where it is installed."""
+
+    installed: bool
+    path: str | None
+
+
+def add_parser(sub: Subcommands) -> None:
     p = sub.add_parser("models", help="list, download, import and verify models")
     p.set_defaults(func=cmd_list, json=False)
     actions = p.add_subparsers(dest="models_action", metavar="ACTION")
@@ -57,7 +74,7 @@ def _size(n: int) -> str:
     return f"{value:.1f} GB"
 
 
-def _row(spec: ModelSpec, search_path: SearchPath) -> dict[str, Any]:
+def _row(spec: ModelSpec, search_path: SearchPath) -> ModelRow:
     where = local_path(spec, search_path)
     return {**spec.to_json(), "installed": where is not None, "path": str(where) if where else None}
 
@@ -114,7 +131,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
     catalog, search_path, _ = _catalog(args)
     specs = [catalog.get(i) for i in args.ids] if args.ids else list(catalog)
-    report: list[dict[str, Any]] = []
+    report: list[JSONObject] = []
     failed: list[str] = []
     for spec in specs:
         where = local_path(spec, search_path)

@@ -55,7 +55,7 @@ class LoadedAdapter:
 
     info: AdapterInfo
     key: FileKey
-    handle: Any  # the llama_adapter_lora pointer (ctypes), None once freed
+    handle: Any  # ctypes POINTER(c_void_p); llama_cpp annotates it c_void_p. None once freed
 
 
 class AdapterPool:

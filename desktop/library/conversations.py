@@ -13,11 +13,16 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import apsw
 
 from desktop.errors import LibraryError
+from desktop.json_types import JSON, JSONObject
+from desktop.library.columns import as_int
+
+if TYPE_CHECKING:
+    from desktop.rag.prompt import Citation
 
 DEFAULT_TITLE = "New chat"
 TITLE_CHARS = 60
@@ -37,19 +42,25 @@ class Conversation:
 
 @dataclass(frozen=True)
 class Message:
-    """One turn of a chat. `citations` are plain dicts (see `citation_dict`)."""
+    """One turn of a chat, as stored.
+
+    `citations` are JSON objects (see `citation_dict`); `meta` is the JSON object stored
+    beside an answer (timings, tokens, found, stopped, model, adapters, passages). Both are
+    read back from the library file, so their values are JSON and are narrowed where used.
+    """
 
     id: int
     conversation_id: int
     role: str
     content: str
-    citations: list[dict[str, Any]] = field(default_factory=list)
-    meta: dict[str, Any] = field(default_factory=dict)
+    citations: list[JSONObject] = field(default_factory=list)
+    meta: JSONObject = field(default_factory=dict)
     created_at: float = 0.0
 
 
-def citation_dict(citation: Any) -> dict[str, Any]:
-    """A citation (`desktop.rag.prompt.Citation` or a dict) as the JSON stored with a message."""
+def citation_dict(citation: Citation | Mapping[str, JSON]) -> JSONObject:
+    """A citation (`desktop.rag.prompt.Citation` or one already stored) as the JSON stored
+    with a message: n, chunk_id, path, page, heading, text, char_start, char_end."""
     if isinstance(citation, Mapping):
         return dict(citation)
     return {
@@ -138,8 +149,8 @@ class Conversations:
         conversation_id: int,
         role: str,
         content: str,
-        citations: Iterable[Any] = (),
-        meta: Mapping[str, Any] | None = None,
+        citations: Iterable[Citation | Mapping[str, JSON]] = (),
+        meta: Mapping[str, JSON] | None = None,
     ) -> int:
         """Append a turn; the first question also names a chat that still has the default title."""
         if role not in ROLES:
@@ -182,7 +193,10 @@ class Conversations:
         return _message(row)
 
     def update_message(
-        self, message_id: int, citations: Iterable[Any], meta: Mapping[str, Any]
+        self,
+        message_id: int,
+        citations: Iterable[Citation | Mapping[str, JSON]],
+        meta: Mapping[str, JSON],
     ) -> None:
         """Replace a stored answer's citations and metadata (its text stays as shown)."""
         self.message(message_id)
@@ -254,14 +268,37 @@ class Conversations:
         return Path(path)
 
 
-def _message(row: Any) -> Message:
+def json_objects(value: JSON) -> list[JSONObject]:
+    """The objects of a JSON list: a message's stored citations, its meta's passages.
+
+    Anything else (not a list, or an item that is not an object) is left out: Folio never
+    stores it, and a view could not show it.
+    """
+    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
+
+
+def _message(row: apsw.SQLiteValues) -> Message:
     i, c, r, text, cites, meta, at = row
+    stored_meta = _loads(meta)
     return Message(
-        int(i), int(c), str(r), str(text), _loads(cites, []), _loads(meta, {}), float(at)
+        as_int(i),
+        as_int(c),
+        str(r),
+        str(text),
+        json_objects(_loads(cites)),
+        stored_meta if isinstance(stored_meta, dict) else {},
+        _real(at),
     )
 
 
-def _source_line(citation: Mapping[str, Any]) -> str:
+def _real(value: apsw.SQLiteValue) -> float:
+    """The value of a REAL column (created_at is NOT NULL)."""
+    if isinstance(value, int | float):
+        return float(value)
+    raise TypeError(f"expected a real column value, got {type(value).__name__}")
+
+
+def _source_line(citation: Mapping[str, JSON]) -> str:
     path = Path(str(citation.get("path", "")))
     where = path.name + (f", page {citation['page']}" if citation.get("page") else "")
     excerpt = " ".join(str(citation.get("text", "")).split())
@@ -276,9 +313,10 @@ def _clean_title(title: str) -> str:
     return cleaned[:200] if cleaned else DEFAULT_TITLE
 
 
-def _loads(raw: object, default: Any) -> Any:
+def _loads(raw: apsw.SQLiteValue) -> JSON:
+    """A stored JSON column; None if it does not parse."""
     try:
-        value = json.loads(str(raw))
+        value: JSON = json.loads(str(raw))
     except ValueError:
-        return default
-    return value if isinstance(value, type(default)) else default
+        return None
+    return value

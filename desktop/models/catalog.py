@@ -20,7 +20,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path, PurePosixPath
 from types import MappingProxyType
-from typing import Any, Literal, cast
+from typing import Any, Literal, TypedDict, cast
 
 from desktop import paths
 from desktop.errors import ModelError
@@ -84,6 +84,28 @@ class PypiSource:
             _check_relative(name, f"member name {name!r} of {self.package}")
             if not member or any(not part for part in member.split("!")):
                 raise ValueError(f"member {name!r} of {self.package} has an empty wheel path")
+
+
+class ModelJSON(TypedDict):
+    """A model as `ModelSpec.to_json()` describes it (`folio models ... --json`)."""
+
+    id: str
+    kind: Kind
+    name: str
+    repo: str
+    file: str
+    revision: str
+    sha256: str
+    size: int
+    license: str
+    ram_gb: float
+    default: bool
+    imported: bool
+    context: int | None
+    dim: int | None
+    fastembed_name: str | None
+    derived_from: str | None
+    quantization: str | None
 
 
 @dataclass(frozen=True)
@@ -244,7 +266,7 @@ class ModelSpec:
             return self.install_path(models_dir)
         return models_dir / self.id / self.file
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> ModelJSON:
         """A plain description for `--json` output."""
         return {
             "id": self.id,

@@ -16,7 +16,7 @@ import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from desktop.errors import ModelError
 from desktop.models import verify
@@ -26,6 +26,12 @@ from desktop.models.catalog import (
     imported_spec,
     load_catalog,
 )
+
+if TYPE_CHECKING:
+    from gguf import ReaderField
+
+    from desktop.adapters.gguf_header import GgufScalar
+    from desktop.json_types import JSONObject
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +99,7 @@ def read_gguf_info(path: Path) -> GgufInfo:
     )
 
 
-def _read_header(path: Path) -> tuple[dict[str, Any], int]:
+def _read_header(path: Path) -> tuple[dict[str, GgufScalar | None], int]:
     """The header's fields and the number of tensors. The reader's memory map is dropped on
     return (Windows keeps a mapped file locked)."""
     from gguf import GGUFReader
@@ -102,7 +108,7 @@ def _read_header(path: Path) -> tuple[dict[str, Any], int]:
     return {name: _field_value(f) for name, f in reader.fields.items()}, len(reader.tensors)
 
 
-def _field_value(field: Any) -> Any:
+def _field_value(field: ReaderField) -> GgufScalar | None:
     """A scalar or string GGUF field's value (arrays, like the vocabulary, are skipped)."""
     if len(field.types) != 1:
         return None
@@ -230,7 +236,7 @@ def _ram_estimate(size: int) -> float:
     return max(0.1, round(size * 1.2 / 1e9 + 0.3, 1))
 
 
-def _read_entries(models_dir: Path) -> list[dict[str, Any]]:
+def _read_entries(models_dir: Path) -> list[JSONObject]:
     index = imported_index_path(models_dir)
     try:
         data = json.loads(index.read_text(encoding="utf-8"))
@@ -244,7 +250,7 @@ def _read_entries(models_dir: Path) -> list[dict[str, Any]]:
     return [m for m in models if isinstance(m, dict)]
 
 
-def _write_entries(models_dir: Path, entries: list[dict[str, Any]]) -> None:
+def _write_entries(models_dir: Path, entries: list[JSONObject]) -> None:
     index = imported_index_path(models_dir)
     fd, tmp = tempfile.mkstemp(prefix=".imported.", suffix=".tmp", dir=index.parent)
     try:

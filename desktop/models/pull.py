@@ -23,7 +23,6 @@ import os
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 from huggingface_hub import get_hf_file_metadata, hf_hub_url
@@ -287,7 +286,7 @@ def _is_network_oserror(exc: OSError) -> bool:
 
 
 def _status(exc: BaseException) -> str:
-    response: Any = getattr(exc, "response", None)
+    response: object = getattr(exc, "response", None)
     code = getattr(response, "status_code", None)
     return f"HTTP {code}" if code else type(exc).__name__
 
@@ -303,11 +302,11 @@ def _progress_class(
     """A tqdm class for `http_get`: optionally hidden, reporting to a callback, cancellable."""
 
     class _Bar(HubProgress):  # type: ignore[misc]
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
+        def __init__(self, *args: object, initial: float | None = 0, **kwargs: object) -> None:
             if not show:
                 kwargs["disable"] = True
-            self._done = int(kwargs.get("initial") or 0)
-            super().__init__(*args, **kwargs)
+            self._done = int(initial or 0)
+            super().__init__(*args, initial=initial, **kwargs)
 
         def update(self, n: float | None = 1) -> bool | None:
             self._done += int(n or 0)

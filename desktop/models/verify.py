@@ -14,9 +14,12 @@ import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 from desktop.errors import ModelError
+
+if TYPE_CHECKING:
+    from desktop.json_types import JSONObject
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +50,7 @@ def _key(st: os.stat_result) -> dict[str, int]:
     return {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "inode": st.st_ino}
 
 
-def _read_stamp(folder: Path) -> dict[str, Any]:
+def _read_stamp(folder: Path) -> JSONObject:
     try:
         data = json.loads((folder / STAMP_NAME).read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -55,7 +58,7 @@ def _read_stamp(folder: Path) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-def _write_stamp(folder: Path, entries: dict[str, Any]) -> None:
+def _write_stamp(folder: Path, entries: JSONObject) -> None:
     tmp: str | None = None
     try:
         fd, tmp = tempfile.mkstemp(prefix=".verified.", suffix=".tmp", dir=folder)

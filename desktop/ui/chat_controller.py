@@ -7,17 +7,18 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TypedDict
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from desktop.cancel import CancelToken
 from desktop.errors import FolioError
-from desktop.library.conversations import Conversations, Message, citation_dict
+from desktop.json_types import JSONObject
+from desktop.library.conversations import Conversations, Message, citation_dict, json_objects
 from desktop.rag.answer import Answer
 from desktop.session import Session
 from desktop.ui.chat_view import ChatView
-from desktop.ui.chat_worker import ChatWorker
+from desktop.ui.chat_worker import AnswerInfo, ChatWorker
 from desktop.ui.composer import Composer
 from desktop.ui.history_pane import HistoryPane
 from desktop.ui.qtcompat import emit
@@ -40,6 +41,14 @@ WELCOME_EMPTY = (
     "Add documents to get started\n"
     "Drop folders or files onto the window, or use Add folder… on the left."
 )
+
+
+class AnswerSources(TypedDict):
+    """What the sources panel shows for one answer: its citations as stored."""
+
+    passages: list[JSONObject]
+    cited: list[JSONObject]
+    question: str
 
 
 @dataclass
@@ -109,7 +118,7 @@ class ChatController(QObject):
         self._grace.setInterval(STOP_GRACE_MS)
         self._grace.timeout.connect(self._finish_locally)
         self._next_request = 0
-        self._answers: dict[int, dict[str, Any]] = {}  # message key -> sources of that answer
+        self._answers: dict[int, AnswerSources] = {}  # message key -> sources of that answer
         latest = self.chats.latest()
         self.open_chat(latest.id if latest else None)
 
@@ -167,7 +176,7 @@ class ChatController(QObject):
 
     def _remember(self, message: Message, question: str) -> None:
         self._answers[message.id] = {
-            "passages": message.meta.get("passages", []),
+            "passages": json_objects(message.meta.get("passages", [])),
             "cited": message.citations,
             "question": question,
         }
@@ -242,7 +251,7 @@ class ChatController(QObject):
         emit(self.busy_changed, False)
         return pending
 
-    def _on_answered(self, request_id: int, answer: Any, info: dict[str, Any]) -> None:
+    def _on_answered(self, request_id: int, answer: Answer, info: AnswerInfo) -> None:
         self.in_flight.discard(request_id)
         if self.closed:
             return
@@ -273,16 +282,16 @@ class ChatController(QObject):
         if pending.first_piece_at is not None:
             timings["first_token"] = (pending.first_piece_at - pending.sent_at) * 1000
         answer = Answer(pending.text.strip(), [], [], timings, tokens=pending.pieces, stopped=True)
-        info = {
+        info: AnswerInfo = {
             "model": self.worker.model_info.get("name", ""),
-            "adapters": [dict(a) for a in self.worker.adapters],
+            "adapters": [a.copy() for a in self.worker.adapters],
             "confirmed": False,
         }
         key = self._store_and_show(pending, answer, info)
         self._detached[pending.request_id] = (key, answer.text)
         emit(self.answer_finished, pending.request_id, answer, info)
 
-    def _complete_detached(self, request_id: int, answer: Any) -> None:
+    def _complete_detached(self, request_id: int, answer: Answer) -> None:
         """The worker's result for an answer already closed on Stop: keep its sources."""
         key, shown = self._detached.pop(request_id)
         passages = [citation_dict(c) for c in answer.passages]
@@ -292,29 +301,31 @@ class ChatController(QObject):
             return
         try:
             message = self.chats.message(key)
-            meta = {
+            meta: JSONObject = {
                 **message.meta,
-                "passages": passages,
+                "passages": list(passages),
                 "timings_ms": {k: round(v, 1) for k, v in answer.timings_ms.items()},
             }
             self.chats.update_message(key, cited, meta)
         except FolioError:
             return  # the chat was deleted meanwhile
         if key in self._answers:
-            self._answers[key].update(passages=passages, cited=cited)
+            self._answers[key].update({"passages": passages, "cited": cited})
 
-    def _store_and_show(self, pending: Pending, answer: Any, info: dict[str, Any]) -> int:
+    def _store_and_show(self, pending: Pending, answer: Answer, info: AnswerInfo) -> int:
         """Store the answer in its chat, render it if that chat is shown; returns its key."""
         passages = [citation_dict(c) for c in answer.passages]
-        meta = {
+        meta: JSONObject = {
             "timings_ms": {k: round(v, 1) for k, v in answer.timings_ms.items()},
             "tokens": answer.tokens,
             "tokens_per_s": round(answer.tokens_per_s, 1),
             "found": answer.found,
             "stopped": answer.stopped,
             "model": info.get("model", ""),
-            "adapters": info.get("adapters", []),
-            "passages": passages,
+            "adapters": [
+                {"name": a["name"], "scale": a["scale"]} for a in info.get("adapters", [])
+            ],
+            "passages": list(passages),  # a copy typed list[JSON] (lists are invariant)
         }
         try:
             key = self.chats.add_message(

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from PySide6.QtCore import QRect, Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import (
@@ -24,9 +23,11 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QApplication, QTextBrowser, QWidget
 
+from desktop.json_types import JSON
 from desktop.ui import theme
 from desktop.ui.formatting import (
     answer_footer,
+    citation_number,
     cite_href,
     linkify_citations,
     parse_cite_href,
@@ -151,9 +152,14 @@ class ChatView(QTextBrowser):
         self._scroll_to_end()
 
     def add_answer(
-        self, key: int, text: str, meta: Mapping[str, Any], cited: Sequence[Mapping[str, Any]] = ()
+        self,
+        key: int,
+        text: str,
+        meta: Mapping[str, JSON],
+        cited: Sequence[Mapping[str, JSON]] = (),
     ) -> None:
-        """A finished answer (from history, or when streaming ends)."""
+        """A finished answer (from history, or when streaming ends): its stored meta and
+        citations (see `desktop.library.conversations.Message`)."""
         cursor, frame = self._bubble("assistant")
         self._fill(cursor.position(), frame, text, key, meta, cited)
         self._scroll_to_end()
@@ -183,8 +189,8 @@ class ChatView(QTextBrowser):
         self,
         key: int,
         text: str,
-        meta: Mapping[str, Any] | None,
-        cited: Sequence[Mapping[str, Any]] = (),
+        meta: Mapping[str, JSON] | None,
+        cited: Sequence[Mapping[str, JSON]] = (),
     ) -> None:
         """Replace the streamed text with the final answer (stored as message `key`), its
         citation links, its sources and its timings."""
@@ -213,12 +219,13 @@ class ChatView(QTextBrowser):
         frame: QTextFrame,
         text: str,
         key: int,
-        meta: Mapping[str, Any] | None,
-        cited: Sequence[Mapping[str, Any]],
+        meta: Mapping[str, JSON] | None,
+        cited: Sequence[Mapping[str, JSON]],
     ) -> None:
         """Replace an answer's content with `text` rendered as Markdown, then (when `meta`
         is given, i.e. the answer is finished) its sources and its timings."""
-        passages = len(meta.get("passages", [])) if meta is not None else 0
+        listed = meta.get("passages") if meta is not None else None
+        passages = len(listed) if isinstance(listed, list) else 0
         if not text.strip() and meta is not None and meta.get("stopped"):
             text = "*Stopped before the answer began.*"
         markdown = linkify_citations(text, key, passages or None)
@@ -243,7 +250,7 @@ class ChatView(QTextBrowser):
             for c in cited:
                 link = QTextCharFormat(small)
                 link.setAnchor(True)
-                link.setAnchorHref(cite_href(key, int(c["n"])))
+                link.setAnchorHref(cite_href(key, citation_number(c)))
                 link.setForeground(QColor(colors.accent))
                 cursor.insertText(f"[{c['n']}] {source_title(c)}", link)
                 cursor.insertText("   ", small)

@@ -11,7 +11,7 @@ import logging
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import TypedDict
 
 from PySide6.QtCore import QObject, Signal, Slot
 
@@ -26,6 +26,45 @@ from desktop.ui.qtcompat import emit
 from desktop.ui.workers import user_message
 
 log = logging.getLogger(__name__)
+
+
+class ModelInfo(TypedDict, total=False):
+    """The loaded chat model, as `ChatWorker.ready` sends it: every key once a model is
+    loaded, {} while none is."""
+
+    id: str
+    name: str
+    path: str
+    load_s: float
+
+
+class AppliedAdapter(TypedDict):
+    """An adapter applied to the resident model, as `ChatWorker.adapters_applied` lists it."""
+
+    name: str
+    scale: float
+
+
+class AdapterRow(TypedDict):
+    """An installed adapter judged against the loaded model (`ChatWorker.adapters_listed`)."""
+
+    name: str
+    info: AdapterInfo
+    ok: bool
+    reason: str  # why it fits, or why it cannot be used
+    description: str
+    effect: str  # its measured effect ("" if never measured)
+
+
+class _AnswerInfo(TypedDict):
+    model: str  # display name
+    adapters: list[AppliedAdapter]
+
+
+class AnswerInfo(_AnswerInfo, total=False):
+    """What an answer was written with, sent beside it (`ChatWorker.answered`)."""
+
+    confirmed: bool  # False: closed on Stop before the worker confirmed it
 
 
 class ChatWorker(QObject):
@@ -47,8 +86,8 @@ class ChatWorker(QObject):
         self.session = session
         # Set on this worker's thread once loaded; other threads read it only to look.
         self.engine: ChatEngine | None = None
-        self.model_info: dict[str, Any] = {}
-        self.adapters: list[dict[str, Any]] = []
+        self.model_info: ModelInfo = {}
+        self.adapters: list[AppliedAdapter] = []
         self.asks = 0
 
     # -- model -----------------------------------------------------------------------------
@@ -87,7 +126,7 @@ class ChatWorker(QObject):
             return
         log.info("chat model ready: %s", self.model_info)
         self.adapters = []
-        emit(self.ready, dict(self.model_info))
+        emit(self.ready, self.model_info.copy())
         emit(self.adapters_applied, [])
         self.list_adapters()
 
@@ -128,7 +167,7 @@ class ChatWorker(QObject):
             emit(self.failed, request_id, "Stopped before it started.")
             return
         self.asks += 1
-        used = [dict(a) for a in self.adapters]
+        used = [a.copy() for a in self.adapters]
         try:
             answer = self.session.answerer.ask(
                 question,
@@ -139,12 +178,8 @@ class ChatWorker(QObject):
         except BaseException as exc:  # noqa: BLE001
             emit(self.failed, request_id, user_message(exc, self.session.config))
             return
-        emit(
-            self.answered,
-            request_id,
-            answer,
-            {"model": self.model_info.get("name", ""), "adapters": used},
-        )
+        info: AnswerInfo = {"model": self.model_info.get("name", ""), "adapters": used}
+        emit(self.answered, request_id, answer, info)
 
     # -- adapters --------------------------------------------------------------------------
     @Slot()
@@ -154,7 +189,7 @@ class ChatWorker(QObject):
             emit(self.adapters_listed, [])
             return
         where = self.session.locations
-        rows = []
+        rows: list[AdapterRow] = []
         try:
             for info in discover(where.adapter_dirs):
                 verdict = check_compatibility(info, self.engine.model_path, where.cache_dir)
@@ -195,13 +230,13 @@ class ChatWorker(QObject):
             self.engine.set_adapters([(info, float(scale)) for info, scale in choices])
         except BaseException as exc:  # noqa: BLE001
             emit(self.adapter_failed, user_message(exc, self.session.config))
-            emit(self.adapters_applied, [dict(a) for a in self.adapters])
+            emit(self.adapters_applied, [a.copy() for a in self.adapters])
             return
         self.adapters = [
             {"name": name, "scale": float(scale)} for name, scale in self.engine.active_adapters
         ]
         log.info("adapters now %s", self.adapters)
-        emit(self.adapters_applied, [dict(a) for a in self.adapters])
+        emit(self.adapters_applied, [a.copy() for a in self.adapters])
 
     # -- shutdown --------------------------------------------------------------------------
     @Slot()

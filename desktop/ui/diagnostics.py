@@ -5,7 +5,6 @@ from __future__ import annotations
 import platform
 from collections.abc import Mapping
 from dataclasses import asdict
-from typing import Any
 
 from desktop import __version__
 from desktop.logs import recent_log
@@ -24,7 +23,7 @@ def _version(module: str) -> str:
 def diagnostics_text(
     config: Config,
     counts: Mapping[str, object],
-    engine_info: Mapping[str, Any],
+    engine_info: Mapping[str, object],
     qt_version: str,
 ) -> str:
     """Versions, folders, settings, library counts and the recent log."""

@@ -6,7 +6,8 @@ import html
 import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+
+from desktop.json_types import JSON, as_float
 
 CITE_SCHEME = "cite"
 _CITE_GROUP = re.compile(r"\[(\d{1,2}(?:\s*[,;]\s*\d{1,2})*)\](?!\()")
@@ -105,25 +106,43 @@ def format_ms(ms: float | None) -> str:
     return f"{ms:.0f} ms" if ms < 1000 else f"{ms / 1000:.2f} s"
 
 
-def answer_footer(meta: Mapping[str, Any]) -> str:
-    """The line under an answer: retrieval time, first token, speed, model and adapter."""
-    timings = meta.get("timings_ms") or {}
-    parts = [f"Retrieval {format_ms(timings.get('retrieve'))}"]
+def _ms(value: JSON) -> float | None:
+    """A stored duration in ms (None when absent)."""
+    return float(value) if isinstance(value, int | float) else None
+
+
+def answer_footer(meta: Mapping[str, JSON]) -> str:
+    """The line under an answer (its stored meta): retrieval time, first token, speed, model
+    and adapter."""
+    stored = meta.get("timings_ms")
+    timings: Mapping[str, JSON] = stored if isinstance(stored, dict) else {}
+    parts = [f"Retrieval {format_ms(_ms(timings.get('retrieve')))}"]
     if meta.get("found", True):
-        parts.append(f"first token {format_ms(timings.get('first_token'))}")
-        rate = meta.get("tokens_per_s") or 0.0
+        parts.append(f"first token {format_ms(_ms(timings.get('first_token')))}")
+        rate = as_float(meta.get("tokens_per_s"))
         parts.append(f"{rate:.1f} tokens/s" if rate else "— tokens/s")
     if meta.get("model"):
         parts.append(str(meta["model"]))
-    adapters = meta.get("adapters") or []
+    listed = meta.get("adapters")
+    adapters = [a for a in listed if isinstance(a, dict)] if isinstance(listed, list) else []
     if adapters:
-        parts.append("style: " + ", ".join(f"{a['name']} ×{a['scale']:.2f}" for a in adapters))
+        parts.append(
+            "style: " + ", ".join(f"{a['name']} ×{as_float(a['scale']):.2f}" for a in adapters)
+        )
     if meta.get("stopped"):
         parts.append("stopped")
     return " · ".join(parts)
 
 
-def source_title(citation: Mapping[str, Any]) -> str:
+def citation_number(citation: Mapping[str, JSON]) -> int:
+    """The number `n` of a citation as stored (`[n]` in its answer)."""
+    n = citation["n"]
+    if isinstance(n, int | float | str):
+        return int(n)
+    raise TypeError(f"a citation number must be a number, not {type(n).__name__}")
+
+
+def source_title(citation: Mapping[str, JSON]) -> str:
     """'operations-report.pdf · page 2'."""
     name = Path(str(citation.get("path", ""))).name
     page = citation.get("page")

@@ -11,7 +11,6 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 from PySide6.QtCore import QEventLoop, QMimeData, QObject, QPointF, Qt, QTimer, QUrl, SignalInstance
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
@@ -51,15 +50,18 @@ def _link_adapters(source: Path, target: Path) -> None:
 
 
 class _Catcher(QObject):
-    """Receives a signal on the GUI thread (a plain function would run on the sender's)."""
+    """Receives a signal on the GUI thread (a plain function would run on the sender's).
+
+    The signal's arguments are whatever it carries: kept and handed back, never looked into.
+    """
 
     def __init__(self, loop: QEventLoop, accept: Callable[..., bool] | None) -> None:
         super().__init__()
         self.loop = loop
         self.accept = accept
-        self.got: list[tuple[Any, ...]] = []
+        self.got: list[tuple[object, ...]] = []
 
-    def catch(self, *args: Any) -> None:
+    def catch(self, *args: object) -> None:
         if not self.got and (self.accept is None or self.accept(*args)):
             self.got.append(args)
             self.loop.quit()
@@ -67,8 +69,11 @@ class _Catcher(QObject):
 
 def wait_for(
     signal: SignalInstance, timeout_s: float, accept: Callable[..., bool] | None = None
-) -> tuple[Any, ...] | None:
-    """Run the event loop until `signal` fires with arguments `accept` likes; None on timeout."""
+) -> tuple[object, ...] | None:
+    """Run the event loop until `signal` fires with arguments `accept` likes; None on timeout.
+
+    The arguments come back as the signal sent them; the caller knows their types.
+    """
     loop = QEventLoop()
     catcher = _Catcher(loop, accept)
     got = catcher.got

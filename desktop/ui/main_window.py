@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import ParamSpec
 
 from PySide6.QtCore import QByteArray, QMimeData, QSettings, Qt, Signal
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDragLeaveEvent, QDragMoveEvent, QDropEvent
@@ -24,6 +25,7 @@ from desktop.settings import Settings
 from desktop.ui import opener, theme
 from desktop.ui.chat_controller import ChatController
 from desktop.ui.chat_view import ChatView
+from desktop.ui.chat_worker import AdapterRow, ModelInfo
 from desktop.ui.composer import Composer
 from desktop.ui.history_pane import HistoryPane
 from desktop.ui.library_controller import LibraryController
@@ -36,6 +38,8 @@ from desktop.ui.sources_panel import SourcesPanel
 from desktop.ui.workers import user_message
 
 log = logging.getLogger(__name__)
+
+_P = ParamSpec("_P")
 
 
 def local_paths(mime: QMimeData) -> list[Path]:
@@ -158,9 +162,9 @@ class MainWindow(QMainWindow):
     def notify(self, text: str) -> None:
         self.statusBar().showMessage(text, 6000)
 
-    def _guard(self, action: Any, *args: Any) -> None:
+    def _guard(self, action: Callable[_P, object], *args: _P.args, **kwargs: _P.kwargs) -> None:
         try:
-            action(*args)
+            action(*args, **kwargs)
         except BaseException as exc:  # noqa: BLE001 - a user never sees a traceback
             self.show_error(user_message(exc))
 
@@ -252,12 +256,12 @@ class MainWindow(QMainWindow):
 
     # -- models and adapters ---------------------------------------------------------------
     @property
-    def model_info(self) -> dict[str, Any]:
+    def model_info(self) -> ModelInfo:
         """The loaded chat model ({} while none is)."""
         return self.models.model_info
 
     @property
-    def adapter_rows(self) -> list[dict[str, Any]]:
+    def adapter_rows(self) -> list[AdapterRow]:
         return self.models.adapter_rows
 
     def refresh_adapters(self) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QStandardItem, QStandardItemModel
@@ -20,13 +20,18 @@ from PySide6.QtWidgets import (
 from desktop.ui.formatting import human_size
 from desktop.ui.qtcompat import emit
 
+if TYPE_CHECKING:
+    from desktop.adapters import AdapterInfo
+    from desktop.models.catalog import ModelSpec
+    from desktop.ui.chat_worker import AdapterRow
+
 SCALE_STEPS = 100  # slider units per 1.0 of scale
 MAX_SCALE = 2.0
 APPLY_DELAY_MS = 150
 _ID_ROLE = Qt.ItemDataRole.UserRole
 
 
-def adapter_tooltip(row: Mapping[str, Any]) -> str:
+def adapter_tooltip(row: AdapterRow) -> str:
     """An adapter's description, its measured effect (last `folio eval adapter`), its fit."""
     if not row["ok"]:
         return f"Can't be used: {row['reason']}"
@@ -92,13 +97,15 @@ class ModelBar(QWidget):
         self._apply_timer.setInterval(APPLY_DELAY_MS)
         self._apply_timer.timeout.connect(self._apply)
         self._current_model = ""
-        self._specs: dict[str, Any] = {}
+        self._specs: dict[str, ModelSpec] = {}
         self._installed: dict[str, bool] = {}
         self.set_adapters([])
         self.set_downloading(None)
 
     # -- models ----------------------------------------------------------------------------
-    def set_models(self, specs: Sequence[Any], installed: Mapping[str, bool], current: str) -> None:
+    def set_models(
+        self, specs: Sequence[ModelSpec], installed: Mapping[str, bool], current: str
+    ) -> None:
         """List chat models; those not installed offer a download."""
         self._specs = {s.id: s for s in specs}
         self._installed = dict(installed)
@@ -159,7 +166,7 @@ class ModelBar(QWidget):
         self._update_download_button()
 
     # -- adapters --------------------------------------------------------------------------
-    def set_adapters(self, rows: Sequence[Mapping[str, Any]], active: str | None = None) -> None:
+    def set_adapters(self, rows: Sequence[AdapterRow], active: str | None = None) -> None:
         """List None plus adapters; incompatible ones are disabled, their reason as tooltip."""
         self.adapter_combo.blockSignals(True)
         self.adapter_model.clear()
@@ -197,7 +204,8 @@ class ModelBar(QWidget):
                 return True
         return False
 
-    def selected_adapter(self) -> Any:
+    def selected_adapter(self) -> AdapterInfo | None:
+        """The chosen adapter (what `set_adapters` stored in its item), None for None."""
         return self.adapter_combo.currentData(_ID_ROLE)
 
     def scale_value(self) -> float:

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QMetaObject, QObject, Qt, Signal
 
 from desktop.errors import FolioError
 from desktop.models.catalog import local_path
 from desktop.session import Session
-from desktop.ui.chat_worker import ChatWorker
+from desktop.ui.chat_worker import AdapterRow, AppliedAdapter, ChatWorker, ModelInfo
 from desktop.ui.model_bar import ModelBar
 from desktop.ui.qtcompat import emit
 from desktop.ui.workers import DownloadThread
+
+if TYPE_CHECKING:
+    from desktop.adapters import AdapterInfo
 
 log = logging.getLogger(__name__)
 
@@ -35,9 +38,9 @@ class ModelController(QObject):
         self.bar = bar
         self.worker = worker
         self.session = session
-        self.model_info: dict[str, Any] = {}
-        self.adapter_rows: list[dict[str, Any]] = []
-        self.active_adapters: list[dict[str, Any]] = []
+        self.model_info: ModelInfo = {}
+        self.adapter_rows: list[AdapterRow] = []
+        self.active_adapters: list[AppliedAdapter] = []
         self._download: DownloadThread | None = None
         self._download_id = ""
         self._set_adapters.connect(worker.set_adapters)
@@ -70,7 +73,7 @@ class ModelController(QObject):
     def _on_model_chosen(self, model_id: str) -> None:
         emit(self.model_switch, model_id)
 
-    def _on_model_ready(self, info: dict[str, Any]) -> None:
+    def _on_model_ready(self, info: ModelInfo) -> None:
         self.model_info = info
         self.bar.set_status(f"Ready · {info.get('name', '')}")
         emit(self.model_ready, info)
@@ -92,15 +95,15 @@ class ModelController(QObject):
     def _on_adapter_added(self, name: str) -> None:
         emit(self.notice, f"Style adapter '{name}' added: pick it in the Style list.")
 
-    def _on_adapters_listed(self, rows: list[dict[str, Any]]) -> None:
+    def _on_adapters_listed(self, rows: list[AdapterRow]) -> None:
         self.adapter_rows = rows
         active = self.active_adapters[0]["name"] if self.active_adapters else None
         self.bar.set_adapters(rows, active)
 
-    def _choose_adapter(self, info: Any, scale: float) -> None:
+    def _choose_adapter(self, info: AdapterInfo | None, scale: float) -> None:
         emit(self._set_adapters, [] if info is None else [(info, scale)])
 
-    def _on_adapters_applied(self, adapters: list[dict[str, Any]]) -> None:
+    def _on_adapters_applied(self, adapters: list[AppliedAdapter]) -> None:
         self.active_adapters = adapters
         style = ", ".join(f"{a['name']} ×{a['scale']:.2f}" for a in adapters)
         if self.model_info:

@@ -13,10 +13,14 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from desktop.paths import Locations
 from desktop.sample import QUESTIONS, make_corpus
+
+if TYPE_CHECKING:
+    from desktop.library.index_types import IndexProgress
+    from desktop.ui.main_window import MainWindow
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +50,7 @@ class SelfTest:
         self.shots = shots
         self.echo = echo
         self.results: list[tuple[str, bool, str, float]] = []
-        self.window: Any = None
+        self.window: MainWindow | None = None
 
     def step(self, name: str, action: Callable[[], str]) -> bool:
         started = time.perf_counter()
@@ -64,10 +68,17 @@ class SelfTest:
         self.echo(f"{'ok  ' if ok else 'FAIL'} {name} ({seconds:.1f} s){suffix}")
         return ok
 
+    @property
+    def opened(self) -> MainWindow:
+        """The window `open_window` opened (the later steps run only once it has)."""
+        if self.window is None:
+            raise StepFailed("the window is not open")
+        return self.window
+
     def shot(self, name: str) -> None:
         from desktop.ui.harness import screenshot
 
-        screenshot(self.window, self.shots, name)
+        screenshot(self.opened, self.shots, name)
 
     # -- steps -----------------------------------------------------------------------------
     def open_window(self) -> str:
@@ -95,10 +106,10 @@ class SelfTest:
 
         docs = make_corpus(self.root / "sample")
         notes = write_notes(self.root / "garden-diary", ARCHIVE_NOTES)
-        w = self.window
+        w = self.opened
         shot_taken: list[bool] = []
 
-        def on_progress(_job: int, progress: Any) -> None:
+        def on_progress(_job: int, progress: IndexProgress) -> None:
             total = progress.files_total
             if not shot_taken and total // 4 <= progress.files_done < total * 3 // 4:
                 shot_taken.append(True)
@@ -121,16 +132,19 @@ class SelfTest:
         return f"{counts['documents']} documents, {counts['chunks']} chunks"
 
     def ask(self, question: str, shot: str, expect_adapter: str | None = None) -> str:
+        from desktop.rag.answer import Answer
         from desktop.ui.harness import wait_for
 
-        w = self.window
+        w = self.opened
         request = w.chat.send(question)
         if request is None:
             raise StepFailed("the question was not accepted")
         got = wait_for(w.chat.answer_finished, ANSWER_TIMEOUT_S, lambda r, *_: r == request)
         if got is None:
             raise StepFailed("no answer in time")
-        _, answer, info = got
+        _, answer, info = got  # answer_finished: request id, Answer, AnswerInfo
+        if not isinstance(answer, Answer) or not isinstance(info, dict):
+            raise StepFailed(f"answer_finished sent {type(answer).__name__}, {type(info).__name__}")
         if not answer.found or not answer.text.strip():
             raise StepFailed(f"no grounded answer: {answer.text[:80]!r}")
         # A synthetic style changes the wording, so it may cite nothing; retrieval must
@@ -156,7 +170,7 @@ class SelfTest:
     def switch_adapter(self) -> str:
         from desktop.ui.harness import wait_for, wait_until
 
-        w = self.window
+        w = self.opened
         before = id(w.chat.worker.engine)
         usable = [r for r in w.adapter_rows if r["ok"]]
         if not usable:
@@ -180,10 +194,12 @@ class SelfTest:
 
     def settings_and_theme(self) -> str:
         from desktop.ui import theme
+        from desktop.ui.formatting import citation_number
         from desktop.ui.harness import screenshot
         from desktop.ui.settings_dialog import SettingsDialog
 
-        dialog = SettingsDialog(self.window.settings, self.where, self.window)
+        window = self.opened
+        dialog = SettingsDialog(window.settings, self.where, window)
         dialog.show()
         screenshot(dialog, self.shots, "06-settings.png")
         dialog.reject()
@@ -193,7 +209,7 @@ class SelfTest:
             app = QApplication.instance()
             assert isinstance(app, QApplication)
             theme.apply(app, "dark")
-            chat = self.window.chat
+            chat = window.chat
             chat.open_chat(chat.chat_id)  # redraw with dark colours
             answers = [
                 m
@@ -201,7 +217,7 @@ class SelfTest:
                 if m.role == "assistant" and m.citations
             ]
             if answers:
-                chat.show_citation(answers[0].id, int(answers[0].citations[0]["n"]))
+                chat.show_citation(answers[0].id, citation_number(answers[0].citations[0]))
             self.shot("07-dark.png")
             theme.apply(app, "light")
         return ""

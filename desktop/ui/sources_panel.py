@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QFont
@@ -20,8 +19,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop.json_types import JSON, JSONObject
 from desktop.ui import theme
-from desktop.ui.formatting import highlight_html, query_terms, source_title
+from desktop.ui.formatting import citation_number, highlight_html, query_terms, source_title
 from desktop.ui.qtcompat import emit
 
 _N_ROLE = Qt.ItemDataRole.UserRole
@@ -93,11 +93,11 @@ class SourcesPanel(QWidget):
         box.addWidget(self.empty, 1, Qt.AlignmentFlag.AlignTop)
         box.addWidget(self.list)
         box.addWidget(self.detail, 1)
-        self.passages: dict[int, dict[str, Any]] = {}
+        self.passages: dict[int, JSONObject] = {}  # by number: the stored citations
         self.cited: set[int] = set()
         self.terms: list[str] = []
         self.key: int | None = None
-        self.current: dict[str, Any] | None = None
+        self.current: JSONObject | None = None
         self.clear()
 
     def clear(self) -> None:
@@ -112,15 +112,16 @@ class SourcesPanel(QWidget):
     def show_sources(
         self,
         key: int,
-        passages: Sequence[Mapping[str, Any]],
-        cited: Sequence[Mapping[str, Any]],
+        passages: Sequence[Mapping[str, JSON]],
+        cited: Sequence[Mapping[str, JSON]],
         question: str,
         select: int | None = None,
     ) -> None:
-        """Show the passages of answer `key`; `select` picks one by its number."""
+        """Show the passages of answer `key` (citations as stored, see `citation_dict`);
+        `select` picks one by its number."""
         self.key = key
-        self.passages = {int(p["n"]): dict(p) for p in [*passages, *cited]}
-        self.cited = {int(c["n"]) for c in cited}
+        self.passages = {citation_number(p): dict(p) for p in [*passages, *cited]}
+        self.cited = {citation_number(c) for c in cited}
         self.terms = query_terms(question)
         self.list.blockSignals(True)
         self.list.clear()
