@@ -5,12 +5,16 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
-from desktop.cli.common import config_for, print_json
+from desktop.cli.common import Subcommands, config_for, print_json
 from desktop.errors import AdapterError
+from desktop.json_types import JSONObject
 
-ROWS = (
+if TYPE_CHECKING:
+    from desktop.evaluate.adapter_report import AdapterEvalResult, RateKey
+
+ROWS: tuple[tuple[RateKey, str], ...] = (
     ("answer_rate", "answer rate (answerable)"),
     ("contains_gold", "answer contains gold"),
     ("cites_fact", "citation of the gold fact"),
@@ -22,7 +26,7 @@ ROWS = (
 )
 
 
-def add_parser(evals: Any) -> None:
+def add_parser(evals: Subcommands) -> None:
     from desktop.evaluate.adapter_items import DEFAULT_QUESTIONS, DEFAULT_SEED
 
     p = evals.add_parser(
@@ -80,7 +84,7 @@ def cmd_eval_adapter(args: argparse.Namespace) -> int:
             report = s.indexer.index([cache / "docs"])
             if report.added or report.updated:
                 print(f"indexed {report.added + report.updated} XQuAD paragraphs", file=sys.stderr)
-        settings = {
+        settings: JSONObject = {
             "k": s.settings.k,
             "mode": s.settings.search_mode,
             "max_tokens": s.settings.max_answer_tokens,
@@ -114,7 +118,7 @@ def _pct(x: float | None) -> str:
     return "-" if x is None else f"{x:.1%}"
 
 
-def print_table(result: dict[str, Any]) -> None:
+def print_table(result: AdapterEvalResult) -> None:
     """The side-by-side table and the targets, as the CLI prints them."""
     b, a = result["base"], result["with_adapter"]
     name = result["adapter"]

@@ -10,15 +10,14 @@ import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
-from desktop.cli.common import print_json, session_for
+from desktop.cli.common import Subcommands, print_json, session_for
 from desktop.errors import AdapterError
 from desktop.models.catalog import require_local
 from desktop.train.job import ATTENTION, TARGETS, TrainJob, TrainProgress
 
 
-def add_parser(sub: Any) -> None:
+def add_parser(sub: Subcommands) -> None:
     p = sub.add_parser(
         "train-adapter",
         help="train a style adapter (LoRA) from examples (needs the [train] add-on)",
@@ -51,7 +50,7 @@ def add_parser(sub: Any) -> None:
     p.set_defaults(func=cmd_train)
 
 
-def add_parity_parser(actions: Any) -> None:
+def add_parity_parser(actions: Subcommands) -> None:
     """Register `folio adapters parity` under the `adapters` command's actions."""
     p = actions.add_parser(
         "parity",
@@ -140,8 +139,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     if result.parity:
         from desktop.train.parity import ParityReport
 
-        fields = {k: v for k, v in result.parity.items() if k != "passed"}
-        print(ParityReport(**fields).line())
+        print(ParityReport.from_json(result.parity).line())
     print(f'installed {result.adapter_path}; try: folio ask "..." --adapter {result.name}')
     return 0
 

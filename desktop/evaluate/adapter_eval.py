@@ -16,14 +16,16 @@ import os
 import statistics
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
 from desktop.adapters import AdapterInfo
 from desktop.cancel import CancelToken
+from desktop.engine.api import ChatEngine
 from desktop.evaluate.adapter_items import EvalItem
+from desktop.evaluate.adapter_report import AdapterEvalResult, ItemResultJSON, Rates, ScoreJSON
 from desktop.evaluate.adapter_scoring import Passage, Score, score_answer
+from desktop.json_types import JSONObject
 from desktop.library.search import Mode, Searcher, SearchResult
 from desktop.rag.answer import Answerer
 from desktop.rag.prompt import SYSTEM_PROMPT, Citation, user_message
@@ -61,19 +63,44 @@ class ItemResult:
     seconds: float
     passages: tuple[Passage, ...] = ()  # as the model saw them (so answers can be rescored)
 
-    def to_json(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["score"] = asdict(self.score)
-        data["passages"] = [[p.text, p.source] for p in self.passages]
-        return data
+    def to_json(self) -> ItemResultJSON:
+        s = self.score
+        score: ScoreJSON = {
+            "refused": s.refused,
+            "contains_gold": s.contains_gold,
+            "cites_fact": s.cites_fact,
+            "cites_gold_source": s.cites_gold_source,
+            "shown_cites_fact": s.shown_cites_fact,
+            "format_ok": s.format_ok,
+            "n_citations": s.n_citations,
+        }
+        return {
+            "item_id": self.item_id,
+            "answerable": self.answerable,
+            "answer": self.answer,
+            "score": score,
+            "gold_retrieved": self.gold_retrieved,
+            "leaky": self.leaky,
+            "seconds": self.seconds,
+            "passages": [[p.text, p.source] for p in self.passages],
+        }
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> ItemResult:
+    def from_json(cls, data: ItemResultJSON) -> ItemResult:
         passages = tuple(Passage(t, s) for t, s in data.get("passages", []))
-        return cls(**{**data, "score": Score(**data["score"]), "passages": passages})
+        return cls(
+            item_id=data["item_id"],
+            answerable=data["answerable"],
+            answer=data["answer"],
+            score=Score(**data["score"]),
+            gold_retrieved=data["gold_retrieved"],
+            leaky=data["leaky"],
+            seconds=data["seconds"],
+            passages=passages,
+        )
 
 
-def _answer_fixed(engine: Any, item: EvalItem, max_tokens: int) -> tuple[str, list[Passage]]:
+def _answer_fixed(engine: ChatEngine, item: EvalItem, max_tokens: int) -> tuple[str, list[Passage]]:
     citations = [
         Citation(i, i, p.source, None, None, p.text, 0, len(p.text))
         for i, p in enumerate(item.passages, start=1)
@@ -128,7 +155,7 @@ def _rate(values: Sequence[bool]) -> float | None:
     return sum(values) / len(values) if values else None
 
 
-def summarize(results: Sequence[ItemResult]) -> dict[str, Any]:
+def summarize(results: Sequence[ItemResult]) -> Rates:
     """The rates `folio eval adapter` reports, over answerable and unanswerable items."""
     ans = [r for r in results if r.answerable]
     una = [r for r in results if not r.answerable and not r.leaky]
@@ -150,7 +177,7 @@ def summarize(results: Sequence[ItemResult]) -> dict[str, Any]:
     }
 
 
-def base_cache_key(model_path: Path, items: Sequence[EvalItem], settings: dict[str, Any]) -> str:
+def base_cache_key(model_path: Path, items: Sequence[EvalItem], settings: JSONObject) -> str:
     """What the base answers depend on: model file, items, prompt, retrieval settings."""
     st = Path(model_path).stat()
     probe = user_message("?", [Citation(1, 1, "x", None, None, "p", 0, 1)])
@@ -188,16 +215,16 @@ def run_model(
 
 def evaluate_adapter(
     answerer: Answerer,
-    engine: Any,
+    engine: ChatEngine,
     adapter: AdapterInfo,
     items: Sequence[EvalItem],
     format_regex: str,
-    settings: dict[str, Any],
+    settings: JSONObject,
     work_dir: Path,
     on_progress: Progress | None = None,
     cancel: CancelToken | None = None,
     use_cache: bool = True,
-) -> dict[str, Any]:
+) -> AdapterEvalResult:
     """Answer `items` with the base model and with `adapter`; both summaries and answers."""
     started = time.perf_counter()
     cache = work_dir / "base" / f"{base_cache_key(engine.model_path, items, settings)}.json"

@@ -14,11 +14,11 @@ import random
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from desktop import paths
 from desktop.errors import FolioError
 from desktop.evaluate.adapter_scoring import Passage
+from desktop.json_types import JSONObject
 
 XQUAD_FILE = "xquad.en.json"
 DEFAULT_QUESTIONS = 40
@@ -55,7 +55,7 @@ def _slug(title: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "_", title).strip("_")[:60] or "article"
 
 
-def write_xquad_docs(xquad_dir: Path, docs_dir: Path) -> dict[str, list[dict[str, Any]]]:
+def write_xquad_docs(xquad_dir: Path, docs_dir: Path) -> dict[str, list[JSONObject]]:
     """One text file per XQuAD paragraph under `docs_dir`; returns questions per file.
 
     Raises:
@@ -70,7 +70,7 @@ def write_xquad_docs(xquad_dir: Path, docs_dir: Path) -> dict[str, list[dict[str
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise EvalDataError(f"cannot read XQuAD from {source}: {exc}") from None
     docs_dir.mkdir(parents=True, exist_ok=True)
-    questions: dict[str, list[dict[str, Any]]] = {}
+    questions: dict[str, list[JSONObject]] = {}
     for article in articles:
         slug = _slug(str(article.get("title", "")))
         for i, para in enumerate(article.get("paragraphs", [])):
@@ -83,7 +83,7 @@ def write_xquad_docs(xquad_dir: Path, docs_dir: Path) -> dict[str, list[dict[str
 
 
 def xquad_items(
-    questions: dict[str, list[dict[str, Any]]],
+    questions: dict[str, list[JSONObject]],
     n: int = DEFAULT_QUESTIONS,
     seed: int = DEFAULT_SEED,
 ) -> list[EvalItem]:
@@ -97,7 +97,9 @@ def xquad_items(
         if not qas:
             continue
         qa = rng.choice(qas)
-        answers = tuple(str(a["text"]) for a in qa["answers"] if isinstance(a, dict))
+        given = qa["answers"]
+        listed = given if isinstance(given, list) else []  # SQuAD: a list of {"text": ...}
+        answers = tuple(str(a["text"]) for a in listed if isinstance(a, dict))
         qid, question = str(qa["id"]), str(qa["question"])
         items.append(EvalItem(qid, question, answers, source, True))
         items.append(EvalItem(qid + ":dropped", question, answers, source, False))

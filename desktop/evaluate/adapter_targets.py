@@ -6,8 +6,11 @@ summary line without targets.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from desktop.evaluate.adapter_report import AdapterEvalResult, Rates, TargetJSON
 
 
 @dataclass(frozen=True)
@@ -20,8 +23,14 @@ class Target:
     base: float | None
     met: bool
 
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+    def to_json(self) -> TargetJSON:
+        return {
+            "name": self.name,
+            "goal": self.goal,
+            "value": self.value,
+            "base": self.base,
+            "met": self.met,
+        }
 
 
 def _pct(x: float | None) -> str:
@@ -35,7 +44,7 @@ def _at_least(
     return Target(name, goal, value, base, met)
 
 
-def judge(adapter: str, base: dict[str, Any], with_adapter: dict[str, Any]) -> list[Target]:
+def judge(adapter: str, base: Rates, with_adapter: Rates) -> list[Target]:
     """The targets of `adapter` (empty for adapters without declared targets).
 
     Citations are judged as `folio ask` shows them (the model's own, kept when the passage
@@ -75,7 +84,7 @@ def judge(adapter: str, base: dict[str, Any], with_adapter: dict[str, Any]) -> l
     return []
 
 
-def summary_line(result: dict[str, Any]) -> str:
+def summary_line(result: AdapterEvalResult) -> str:
     """The adapter's measured effect in one line, for the Style tooltip."""
     b, a = result["base"], result["with_adapter"]
     parts = []

@@ -12,24 +12,15 @@ from __future__ import annotations
 import random
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING
 
 from desktop.train.errors import TrainingError
 from desktop.train.examples import Example
 
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerBase
+
 IGNORE = -100  # the label value PyTorch's cross-entropy skips
-
-
-class ChatTokenizer(Protocol):
-    """What encoding needs from a Hugging Face tokenizer."""
-
-    chat_template: Any
-    pad_token_id: Any
-    eos_token_id: Any
-
-    def apply_chat_template(self, conversation: Any, **kwargs: Any) -> Any: ...
-
-    def __call__(self, text: str, **kwargs: Any) -> Any: ...
 
 
 @dataclass(frozen=True)
@@ -75,7 +66,9 @@ class EncodedSet:
         return "; ".join(parts) + " (raise --max-seq-len to keep more)"
 
 
-def _render(tokenizer: ChatTokenizer, messages: Sequence[dict[str, str]], gen: bool) -> str:
+def _render(
+    tokenizer: PreTrainedTokenizerBase, messages: Sequence[dict[str, str]], gen: bool
+) -> str:
     text = tokenizer.apply_chat_template(list(messages), tokenize=False, add_generation_prompt=gen)
     if not isinstance(text, str):
         raise TrainingError("the model's chat template did not render text")
@@ -83,7 +76,7 @@ def _render(tokenizer: ChatTokenizer, messages: Sequence[dict[str, str]], gen: b
 
 
 def assistant_spans(
-    tokenizer: ChatTokenizer, example: Example
+    tokenizer: PreTrainedTokenizerBase, example: Example
 ) -> tuple[str, list[tuple[int, int]]]:
     """The rendered conversation and the character ranges of its assistant turns."""
     if not tokenizer.chat_template:
@@ -105,7 +98,7 @@ def assistant_spans(
     return full, spans
 
 
-def encode(tokenizer: ChatTokenizer, example: Example, max_len: int) -> Encoded | None:
+def encode(tokenizer: PreTrainedTokenizerBase, example: Example, max_len: int) -> Encoded | None:
     """The example as tokens with assistant-only labels; None if nothing learnable fits."""
     text, spans = assistant_spans(tokenizer, example)
     enc = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
@@ -122,7 +115,9 @@ def encode(tokenizer: ChatTokenizer, example: Example, max_len: int) -> Encoded 
     return Encoded(tuple(ids), tuple(labels), truncated)
 
 
-def encode_all(tokenizer: ChatTokenizer, examples: Sequence[Example], max_len: int) -> EncodedSet:
+def encode_all(
+    tokenizer: PreTrainedTokenizerBase, examples: Sequence[Example], max_len: int
+) -> EncodedSet:
     """Encode every example; cut ones are counted for a warning.
 
     Raises:

@@ -22,11 +22,14 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from desktop.train.errors import TrainingError
+
+if TYPE_CHECKING:
+    import torch
 
 # Hugging Face module name -> GGUF tensor kind, for llama-architecture blocks.
 GGUF_KIND = {
@@ -60,7 +63,7 @@ class LoraPair:
         return f"blk.{self.layer}.{GGUF_KIND[self.module]}.weight"
 
 
-def lora_pairs(peft_model: Any, adapter: str = "default") -> list[LoraPair]:
+def lora_pairs(peft_model: torch.nn.Module, adapter: str = "default") -> list[LoraPair]:
     """The LoRA matrices of a PEFT model, in layer order.
 
     Raises:
@@ -83,8 +86,9 @@ def lora_pairs(peft_model: Any, adapter: str = "default") -> list[LoraPair]:
     return pairs
 
 
-def _matrix(linear: Any) -> np.ndarray:
-    return np.asarray(linear.weight.detach().float().cpu().numpy())
+def _matrix(linear: torch.nn.Module) -> np.ndarray:
+    weight = linear.get_parameter("weight")  # `.weight`, typed (torch types attributes loosely)
+    return np.asarray(weight.detach().float().cpu().numpy())
 
 
 def rope_permute(rows: np.ndarray, n_head: int) -> np.ndarray:

@@ -14,9 +14,12 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from desktop.train.errors import TrainingError, TrainingUnavailable
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 log = logging.getLogger(__name__)
 
@@ -72,8 +75,8 @@ def quiet_transformers() -> Iterator[None]:
 class BaseModel:
     """A dequantized base model in transformers, with its tokenizer and GGUF facts."""
 
-    model: Any  # transformers PreTrainedModel
-    tokenizer: Any
+    model: PreTrainedModel
+    tokenizer: PreTrainedTokenizerBase
     gguf_path: Path
     architecture: str
     n_head: int

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TypedDict
 
 # Adapter names become file names and dropdown labels; llama.cpp never sees them.
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}$")
@@ -18,6 +18,70 @@ NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}$")
 ATTENTION = ("q_proj", "k_proj", "v_proj", "o_proj")
 MLP = ("gate_proj", "up_proj", "down_proj")
 TARGETS = ATTENTION + MLP
+
+
+class TrainJobJSON(TypedDict):
+    """A TrainJob as JSON: its fields, paths as text and targets as a list."""
+
+    examples: str
+    name: str
+    model_path: str
+    out_dir: str
+    rank: int
+    alpha: float
+    epochs: float
+    lr: float
+    max_steps: int
+    max_seq_len: int
+    batch_size: int
+    targets: list[str]
+    seed: int
+    description: str
+    format_regex: str
+    parity: bool
+    overwrite: bool
+    threads: int
+    base_model_id: str
+    command: str
+
+
+class TrainProgressJSON(TypedDict):
+    """A TrainProgress as JSON (its fields as they are)."""
+
+    phase: str
+    step: int
+    total_steps: int
+    loss: float | None
+    examples_per_s: float
+    eta_s: float | None
+    elapsed_s: float
+    message: str
+
+
+class ParityJSON(TypedDict, total=False):
+    """desktop.train.parity.ParityReport as JSON; empty when the check did not run."""
+
+    prompts: int
+    positions: int
+    adapter_agreement: float
+    adapter_kl: float
+    base_agreement: float
+    base_kl: float
+    passed: bool
+
+
+class TrainResultJSON(TypedDict):
+    """A TrainResult as JSON: the adapter's path as text, the warnings as a list."""
+
+    adapter_path: str
+    name: str
+    steps: int
+    examples: int
+    seconds: float
+    seconds_per_step: float
+    final_loss: float
+    warnings: list[str]
+    parity: ParityJSON
 
 
 def check_name(name: str) -> str:
@@ -107,17 +171,54 @@ class TrainJob:
     def adapter_path(self) -> Path:
         return self.out_dir / f"{self.name}.gguf"
 
-    def to_json(self) -> dict[str, Any]:
-        data = asdict(self)
-        for key in ("examples", "model_path", "out_dir"):
-            data[key] = str(data[key])
-        data["targets"] = list(self.targets)
-        return data
+    def to_json(self) -> TrainJobJSON:
+        return {
+            "examples": str(self.examples),
+            "name": self.name,
+            "model_path": str(self.model_path),
+            "out_dir": str(self.out_dir),
+            "rank": self.rank,
+            "alpha": self.alpha,
+            "epochs": self.epochs,
+            "lr": self.lr,
+            "max_steps": self.max_steps,
+            "max_seq_len": self.max_seq_len,
+            "batch_size": self.batch_size,
+            "targets": list(self.targets),
+            "seed": self.seed,
+            "description": self.description,
+            "format_regex": self.format_regex,
+            "parity": self.parity,
+            "overwrite": self.overwrite,
+            "threads": self.threads,
+            "base_model_id": self.base_model_id,
+            "command": self.command,
+        }
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> TrainJob:
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
+    def from_json(cls, data: TrainJobJSON) -> TrainJob:
+        return cls(
+            examples=Path(data["examples"]),
+            name=data["name"],
+            model_path=Path(data["model_path"]),
+            out_dir=Path(data["out_dir"]),
+            rank=data["rank"],
+            alpha=data["alpha"],
+            epochs=data["epochs"],
+            lr=data["lr"],
+            max_steps=data["max_steps"],
+            max_seq_len=data["max_seq_len"],
+            batch_size=data["batch_size"],
+            targets=tuple(data["targets"]),
+            seed=data["seed"],
+            description=data["description"],
+            format_regex=data["format_regex"],
+            parity=data["parity"],
+            overwrite=data["overwrite"],
+            threads=data["threads"],
+            base_model_id=data["base_model_id"],
+            command=data["command"],
+        )
 
 
 PHASES = ("checking", "loading", "encoding", "training", "exporting", "verifying", "done")
@@ -155,11 +256,20 @@ class TrainProgress:
             f"{self.examples_per_s:.2f} examples/s  {eta}"
         )
 
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+    def to_json(self) -> TrainProgressJSON:
+        return {
+            "phase": self.phase,
+            "step": self.step,
+            "total_steps": self.total_steps,
+            "loss": self.loss,
+            "examples_per_s": self.examples_per_s,
+            "eta_s": self.eta_s,
+            "elapsed_s": self.elapsed_s,
+            "message": self.message,
+        }
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> TrainProgress:
+    def from_json(cls, data: TrainProgressJSON) -> TrainProgress:
         return cls(**data)
 
 
@@ -175,16 +285,23 @@ class TrainResult:
     seconds_per_step: float  # median over the steps
     final_loss: float
     warnings: tuple[str, ...] = ()
-    parity: dict[str, Any] = field(default_factory=dict)
+    parity: ParityJSON = field(default_factory=ParityJSON)
 
-    def to_json(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["adapter_path"] = str(self.adapter_path)
-        data["warnings"] = list(self.warnings)
-        return data
+    def to_json(self) -> TrainResultJSON:
+        return {
+            "adapter_path": str(self.adapter_path),
+            "name": self.name,
+            "steps": self.steps,
+            "examples": self.examples,
+            "seconds": self.seconds,
+            "seconds_per_step": self.seconds_per_step,
+            "final_loss": self.final_loss,
+            "warnings": list(self.warnings),
+            "parity": self.parity.copy(),
+        }
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> TrainResult:
+    def from_json(cls, data: TrainResultJSON) -> TrainResult:
         return cls(
             adapter_path=Path(data["adapter_path"]),
             name=data["name"],
@@ -194,7 +311,7 @@ class TrainResult:
             seconds_per_step=float(data["seconds_per_step"]),
             final_loss=float(data["final_loss"]),
             warnings=tuple(data.get("warnings", ())),
-            parity=dict(data.get("parity", {})),
+            parity=data.get("parity", ParityJSON()).copy(),
         )
 
 

@@ -11,14 +11,32 @@ import statistics
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from desktop.errors import Cancelled
 from desktop.train.dataset import IGNORE, Batch, EncodedSet, batches, pad_batch, steps_per_epoch
+from desktop.train.errors import TrainingError
+
+if TYPE_CHECKING:
+    import torch
+    from peft import PeftModel
+    from transformers import PreTrainedModel
 
 WARMUP_FRACTION = 0.06
 MIN_LR_FRACTION = 0.1
 GRAD_CLIP = 1.0
+
+
+@runtime_checkable
+class CausalLM(Protocol):
+    """What `answer_loss` uses of the transformers model under the LoRA.
+
+    PEFT's `get_base_model` is typed as returning a plain torch module.
+    """
+
+    def get_decoder(self) -> torch.nn.Module: ...
+
+    def get_output_embeddings(self) -> torch.nn.Module: ...
 
 
 @dataclass(frozen=True)
@@ -61,7 +79,9 @@ class LoopStats:
         return statistics.median(self.step_seconds) if self.step_seconds else 0.0
 
 
-def attach_lora(model: Any, rank: int, alpha: float, targets: Sequence[str], seed: int) -> Any:
+def attach_lora(
+    model: PreTrainedModel, rank: int, alpha: float, targets: Sequence[str], seed: int
+) -> PeftModel:
     """Wrap `model` in a PEFT LoRA on `targets` (B starts at zero: the output is unchanged)."""
     import warnings
 
@@ -94,7 +114,7 @@ def lr_at(step: int, total: int, peak: float) -> float:
     )
 
 
-def answer_loss(peft_model: Any, batch: Batch) -> Any:
+def answer_loss(peft_model: PeftModel, batch: Batch) -> torch.Tensor:
     """Mean next-token cross-entropy over the learned (assistant) tokens of `batch`.
 
     The same value as the model's own `labels=` loss, but the output layer (576 x 49,152
@@ -105,6 +125,8 @@ def answer_loss(peft_model: Any, batch: Batch) -> Any:
     import torch.nn.functional as F
 
     causal_lm = peft_model.get_base_model()
+    if not isinstance(causal_lm, CausalLM):
+        raise TrainingError(f"cannot train a {type(causal_lm).__name__}: it is not a causal LM")
     decoder, head = causal_lm.get_decoder(), causal_lm.get_output_embeddings()
     ids = torch.tensor(batch.input_ids)
     mask = torch.tensor(batch.attention_mask)
@@ -115,7 +137,7 @@ def answer_loss(peft_model: Any, batch: Batch) -> Any:
 
 
 def train(
-    peft_model: Any,
+    peft_model: PeftModel,
     data: EncodedSet,
     cfg: LoopConfig,
     pad_id: int,
@@ -136,7 +158,7 @@ def train(
 
 
 def _train(
-    peft_model: Any,
+    peft_model: PeftModel,
     data: EncodedSet,
     cfg: LoopConfig,
     pad_id: int,

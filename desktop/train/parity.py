@@ -11,14 +11,20 @@ MIN_AGREEMENT and no more than MAX_GAP below that reference.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from desktop.rag.prompt import SYSTEM_PROMPT, Citation, user_message
 from desktop.train.examples import Example, Message
+from desktop.train.job import ParityJSON
+
+if TYPE_CHECKING:
+    import torch
+    from peft import PeftModel
+    from transformers import PreTrainedTokenizerBase
 
 MIN_AGREEMENT = 0.95
 MAX_GAP = 0.02
@@ -51,8 +57,28 @@ class ParityReport:
             f"{self.prompts} prompts"
         )
 
-    def to_json(self) -> dict[str, Any]:
-        return {**asdict(self), "passed": self.passed}
+    def to_json(self) -> ParityJSON:
+        return {
+            "prompts": self.prompts,
+            "positions": self.positions,
+            "adapter_agreement": self.adapter_agreement,
+            "adapter_kl": self.adapter_kl,
+            "base_agreement": self.base_agreement,
+            "base_kl": self.base_kl,
+            "passed": self.passed,
+        }
+
+    @classmethod
+    def from_json(cls, data: ParityJSON) -> ParityReport:
+        """The report `to_json` wrote (`passed` is worked out again, not read)."""
+        return cls(
+            prompts=data["prompts"],
+            positions=data["positions"],
+            adapter_agreement=data["adapter_agreement"],
+            adapter_kl=data["adapter_kl"],
+            base_agreement=data["base_agreement"],
+            base_kl=data["base_kl"],
+        )
 
 
 def _passage(n: int, text: str) -> Citation:
@@ -92,7 +118,9 @@ def default_examples() -> list[Example]:
     return out
 
 
-def sequences_for(tokenizer: Any, examples: Sequence[Example]) -> list[list[int]]:
+def sequences_for(
+    tokenizer: PreTrainedTokenizerBase, examples: Sequence[Example]
+) -> list[list[int]]:
     """Token ids of each whole conversation, rendered with the model's chat template."""
     out = []
     for ex in examples:
@@ -103,7 +131,7 @@ def sequences_for(tokenizer: Any, examples: Sequence[Example]) -> list[list[int]
     return out
 
 
-def hf_logits(model: Any, ids: Sequence[int]) -> np.ndarray:
+def hf_logits(model: torch.nn.Module, ids: Sequence[int]) -> np.ndarray:
     """Next-token logits at every position from a transformers model, float64."""
     import torch
 
@@ -179,7 +207,7 @@ class LlamaLogits:
 
 
 def check_parity(
-    peft_model: Any,
+    peft_model: PeftModel,
     model_path: Path,
     adapter_path: Path,
     sequences: Sequence[Sequence[int]],

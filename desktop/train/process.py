@@ -17,15 +17,26 @@ import time
 import traceback
 from collections.abc import Callable
 from multiprocessing.synchronize import Event
-from typing import Any
+from typing import TYPE_CHECKING, Literal, TypeAlias, TypedDict
 
 from desktop.cancel import CancelToken
 from desktop.errors import Cancelled, FolioError
 from desktop.train.errors import ExamplesError, TrainingError
 from desktop.train.examples import load_examples
 from desktop.train.hf_base import require_training
-from desktop.train.job import TrainJob, TrainProgress, TrainResult
+from desktop.train.job import (
+    TrainJob,
+    TrainJobJSON,
+    TrainProgress,
+    TrainProgressJSON,
+    TrainResult,
+    TrainResultJSON,
+)
 from desktop.train.runner import check_destination, staging_dir
+
+if TYPE_CHECKING:
+    from multiprocessing.process import BaseProcess
+    from multiprocessing.queues import Queue
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +48,32 @@ _ERRORS: dict[str, type[FolioError]] = {
 }
 
 
-def _child(job_json: dict[str, Any], events: Any, stop: Event, staging: str) -> None:
+class Failure(TypedDict):
+    """A FolioError in the child: its class name and message."""
+
+    kind: str
+    message: str
+
+
+class Bug(TypedDict):
+    """Another exception in the child (a bug), with its traceback for the log."""
+
+    kind: str
+    message: str
+    trace: str
+
+
+# What the child sends: progress any number of times, then exactly one of the others.
+Message: TypeAlias = (
+    tuple[Literal["progress"], TrainProgressJSON]
+    | tuple[Literal["done"], TrainResultJSON]
+    | tuple[Literal["cancelled"], None]
+    | tuple[Literal["failed"], Failure]
+    | tuple[Literal["bug"], Bug]
+)
+
+
+def _child(job_json: TrainJobJSON, events: Queue[Message], stop: Event, staging: str) -> None:
     """The child's entry point: run the job and send its outcome (never raises)."""
     import os
 
@@ -66,14 +102,15 @@ def _child(job_json: dict[str, Any], events: Any, stop: Event, staging: str) -> 
     except Cancelled:
         events.put(("cancelled", None))
     except FolioError as exc:
-        events.put(("failed", {"kind": type(exc).__name__, "message": str(exc)}))
+        failure: Failure = {"kind": type(exc).__name__, "message": str(exc)}
+        events.put(("failed", failure))
     except BaseException as exc:  # noqa: BLE001 - reported to the parent as a bug
-        events.put(
-            (
-                "bug",
-                {"kind": type(exc).__name__, "message": str(exc), "trace": traceback.format_exc()},
-            )
-        )
+        bug: Bug = {
+            "kind": type(exc).__name__,
+            "message": str(exc),
+            "trace": traceback.format_exc(),
+        }
+        events.put(("bug", bug))
     else:
         events.put(("done", result.to_json()))
 
@@ -98,7 +135,7 @@ def train_adapter(
     check_destination(job)
     stage = staging_dir(job)
     ctx = multiprocessing.get_context("spawn")
-    events = ctx.Queue()
+    events: Queue[Message] = ctx.Queue()
     stop = ctx.Event()
     proc = ctx.Process(
         target=_child, args=(job.to_json(), events, stop, str(stage)), name="folio-train"
@@ -112,8 +149,8 @@ def train_adapter(
 
 
 def _relay(
-    proc: Any,
-    events: Any,
+    proc: BaseProcess,
+    events: Queue[Message],
     stop: Event,
     on_progress: Callable[[TrainProgress], None] | None,
     cancel: CancelToken | None,
@@ -126,7 +163,7 @@ def _relay(
         if cancelled_at is not None and time.monotonic() - cancelled_at > CANCEL_GRACE_S:
             raise Cancelled("training cancelled")
         try:
-            kind, payload = events.get(timeout=POLL_S)
+            message = events.get(timeout=POLL_S)
         except queue.Empty:
             if not proc.is_alive():
                 if cancelled_at is not None:
@@ -136,24 +173,26 @@ def _relay(
                     "it may have run out of memory"
                 ) from None
             continue
-        if kind == "progress":
+        if message[0] == "progress":
             if on_progress is not None and cancelled_at is None:
-                on_progress(TrainProgress.from_json(payload))
-        elif kind == "done":
-            return TrainResult.from_json(payload)
-        elif kind == "cancelled":
+                on_progress(TrainProgress.from_json(message[1]))
+        elif message[0] == "done":
+            return TrainResult.from_json(message[1])
+        elif message[0] == "cancelled":
             raise Cancelled("training cancelled")
-        elif kind == "failed":
-            raise _ERRORS.get(payload["kind"], TrainingError)(payload["message"])
-        elif kind == "bug":
-            log.error("training failed in the child process:\n%s", payload["trace"])
+        elif message[0] == "failed":
+            failure = message[1]
+            raise _ERRORS.get(failure["kind"], TrainingError)(failure["message"])
+        elif message[0] == "bug":
+            bug = message[1]
+            log.error("training failed in the child process:\n%s", bug["trace"])
             raise TrainingError(
-                f"training failed inside Folio ({payload['kind']}: {payload['message']}); "
+                f"training failed inside Folio ({bug['kind']}: {bug['message']}); "
                 "the details are in the log"
             )
 
 
-def _end(proc: Any, stop: Event) -> None:
+def _end(proc: BaseProcess, stop: Event) -> None:
     """Stop the child if it still runs: ask, then terminate, then kill."""
     if proc.pid is None:
         return

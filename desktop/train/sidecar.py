@@ -15,7 +15,12 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
+
+from desktop.json_types import JSONObject
+
+if TYPE_CHECKING:
+    from desktop.evaluate.adapter_report import AdapterEvalResult
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -60,8 +65,12 @@ def sidecar_text(fields: dict[str, str]) -> str:
     )
 
 
-def read_sidecar(adapter: Path) -> dict[str, Any]:
-    """The adapter's NAME.toml as a table ({} when absent or unreadable)."""
+def read_sidecar(adapter: Path) -> dict[str, object]:
+    """The adapter's NAME.toml as a table ({} when absent or unreadable).
+
+    Its values are whatever TOML holds (text, numbers, dates, tables); callers narrow the
+    ones they use.
+    """
     side = toml_path(adapter)
     try:
         data = tomllib.loads(side.read_text(encoding="utf-8"))
@@ -83,7 +92,7 @@ def eval_paths(adapter: Path, user_adapters_dir: Path) -> list[Path]:
     ]
 
 
-def write_eval(adapter: Path, result: dict[str, Any], user_adapters_dir: Path) -> Path:
+def write_eval(adapter: Path, result: AdapterEvalResult, user_adapters_dir: Path) -> Path:
     """Store an eval result beside the adapter (or in the user's folder if that fails)."""
     text = json.dumps(result, indent=2, ensure_ascii=False) + "\n"
     beside, user = eval_paths(adapter, user_adapters_dir)
@@ -94,18 +103,23 @@ def write_eval(adapter: Path, result: dict[str, Any], user_adapters_dir: Path) -
         return atomic_write_text(user, text)
 
 
-def read_eval(adapter: Path, user_adapters_dir: Path) -> dict[str, Any] | None:
-    """The newest stored eval result of an adapter, or None."""
-    found: list[tuple[float, dict[str, Any]]] = []
+def read_eval(adapter: Path, user_adapters_dir: Path) -> JSONObject | None:
+    """The newest stored eval result of an adapter, or None.
+
+    A stored result is read back as free-form JSON (an older Folio may have written it).
+    """
+    found: list[tuple[float, JSONObject]] = []
     for path in eval_paths(adapter, user_adapters_dir):
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
-            found.append((path.stat().st_mtime, data))
+            mtime = path.stat().st_mtime
         except FileNotFoundError:
             continue
         except (OSError, ValueError) as exc:
             log.warning("ignoring unreadable eval result %s: %s", path, exc)
-    found = [f for f in found if isinstance(f[1], dict)]
+            continue
+        if isinstance(data, dict):
+            found.append((mtime, data))
     return max(found, key=lambda f: f[0])[1] if found else None
 
 

@@ -5,13 +5,16 @@ beside it (NAME.peft/, written by training), on the built-in conversations and a
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from desktop.train import sidecar
 from desktop.train.errors import TrainingError
 from desktop.train.examples import load_examples
 from desktop.train.hf_base import BaseModel, load_base
 from desktop.train.parity import ParityReport, check_parity, default_examples, sequences_for
+
+if TYPE_CHECKING:
+    from peft import PeftModel
 
 MAX_TOKENS = 1024
 
@@ -31,7 +34,7 @@ def peft_weights(adapter_path: Path) -> Path:
     return folder
 
 
-def load_peft(base: BaseModel, adapter_path: Path) -> Any:
+def load_peft(base: BaseModel, adapter_path: Path) -> PeftModel:
     """The base model wrapped with the PEFT weights `adapter_path` was exported from."""
     from peft import PeftModel
 

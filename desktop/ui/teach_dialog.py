@@ -11,9 +11,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QThread, Signal
+from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
     QButtonGroup,
     QDialog,
@@ -40,6 +41,9 @@ from desktop.train.job import TrainJob, TrainProgress, TrainResult, check_name, 
 from desktop.ui.qtcompat import emit
 from desktop.ui.workers import user_message
 
+if TYPE_CHECKING:
+    from desktop.ui.main_window import MainWindow
+
 log = logging.getLogger(__name__)
 
 Trainer = Callable[..., TrainResult]  # train_adapter(job, on_progress=..., cancel=...)
@@ -58,10 +62,14 @@ PHASE_TEXT = {
 }
 
 
-def default_trainer(job: TrainJob, **kwargs: Any) -> TrainResult:
+def default_trainer(
+    job: TrainJob,
+    on_progress: Callable[[TrainProgress], None] | None = None,
+    cancel: CancelToken | None = None,
+) -> TrainResult:
     from desktop.train.process import train_adapter
 
-    return train_adapter(job, **kwargs)
+    return train_adapter(job, on_progress=on_progress, cancel=cancel)
 
 
 class TrainThread(QThread):
@@ -338,7 +346,7 @@ class TeachDialog(QDialog):
             return  # Cancel training first; closing mid-run would orphan the child
         super().reject()
 
-    def closeEvent(self, event: Any) -> None:  # noqa: N802 - Qt's name
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt's name
         if self.running:
             self.cancel()
             event.ignore()
@@ -346,7 +354,7 @@ class TeachDialog(QDialog):
         super().closeEvent(event)
 
 
-def open_teach_dialog(window: Any) -> TeachDialog:
+def open_teach_dialog(window: MainWindow) -> TeachDialog:
     """Show the dialog for the window's chat model; a finished style reloads the dropdown."""
     session = window.session
     model_path: Path | None = None
