@@ -107,7 +107,7 @@ def measure_indexing(
         "files": counts["documents"],
         "chunks": counts["chunks"],
         "index_s": round(seconds, 2),
-        "outcome": ended[1] if ended else "timed out",
+        "outcome": str(ended[1]) if ended else "timed out",
         "progress_updates": len(updates),
         "probe_interval_ms": interval_ms,
         "lateness_ms": probe.summary(),
