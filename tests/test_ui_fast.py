@@ -158,3 +158,36 @@ def test_after_add_folder_typing_goes_to_the_question(  # type: ignore[no-untype
     typed: Callable[[], str] = w.composer.edit.toPlainText
     qtbot.keyClicks(w.chat_view, "?")
     assert typed().endswith("?")
+
+
+def test_garbage_is_collected_on_the_gui_thread_only(qtbot, open_fake) -> None:  # type: ignore[no-untyped-def]
+    # A worker that allocates cyclic garbage must not run the collector itself: the garbage
+    # of a closed window holds Qt objects, and destroying those off the GUI thread crashed
+    # the process (a segfault "Garbage-collecting" in the chat worker, 1 run in 6).
+    import gc
+    import threading
+
+    w = open_fake()
+    collected_on: list[int] = []
+
+    def on_gc(phase: str, _info: dict[str, int]) -> None:
+        if phase == "start":
+            collected_on.append(threading.get_ident())
+
+    def churn() -> None:
+        for _ in range(50_000):
+            cycle: list[object] = []
+            cycle.append(cycle)
+
+    gc.callbacks.append(on_gc)
+    try:
+        worker = threading.Thread(target=churn)
+        worker.start()
+        worker.join()
+        gui = threading.get_ident()
+        qtbot.waitUntil(lambda: gui in collected_on, timeout=5_000)  # collected, on the GUI
+    finally:
+        gc.callbacks.remove(on_gc)
+    assert set(collected_on) == {gui}
+    w.close()
+    assert gc.isenabled()  # the last window gives automatic collection back

@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
 from desktop import settings as settings_mod
 from desktop.session import Session
 from desktop.settings import Settings
-from desktop.ui import opener, theme
+from desktop.ui import gc_on_gui_thread, opener, theme
 from desktop.ui.chat_controller import ChatController
 from desktop.ui.chat_view import ChatView
 from desktop.ui.chat_worker import AdapterRow, ModelInfo
@@ -59,6 +59,7 @@ class MainWindow(QMainWindow):
 
     def __init__(self, session: Session) -> None:
         super().__init__()
+        gc_on_gui_thread.hold()  # released in shutdown()
         self.setWindowTitle("Folio")
         self.setAcceptDrops(True)
         self.session = session
@@ -322,10 +323,13 @@ class MainWindow(QMainWindow):
             self._window_state().setValue("geometry", self.saveGeometry())
         except Exception:  # noqa: BLE001 - never block closing
             log.exception("could not save the window geometry")
-        self.models.shutdown()
-        self.library_ctl.shutdown()
-        self.chat.shutdown()
-        self.session.release_thread()  # the GUI thread's connection
+        try:
+            self.models.shutdown()
+            self.library_ctl.shutdown()
+            self.chat.shutdown()
+            self.session.release_thread()  # the GUI thread's connection
+        finally:
+            gc_on_gui_thread.release()
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.hide()  # gone at once, even if a worker needs a moment to finish its step
