@@ -2,7 +2,7 @@
 adapter llama.cpp loads and that changes greedy output, cancelling, and the parity check
 (with its negative: an export without the q/k permutation must fail it).
 
-The transformers copy of the model is loaded once for this module (about 40 s).
+The transformers copy of the model is loaded once for this module (about 7 s).
 """
 
 from __future__ import annotations
@@ -57,6 +57,15 @@ def _tiny_examples(tmp_path: Path, n: int = 4) -> Path:
         ],
         tmp_path / "tiny.jsonl",
     )
+
+
+def test_the_default_model_is_read_by_folios_own_loader(chat_model_path: Path) -> None:
+    # So the parity test below checks desktop.train.gguf_llama's weights against llama.cpp
+    # (transformers' loader, the fallback, gives bit-identical weights but takes 30 s).
+    from desktop.adapters.gguf_parse import parse
+    from desktop.train.gguf_llama import unsupported
+
+    assert unsupported(parse(chat_model_path)) == ""
 
 
 def test_only_assistant_tokens_are_learned(base: BaseModel) -> None:

@@ -28,8 +28,6 @@ from desktop.models.catalog import (
 )
 
 if TYPE_CHECKING:
-    from gguf import ReaderField
-
     from desktop.adapters.gguf_header import GgufScalar
     from desktop.json_types import JSONObject
 
@@ -65,7 +63,7 @@ def read_gguf_info(path: Path) -> GgufInfo:
 
     try:
         fields, tensor_count = _read_header(path)
-    except Exception as exc:  # gguf raises ValueError/IndexError/... for damaged headers
+    except (ValueError, OSError) as exc:  # the parse names what is damaged
         raise ModelError(f"{path} is a damaged GGUF file: {exc}") from None
 
     kind = fields.get("general.type")
@@ -100,22 +98,16 @@ def read_gguf_info(path: Path) -> GgufInfo:
 
 
 def _read_header(path: Path) -> tuple[dict[str, GgufScalar | None], int]:
-    """The header's fields and the number of tensors. The reader's memory map is dropped on
-    return (Windows keeps a mapped file locked)."""
-    from gguf import GGUFReader
+    """The header's scalar and string fields (arrays, like the vocabulary, as None) and the
+    number of tensors."""
+    from desktop.adapters.gguf_parse import parse
 
-    reader = GGUFReader(path)
-    return {name: _field_value(f) for name, f in reader.fields.items()}, len(reader.tensors)
-
-
-def _field_value(field: ReaderField) -> GgufScalar | None:
-    """A scalar or string GGUF field's value (arrays, like the vocabulary, are skipped)."""
-    if len(field.types) != 1:
-        return None
-    value = field.contents()
-    if hasattr(value, "item"):  # numpy scalar
-        value = value.item()
-    return value
+    parsed = parse(path)
+    fields = {
+        key: None if isinstance(f.value, list) or f.value is None else f.value
+        for key, f in parsed.fields.items()
+    }
+    return fields, len(parsed.tensors)
 
 
 def _str_or_none(value: object) -> str | None:
