@@ -26,7 +26,13 @@ from desktop.train.export import lora_pairs, write_gguf  # noqa: E402
 from desktop.train.hf_base import BaseModel, load_base  # noqa: E402
 from desktop.train.job import TrainJob  # noqa: E402
 from desktop.train.loop import attach_lora  # noqa: E402
-from desktop.train.parity import check_parity, default_examples, sequences_for  # noqa: E402
+from desktop.train.parity import (  # noqa: E402
+    base_leg_key,
+    check_parity,
+    default_examples,
+    forget_base_legs,
+    sequences_for,
+)
 from desktop.train.runner import run_job  # noqa: E402
 from desktop.train.verify import parity_of_installed  # noqa: E402
 
@@ -237,8 +243,14 @@ def test_parity_passes_for_the_export_and_catches_a_missing_permutation(
     broken = write_gguf(pairs, tmp_path / "broken.gguf", permute_qk=False, **common)
     seqs = sequences_for(base.tokenizer, default_examples())
 
-    ok = check_parity(lora, chat_model_path, good, seqs)
-    bad = check_parity(lora, chat_model_path, broken, seqs)
+    cache = tmp_path / "cache"
+    ok = check_parity(lora, chat_model_path, good, seqs, cache_dir=cache)
+    (kept,) = (cache / "parity-base").iterdir()  # the base-to-base reference, on disk
+    written = kept.stat().st_mtime_ns
+    forget_base_legs()  # so the second check must read it from there
+    bad = check_parity(lora, chat_model_path, broken, seqs, cache_dir=cache)
+    assert list((cache / "parity-base").iterdir()) == [kept]
+    assert kept.stat().st_mtime_ns == written  # read, not measured and written again
 
     print(ok.line())
     print(bad.line())
@@ -249,3 +261,18 @@ def test_parity_passes_for_the_export_and_catches_a_missing_permutation(
     assert bad.base_agreement == ok.base_agreement  # the same base models on both sides
     assert not bad.passed, bad.line()
     assert bad.adapter_kl > 5 * ok.adapter_kl
+
+    # The reference is never reused for another base: any change to a base weight, however
+    # small, gives another key.
+    key = base_leg_key(lora, chat_model_path, seqs)
+    import torch
+
+    weight = lora.get_base_model().get_input_embeddings().weight
+    original = weight[5, 5].item()
+    with torch.no_grad():
+        weight[5, 5] = original + 1e-3
+        try:
+            assert base_leg_key(lora, chat_model_path, seqs) != key
+        finally:
+            weight[5, 5] = original
+    assert base_leg_key(lora, chat_model_path, seqs) == key

@@ -14,6 +14,7 @@ from pathlib import Path
 from desktop.cli.common import Subcommands, print_json, session_for
 from desktop.errors import AdapterError
 from desktop.models.catalog import require_local
+from desktop.paths import Locations
 from desktop.train.job import ATTENTION, TARGETS, TrainJob, TrainProgress
 
 
@@ -82,7 +83,7 @@ class _StderrProgress:
 
 
 def _job_from(
-    args: argparse.Namespace, model_path: Path, model_id: str, user_adapters_dir: Path
+    args: argparse.Namespace, model_path: Path, model_id: str, where: Locations
 ) -> TrainJob:
     targets = tuple(t.strip() for t in args.targets.split(",") if t.strip())
     command = "folio " + " ".join(shlex.quote(a) for a in sys.argv[1:])
@@ -91,7 +92,7 @@ def _job_from(
             examples=args.examples,
             name=args.name,
             model_path=model_path,
-            out_dir=args.out or user_adapters_dir,
+            out_dir=args.out or where.user_adapters_dir,
             rank=args.rank,
             alpha=args.alpha,
             epochs=args.epochs,
@@ -108,6 +109,7 @@ def _job_from(
             threads=args.threads,
             base_model_id=model_id,
             command=command,
+            cache_dir=where.cache_dir,
         )
     except ValueError as exc:
         from desktop.train.errors import TrainingError
@@ -124,7 +126,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         spec = s.catalog.get(args.base) if args.base else s.model_spec("chat")
         where = s.locations
         model_path = require_local(spec, where.models_search_path)
-    job = _job_from(args, model_path, spec.id, where.user_adapters_dir)
+    job = _job_from(args, model_path, spec.id, where)
     with _interrupt_on_sigterm():  # so the child is stopped and the staging folder removed
         result = train_adapter(job, on_progress=None if args.json else _StderrProgress())
     if args.json:
@@ -173,7 +175,7 @@ def cmd_parity(args: argparse.Namespace) -> int:
         if not info.readable:
             raise AdapterError(f"adapter '{info.name}' cannot be read: {info.problem}")
         model_path = require_local(s.model_spec("chat"), where.models_search_path)
-    report = parity_of_installed(info.path, model_path, args.prompts)
+    report = parity_of_installed(info.path, model_path, args.prompts, cache_dir=where.cache_dir)
     if args.json:
         print_json({"adapter": info.name, **report.to_json()})
     else:

@@ -43,6 +43,7 @@ class TrainJobJSON(TypedDict):
     threads: int
     base_model_id: str
     command: str
+    cache_dir: str  # "" for none
 
 
 class TrainProgressJSON(TypedDict):
@@ -114,6 +115,8 @@ class TrainJob:
         parity: check the export against PEFT on a few prompts after training.
         overwrite: replace an adapter of the same name in `out_dir`.
         threads: torch CPU threads (0: all cores).
+        cache_dir: where measurements that outlive a run are kept (the parity check's
+            base-to-base reference); None keeps them only for this process.
     """
 
     examples: Path
@@ -136,8 +139,11 @@ class TrainJob:
     threads: int = 0
     base_model_id: str = ""
     command: str = ""  # the command line that started it, recorded with the adapter
+    cache_dir: Path | None = None
 
     def __post_init__(self) -> None:
+        if self.cache_dir is not None and not isinstance(self.cache_dir, Path):
+            object.__setattr__(self, "cache_dir", Path(self.cache_dir))
         for key in ("examples", "model_path", "out_dir"):
             value = getattr(self, key)
             if not isinstance(value, Path):
@@ -193,6 +199,7 @@ class TrainJob:
             "threads": self.threads,
             "base_model_id": self.base_model_id,
             "command": self.command,
+            "cache_dir": str(self.cache_dir) if self.cache_dir else "",
         }
 
     @classmethod
@@ -218,6 +225,7 @@ class TrainJob:
             threads=data["threads"],
             base_model_id=data["base_model_id"],
             command=data["command"],
+            cache_dir=Path(data["cache_dir"]) if data["cache_dir"] else None,
         )
 
 

@@ -10,6 +10,10 @@ MIN_AGREEMENT and no more than MAX_GAP below that reference.
 
 from __future__ import annotations
 
+import hashlib
+import json
+import logging
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,8 +30,16 @@ if TYPE_CHECKING:
     from peft import PeftModel
     from transformers import PreTrainedTokenizerBase
 
+log = logging.getLogger(__name__)
+
 MIN_AGREEMENT = 0.95
 MAX_GAP = 0.02
+
+# The base-to-base reference depends only on the base GGUF, the dequantized copy of it,
+# the sequences and the libraries' versions, never on the adapter: it is computed once per
+# such key (half of a check's time) and kept in memory and, given a folder, on disk.
+_BASE_LEG_VERSION = 1
+_base_legs: dict[str, tuple[int, float, int]] = {}
 
 
 @dataclass(frozen=True)
@@ -206,14 +218,85 @@ class LlamaLogits:
         self.close()
 
 
+def base_leg_key(
+    peft_model: PeftModel, model_path: Path, sequences: Sequence[Sequence[int]]
+) -> str:
+    """What the base-to-base reference of a check depends on, as a digest: the GGUF file's
+    identity, a checksum of every base weight of the transformers copy (so a different or
+    changed base never reuses it), the sequences and the library versions."""
+    import llama_cpp
+    import torch
+    import transformers
+
+    st = Path(model_path).stat()
+    with torch.no_grad():
+        checksum = sum(
+            float(p.double().sum())
+            for name, p in peft_model.named_parameters()
+            if "lora_" not in name
+        )
+    payload = [
+        _BASE_LEG_VERSION, str(Path(model_path).resolve()), st.st_size, st.st_mtime_ns,
+        repr(checksum), [list(s) for s in sequences], torch.__version__,
+        transformers.__version__, llama_cpp.__version__,
+    ]  # fmt: skip
+    return hashlib.sha256(json.dumps(payload).encode("utf-8")).hexdigest()
+
+
+def forget_base_legs() -> None:
+    """Drop the base-to-base references kept in this process (those on disk stay)."""
+    _base_legs.clear()
+
+
+def _base_leg_file(cache_dir: Path, key: str) -> Path:
+    return cache_dir / "parity-base" / f"{key[:32]}.json"
+
+
+def _cached_base_leg(key: str, cache_dir: Path | None) -> tuple[int, float, int] | None:
+    if key in _base_legs:
+        return _base_legs[key]
+    if cache_dir is None:
+        return None
+    try:
+        raw = json.loads(_base_leg_file(cache_dir, key).read_text(encoding="utf-8"))
+        if raw["key"] != key:
+            return None
+        leg = (int(raw["agree"]), float(raw["kl"]), int(raw["positions"]))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    _base_legs[key] = leg
+    return leg
+
+
+def _keep_base_leg(key: str, leg: tuple[int, float, int], cache_dir: Path | None) -> None:
+    _base_legs[key] = leg
+    if cache_dir is None:
+        return
+    file = _base_leg_file(cache_dir, key)
+    if file.is_file():
+        return
+    data = {"key": key, "agree": leg[0], "kl": leg[1], "positions": leg[2]}
+    try:
+        file.parent.mkdir(parents=True, exist_ok=True)
+        tmp = file.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(data), encoding="utf-8")
+        os.replace(tmp, file)
+    except OSError as exc:  # a read-only cache only costs time
+        log.debug("cannot keep the parity base leg in %s: %s", file, exc)
+
+
 def check_parity(
     peft_model: PeftModel,
     model_path: Path,
     adapter_path: Path,
     sequences: Sequence[Sequence[int]],
     threads: int | None = None,
+    cache_dir: Path | None = None,
 ) -> ParityReport:
     """Compare llama.cpp (base GGUF + `adapter_path`) with `peft_model` on `sequences`.
+
+    The base-to-base reference is reused when it was measured before for the same key
+    (`base_leg_key`), in this process or in `cache_dir`.
 
     Raises:
         AdapterError: the export fails Folio's adapter validation or does not load.
@@ -221,27 +304,29 @@ def check_parity(
     if not sequences:
         raise ValueError("parity needs at least one token sequence")
     n_ctx = max(len(s) for s in sequences) + 8
-    totals = {"a_agree": 0, "a_kl": 0.0, "b_agree": 0, "b_kl": 0.0, "n": 0}
+    key = base_leg_key(peft_model, model_path, sequences)
+    base = _cached_base_leg(key, cache_dir)
+    a_agree, a_kl, n = 0, 0.0, 0
     with LlamaLogits(model_path, n_ctx, threads) as lc:
-        for label, path in (("b", None), ("a", adapter_path)):
-            lc.use_adapter(path)
+        if base is None:
+            lc.use_adapter(None)
+            b_agree, b_kl = 0, 0.0
             for ids in sequences:
-                if label == "b":
-                    with peft_model.disable_adapter():
-                        ref = hf_logits(peft_model, ids)
-                else:
+                with peft_model.disable_adapter():
                     ref = hf_logits(peft_model, ids)
-                agree, kl, n = compare(ref, lc.logits(ids))
-                totals[f"{label}_agree"] += agree
-                totals[f"{label}_kl"] += kl
-                if label == "a":
-                    totals["n"] += n
-    n = int(totals["n"])
+                agree, kl, _ = compare(ref, lc.logits(ids))
+                b_agree, b_kl = b_agree + agree, b_kl + kl
+            base = (b_agree, b_kl, sum(len(s) for s in sequences))
+        _keep_base_leg(key, base, cache_dir)
+        lc.use_adapter(adapter_path)
+        for ids in sequences:
+            agree, kl, positions = compare(hf_logits(peft_model, ids), lc.logits(ids))
+            a_agree, a_kl, n = a_agree + agree, a_kl + kl, n + positions
     return ParityReport(
         prompts=len(sequences),
         positions=n,
-        adapter_agreement=totals["a_agree"] / n,
-        adapter_kl=totals["a_kl"] / n,
-        base_agreement=totals["b_agree"] / n,
-        base_kl=totals["b_kl"] / n,
+        adapter_agreement=a_agree / n,
+        adapter_kl=a_kl / n,
+        base_agreement=base[0] / base[2],
+        base_kl=base[1] / base[2],
     )

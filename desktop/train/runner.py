@@ -159,7 +159,9 @@ def run_job(
             phase("verifying", "checking the export against the trained weights")
             checks = default_examples() + examples[:PARITY_EXAMPLES]
             seqs = [s[: job.max_seq_len] for s in sequences_for(base.tokenizer, checks)]
-            parity = check_parity(peft_model, job.model_path, staged, seqs, job.threads or None)
+            parity = check_parity(
+                peft_model, job.model_path, staged, seqs, job.threads or None, job.cache_dir
+            )
             if not parity.passed:
                 raise TrainingError(
                     "the exported adapter does not reproduce the trained one, so it was not "

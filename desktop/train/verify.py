@@ -47,6 +47,7 @@ def parity_of_installed(
     model_path: Path,
     prompts: Path | None = None,
     base: BaseModel | None = None,
+    cache_dir: Path | None = None,
 ) -> ParityReport:
     """Compare an installed adapter's GGUF with its PEFT weights on conversations.
 
@@ -61,7 +62,7 @@ def parity_of_installed(
     peft_model = load_peft(base, adapter_path)
     try:
         seqs = [s[:MAX_TOKENS] for s in sequences_for(base.tokenizer, examples)]
-        return check_parity(peft_model, model_path, adapter_path, seqs)
+        return check_parity(peft_model, model_path, adapter_path, seqs, cache_dir=cache_dir)
     finally:
         if callers_base:
             peft_model.unload()

@@ -112,6 +112,7 @@ class TeachDialog(QDialog):
         out_dir: Path,
         parent: QWidget | None = None,
         trainer: Trainer | None = None,
+        cache_dir: Path | None = None,
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Teach a style")
@@ -119,6 +120,7 @@ class TeachDialog(QDialog):
         self.model_path = model_path
         self.trainer = trainer or default_trainer
         self.out_dir = out_dir
+        self.cache_dir = cache_dir
         self.thread_: TrainThread | None = None
         self.missing = missing_dependency() if trainer is None else ""
         self._build()
@@ -250,6 +252,7 @@ class TeachDialog(QDialog):
             description=self.description_edit.text().strip(),
             overwrite=True,
             command="Teach a style (window)",
+            cache_dir=self.cache_dir,
         )
 
     # -- running ---------------------------------------------------------------------------
@@ -369,7 +372,12 @@ def open_teach_dialog(window: MainWindow) -> TeachDialog:
             model_path = require_local(spec, session.locations.models_search_path)
         except FolioError as exc:
             log.info("no chat model for training: %s", exc)
-    dialog = TeachDialog(model_path, session.locations.user_adapters_dir, window)
+    dialog = TeachDialog(
+        model_path,
+        session.locations.user_adapters_dir,
+        window,
+        cache_dir=session.locations.cache_dir,
+    )
     dialog.trained.connect(lambda _name: window.refresh_adapters())
     dialog.show()
     return dialog
