@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +23,7 @@ import numpy as np
 from desktop.rag.prompt import SYSTEM_PROMPT, Citation, user_message
 from desktop.train.examples import Example, Message
 from desktop.train.job import ParityJSON
+from desktop.train.sidecar import atomic_write_text
 
 if TYPE_CHECKING:
     import torch
@@ -277,10 +277,7 @@ def _keep_base_leg(key: str, leg: tuple[int, float, int], cache_dir: Path | None
         return
     data = {"key": key, "agree": leg[0], "kl": leg[1], "positions": leg[2]}
     try:
-        file.parent.mkdir(parents=True, exist_ok=True)
-        tmp = file.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(data), encoding="utf-8")
-        os.replace(tmp, file)
+        atomic_write_text(file, json.dumps(data))
     except OSError as exc:  # a read-only cache only costs time
         log.debug("cannot keep the parity base leg in %s: %s", file, exc)
 
