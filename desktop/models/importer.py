@@ -103,10 +103,7 @@ def _read_header(path: Path) -> tuple[dict[str, GgufScalar | None], int]:
     from desktop.adapters.gguf_parse import parse
 
     parsed = parse(path)
-    fields = {
-        key: None if isinstance(f.value, list) or f.value is None else f.value
-        for key, f in parsed.fields.items()
-    }
+    fields = {k: None if isinstance(f.value, list) else f.value for k, f in parsed.fields.items()}
     return fields, len(parsed.tensors)
 
 

@@ -55,7 +55,7 @@ def parity_of_installed(
         TrainingError, ExamplesError: no PEFT weights, or a bad prompts file.
         AdapterError: the GGUF fails validation or does not load.
     """
-    peft_weights(adapter_path)  # fail before the minute it takes to load the model
+    peft_weights(adapter_path)  # fail before the seconds it takes to load the model
     examples = default_examples() + (load_examples(prompts) if prompts else [])
     callers_base = base is not None
     base = base or load_base(model_path)
