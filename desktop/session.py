@@ -28,7 +28,7 @@ from desktop import settings as settings_mod
 from desktop.components import Registry, default_registry
 from desktop.embed.base import Embedder
 from desktop.engine.api import ChatEngine
-from desktop.errors import ModelError
+from desktop.errors import FolioError, ModelError
 from desktop.ingest.limits import IngestLimits
 from desktop.library.db import DEFAULT_BUSY_TIMEOUT_MS
 from desktop.library.indexer import Indexer
@@ -277,8 +277,28 @@ class Session:
         factory = self.registry.chat_engine_factory(model_id)
         spec = self._spec_for("chat", factory is not None)
         build = factory or self.registry.default_chat_engine
-        parts.engine = _Built(key, build(self._config, spec))
-        return parts.engine.part
+        engine = build(self._config, spec)
+        self._apply_default_style(engine)
+        parts.engine = _Built(key, engine)
+        return engine
+
+    def _apply_default_style(self, engine: ChatEngine) -> None:
+        """Start a new engine on the settings' style adapter, when it is there and fits.
+
+        A missing or unfitting default is logged, never raised: the model still answers.
+        """
+        name = self.settings.style
+        if not name:
+            return
+        from desktop.adapters import discover
+
+        if name not in {info.name for info in discover(self.locations.adapter_dirs)}:
+            log.warning("the default style '%s' is not installed; answering without it", name)
+            return
+        try:
+            engine.set_adapters([(name, self.settings.style_scale)])
+        except FolioError as exc:
+            log.warning("the default style '%s' was not applied: %s", name, exc)
 
     def engine_is_current(self) -> bool:
         """True if this thread's engine is loaded and built for the current settings."""

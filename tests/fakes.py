@@ -102,6 +102,11 @@ class ScriptedEngine:
         self.closed = False
         self.adapter_calls: list[list[AdapterSpec]] = []
         self._adapters: tuple[tuple[str, float], ...] = ()
+        self.prefill_rate: float | None = None  # tests set the machine's measured speed
+
+    @property
+    def prefill_tokens_per_s(self) -> float | None:
+        return self.prefill_rate
 
     def stream_chat(
         self,

@@ -57,8 +57,8 @@ def test_weighted_rrf_and_depth_by_hand() -> None:
     assert [c for c, *_ in _fuse(vec, kw, "hybrid", fusion)] == [1, 2, 3, 4]
 
 
-def _hit(sim: float | None, kw_rank: int | None) -> Hit:
-    chunk = ChunkRecord(1, 1, "/x.txt", None, None, "text", 0, 4)
+def _hit(sim: float | None, kw_rank: int | None, text: str = "text") -> Hit:
+    chunk = ChunkRecord(1, 1, "/x.txt", None, None, text, 0, len(text))
     return Hit(chunk, 0.1, 1, kw_rank, sim)
 
 
@@ -68,6 +68,16 @@ def test_relevance_gate() -> None:
     kept = relevant([_hit(0.5, 1), _hit(0.3, None), _hit(0.1, 2)])
     assert [h.similarity for h in kept] == [0.5, 0.3]  # weak-but-related context stays
     assert relevant([_hit(None, 1)])  # keyword mode: no similarities to judge
+
+
+def test_relevance_gate_counts_keyword_evidence() -> None:
+    page = "The last keeper, Morag Duncan, left in 1994, when the light was automated."
+    # The embedder scores the question low (it lacks "lighthouse"), but the passage holds
+    # its content words: it is answered, not refused.
+    assert relevant([_hit(0.2, 1, page)], "Who was the last keeper?")
+    # One shared word is not evidence; nor is a passage the keyword leg did not find.
+    assert not relevant([_hit(0.2, 1, page)], "Who was the last emperor of China?")
+    assert not relevant([_hit(0.2, None, page)], "Who was the last keeper?")
 
 
 def test_attribution_keeps_supported_citations_and_corrects_wrong_ones() -> None:

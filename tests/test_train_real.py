@@ -276,3 +276,58 @@ def test_parity_passes_for_the_export_and_catches_a_missing_permutation(
         finally:
             weight[5, 5] = original
     assert base_leg_key(lora, chat_model_path, seqs) == key
+
+
+def test_a_stopped_run_resumes_from_its_checkpoint_with_the_same_loss_curve(
+    base: BaseModel, chat_model_path: Path, tmp_path: Path
+) -> None:
+    from desktop.train import checkpoint
+    from desktop.train.errors import TrainingError
+
+    examples = _tiny_examples(tmp_path, 8)
+    settings = dict(
+        examples=examples,
+        model_path=chat_model_path,
+        batch_size=2,
+        max_seq_len=128,
+        max_steps=4,
+        checkpoint_every=1,
+        parity=False,
+        layers=6,
+    )
+    # The reference: four steps without a break.
+    whole = run_job(TrainJob(name="whole", out_dir=tmp_path / "a", **settings), base=base)
+    assert whole.steps == 4 and len(whole.losses) == 4
+
+    out = tmp_path / "b"
+    job = TrainJob(name="halted", out_dir=out, **settings)
+    steps: list[int] = []
+    with pytest.raises(Cancelled):
+        run_job(
+            job,
+            report=lambda p: steps.append(p.step) if p.phase == "training" and p.step else None,
+            should_stop=lambda: len(steps) >= 2,
+            base=base,
+        )
+    assert checkpoint.describe(job) == {
+        "step": 2, "total_steps": 4, "fingerprint": checkpoint.fingerprint(job)
+    }  # fmt: skip
+    assert not job.adapter_path.exists()
+    # Starting again without --resume does not silently throw the stopped run away.
+    with pytest.raises(TrainingError, match="--resume"):
+        run_job(job, base=base)
+    # Other settings cannot resume it.
+    other = TrainJob(name="halted", out_dir=out, **{**settings, "max_seq_len": 96}, resume=True)
+    with pytest.raises(TrainingError, match="other examples or settings"):
+        run_job(other, base=base)
+
+    steps.clear()
+    resumed = run_job(
+        TrainJob(name="halted", out_dir=out, resume=True, **settings),
+        report=lambda p: steps.append(p.step) if p.phase == "training" and p.step else None,
+        base=base,
+    )
+    assert steps == [3, 4]  # no step is taken twice
+    assert resumed.steps == 4
+    assert resumed.losses == pytest.approx(whole.losses, abs=1e-4)
+    assert job.adapter_path.exists() and checkpoint.describe(job) is None

@@ -163,7 +163,7 @@ def retrieve(
     """Search once and build both contexts from the same hits."""
     started = time.perf_counter()
     result = searcher.search(question, k, mode)
-    hits = relevant(result.hits)
+    hits = relevant(result.hits, question)
     retrieve_ms = (time.perf_counter() - started) * 1000
     passages = citations_for(hits)
     selected = citations_for(select_passages(hits, budget))

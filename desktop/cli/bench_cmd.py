@@ -44,6 +44,11 @@ def add_parser(sub: Subcommands) -> None:
     a.add_argument("--runs", type=int, default=20)
     a.add_argument("--json", action="store_true")
     a.set_defaults(func=cmd_adapters)
+    t = bsub.add_parser("train", help="LoRA training throughput: the recipe before and now")
+    t.add_argument("--examples", type=Path, required=True, help="JSONL training examples")
+    t.add_argument("--steps", type=int, default=6, help="timed steps per recipe")
+    t.add_argument("--json", action="store_true")
+    t.set_defaults(func=cmd_train_speed)
     u = bsub.add_parser("ui", help="event-loop latency of the window while a folder indexes")
     u.add_argument("--files", type=int, default=500)
     u.add_argument("--json", action="store_true")
@@ -222,6 +227,19 @@ def cmd_adapters(args: argparse.Namespace) -> int:
 
         model_path = require_local(s.model_spec("chat"), s.locations.models_search_path)
     _emit(bench_adapters(model_path, runs=args.runs), args.json)
+    return 0
+
+
+def cmd_train_speed(args: argparse.Namespace) -> int:
+    from desktop.bench.train_speed import bench_train
+    from desktop.cli.common import session_for
+    from desktop.models.catalog import require_local
+    from desktop.train.hf_base import require_training
+
+    require_training()
+    with session_for(args) as s:
+        model_path = require_local(s.model_spec("chat"), s.locations.models_search_path)
+    _emit(bench_train(model_path, args.examples, args.steps), args.json)
     return 0
 
 

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from desktop.cli import eval_adapter_cmd, eval_beir_cmd, eval_squad_cmd
+from desktop.cli import eval_adapter_cmd, eval_answers_cmd, eval_beir_cmd, eval_squad_cmd
 
 if TYPE_CHECKING:
     from desktop.cli.common import Subcommands
 
-SUBCOMMANDS = [eval_adapter_cmd, eval_beir_cmd, eval_squad_cmd]
+SUBCOMMANDS = [eval_adapter_cmd, eval_answers_cmd, eval_beir_cmd, eval_squad_cmd]
 
 
 def add_parser(sub: Subcommands) -> None:

@@ -10,12 +10,16 @@ import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from desktop.cli.common import Subcommands, print_json, session_for
 from desktop.errors import AdapterError
 from desktop.models.catalog import require_local
 from desktop.paths import Locations
 from desktop.train.job import ATTENTION, TARGETS, TrainJob, TrainProgress
+
+if TYPE_CHECKING:
+    from tqdm import tqdm
 
 
 def add_parser(sub: Subcommands) -> None:
@@ -47,6 +51,23 @@ def add_parser(sub: Subcommands) -> None:
     p.add_argument("--overwrite", action="store_true", help="replace an adapter of that name")
     p.add_argument("--no-parity", action="store_true", help="skip the export check")
     p.add_argument("--threads", type=int, default=0, help="CPU threads (0: all)")
+    p.add_argument(
+        "--layers",
+        type=int,
+        default=0,
+        help="adapt only the top N blocks: faster steps (0: all blocks, the default)",
+    )
+    p.add_argument("--resume", action="store_true", help="continue the stopped run of this name")
+    p.add_argument(
+        "--restart", action="store_true", help="discard a stopped run of this name, start over"
+    )
+    p.add_argument(
+        "--checkpoint-every",
+        type=int,
+        default=20,
+        metavar="N",
+        help="save the run every N steps, so --resume can continue it (0: never)",
+    )
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(func=cmd_train)
 
@@ -64,22 +85,31 @@ def add_parity_parser(actions: Subcommands) -> None:
 
 
 class _StderrProgress:
-    """Progress lines on stderr: rewritten in place on a terminal, one per line otherwise."""
+    """Progress on stderr: a tqdm bar with loss and ETA on a terminal, one line per report
+    otherwise (logs and pipes)."""
 
     def __init__(self) -> None:
         self.tty = sys.stderr.isatty()
-        self.last_phase = ""
+        self.bar: tqdm[None] | None = None
 
     def __call__(self, p: TrainProgress) -> None:
-        line = p.line()
-        if self.tty and p.phase == "training" and not p.message:
-            sys.stderr.write("\r" + line.ljust(79))
-        else:
-            if self.tty and self.last_phase == "training":
-                sys.stderr.write("\n")
-            sys.stderr.write(line + "\n")
+        if self.tty and p.phase == "training" and not p.message and p.total_steps:
+            if self.bar is None:
+                from tqdm import tqdm
+
+                self.bar = tqdm(total=p.total_steps, unit="step", file=sys.stderr)
+            self.bar.n = p.step
+            self.bar.set_postfix_str(f"loss {p.loss:.3f}, {p.examples_per_s:.2f} ex/s")
+            self.bar.refresh()
+            return
+        self.close()
+        sys.stderr.write(p.line() + "\n")
         sys.stderr.flush()
-        self.last_phase = p.phase
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
 
 
 def _job_from(
@@ -110,6 +140,10 @@ def _job_from(
             base_model_id=model_id,
             command=command,
             cache_dir=where.cache_dir,
+            layers=args.layers,
+            resume=args.resume,
+            restart=args.restart,
+            checkpoint_every=args.checkpoint_every,
         )
     except ValueError as exc:
         from desktop.train.errors import TrainingError
@@ -127,8 +161,12 @@ def cmd_train(args: argparse.Namespace) -> int:
         where = s.locations
         model_path = require_local(spec, where.models_search_path)
     job = _job_from(args, model_path, spec.id, where)
+    progress = _StderrProgress()
     with _interrupt_on_sigterm():  # so the child is stopped and the staging folder removed
-        result = train_adapter(job, on_progress=None if args.json else _StderrProgress())
+        try:
+            result = train_adapter(job, on_progress=None if args.json else progress)
+        finally:
+            progress.close()
     if args.json:
         print_json(result.to_json())
         return 0
@@ -136,7 +174,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(f"warning: {warning}", file=sys.stderr)
     print(
         f"trained '{result.name}': {result.steps} steps in {result.seconds:.0f} s "
-        f"({result.seconds_per_step:.1f} s per step), final loss {result.final_loss:.3f}"
+        f"({result.seconds_per_step:.1f} s per step, {result.examples_per_hour:.0f} examples "
+        f"per hour), final loss {result.final_loss:.3f}"
     )
     if result.parity:
         from desktop.train.parity import ParityReport

@@ -20,6 +20,12 @@ class ChatEngine(Protocol):
 
     model_path: Path
 
+    @property
+    def prefill_tokens_per_s(self) -> float | None:
+        """Prompt-reading speed measured on this machine by the last answers (None: not
+        measured yet). The answer path sizes its context budget by it."""
+        ...
+
     def stream_chat(
         self,
         messages: Sequence[Message],

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import cast
@@ -27,6 +28,7 @@ from desktop.engine.prefix_cache import forget_all
 from desktop.errors import ModelError
 
 DEFAULT_PREFIX_CACHE_BYTES = 64 * 2**20
+MIN_TIMED_BATCH = 32  # shorter prompt batches say little about the prefill speed
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +93,7 @@ class Engine:
                 raise ModelError(f"cannot load model {self.model_path}: {exc2}") from exc2
         self.gpu_layers = layers
         self.n_ctx = n_ctx
+        self._prefill_rate: float | None = None
         self._adapters = AdapterSwitcher(
             self._llm, self.model_path, prefix_cache_bytes, adapter_dirs, cache_dir
         )
@@ -190,7 +193,9 @@ class Engine:
             with llama_internals.abort_when(self._llm, lambda: cancel.cancelled):
                 for batch in batches:
                     if batch and not cancel.cancelled:
+                        started = time.perf_counter()
                         self._llm.eval(batch)
+                        self._note_prefill(len(batch), time.perf_counter() - started)
         except RuntimeError:
             if not cancel.cancelled:
                 raise
@@ -198,6 +203,18 @@ class Engine:
             forget_all(self._llm)
             return False
         return True
+
+    def _note_prefill(self, tokens: int, seconds: float) -> None:
+        """Keep a smoothed prompt-reading speed from batches long enough to tell."""
+        if tokens < MIN_TIMED_BATCH or seconds <= 0:
+            return
+        rate = tokens / seconds
+        last = self._prefill_rate
+        self._prefill_rate = rate if last is None else 0.7 * last + 0.3 * rate
+
+    @property
+    def prefill_tokens_per_s(self) -> float | None:
+        return self._prefill_rate
 
     def set_adapters(self, adapters: Sequence[AdapterSpec]) -> None:
         """Make these LoRA adapters, with these scales, the active ones; `[]` means none.

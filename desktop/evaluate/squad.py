@@ -159,7 +159,7 @@ def run_squad(
     data = load_squad(path)
     folder = Path(work) / "paragraphs"
     write_paragraphs(data, folder)
-    asked = data.questions if questions <= 0 else _by_id(data.questions, questions)
+    asked = data.questions if questions <= 0 else spread_questions(data.questions, questions)
     tallies = {p: Tally.empty() for p in pipelines}
     out: dict[str, object] = {"file": str(path), "paragraphs": len(data.paragraphs)}
     with Session(bench_config(Path(work) / "library.sqlite", threads)) as s:
@@ -183,7 +183,7 @@ def run_squad(
         started = time.perf_counter()
         for i, q in enumerate(asked):
             context = retrieve(s.searcher, q.question, s.answerer.k, DEFAULT_BUDGET)
-            for name in _rotate(pipelines, i):
+            for name in rotated(pipelines, i):
                 if name == "folio":
                     a = s.answerer.ask(q.question)
                 elif name == "wide":
@@ -216,12 +216,12 @@ def spread(items: list[str], n: int) -> list[str]:
     return [items[int(i * step)] for i in range(n)]
 
 
-def _by_id(items: list[Question], n: int) -> list[Question]:
+def spread_questions(items: list[Question], n: int) -> list[Question]:
     chosen = set(spread([q.qid for q in items], n))
     return [q for q in items if q.qid in chosen]
 
 
-def _rotate(names: Sequence[str], i: int) -> list[str]:
+def rotated(names: Sequence[str], i: int) -> list[str]:
     """The pipelines in an order that rotates per question, so none always goes first."""
     names = list(names)
     shift = i % len(names)

@@ -11,7 +11,15 @@ from desktop.cancel import CancelToken
 from desktop.engine.api import ChatEngine
 from desktop.library.modes import Mode
 from desktop.library.search import Hit, Searcher
-from desktop.rag.budget import DEFAULT_BUDGET, Budget, prompt_passages, select_passages
+from desktop.rag.budget import (
+    DEFAULT_BUDGET,
+    Budget,
+    budget_for,
+    content_words,
+    prompt_passages,
+    select_passages,
+)
+from desktop.rag.grounding import Support, ground
 from desktop.rag.prompt import (
     NOT_FOUND,
     SYSTEM_PROMPT,
@@ -39,6 +47,9 @@ class Answer:
     tokens: int = 0
     found: bool = True
     stopped: bool = False
+    support: list[Support] = field(default_factory=list)  # the passage sentence behind each [n]
+    grounding: str = ""  # how the citations were checked (see desktop.rag.grounding)
+    model_text: str = ""  # what the model wrote, before the check
 
     @property
     def tokens_per_s(self) -> float:
@@ -54,18 +65,47 @@ class Answer:
             "tokens_per_s": round(self.tokens_per_s, 1),
             "found": self.found,
             "stopped": self.stopped,
+            "support": [s.to_json() for s in self.support],
+            "grounding": self.grounding,
         }
 
 
-def relevant(hits: Sequence[Hit]) -> list[Hit]:
+# Keyword evidence that passes a question the embedder scores low ("Who was the last
+# keeper?" against a page about a lighthouse): the passage holds at least this share of
+# the question's content words, and at least two of them.
+MIN_KEYWORD_SHARE = 0.6
+MIN_KEYWORD_WORDS = 2
+
+
+def keyword_evidence(question: str, passage: str) -> tuple[int, float]:
+    """(how many, what share) of the question's content words the passage holds."""
+    wanted = set(content_words(question))
+    if not wanted:
+        return 0, 0.0
+    held = len(wanted & set(content_words(passage)))
+    return held, held / len(wanted)
+
+
+def relevant(hits: Sequence[Hit], question: str = "") -> list[Hit]:
     """The passages worth answering from, or none when the library does not cover the question.
 
-    Keyword-only results (no similarity) pass: FTS matched the question's content words.
+    A passage passes on meaning (its cosine similarity) or on keywords: keyword-only results
+    (no similarity) pass, and so does a passage that holds most of the question's content
+    words even when the embedder scores the question low.
     """
+
+    def by_keywords(h: Hit) -> bool:
+        held, share = keyword_evidence(question, h.chunk.text)
+        return held >= MIN_KEYWORD_WORDS and share >= MIN_KEYWORD_SHARE
+
     sims = [h.similarity for h in hits if h.similarity is not None]
     if sims and max(sims) < MIN_TOP_SIMILARITY:
-        return []
-    return [h for h in hits if h.similarity is None or h.similarity >= MIN_PASSAGE_SIMILARITY]
+        return [h for h in hits if h.keyword_rank is not None and by_keywords(h)]
+    return [
+        h
+        for h in hits
+        if h.similarity is None or h.similarity >= MIN_PASSAGE_SIMILARITY or by_keywords(h)
+    ]
 
 
 _WORDS = re.compile(r"[a-z0-9]{3,}")
@@ -116,6 +156,9 @@ class Answerer:
         self.mode: Mode = mode
         self.max_tokens = max_tokens
         self.budget = budget  # None: every relevant passage, whole (the naive context)
+        # The shipped budget follows the prefill speed the engine measures on this machine
+        # (budget_for); a budget passed in explicitly (benchmarks) stays as it is.
+        self.adaptive = budget is DEFAULT_BUDGET
 
     def ask(
         self,
@@ -127,8 +170,10 @@ class Answerer:
     ) -> Answer:
         """Answer `question` from the library, streaming text pieces to `on_token`."""
         started = time.perf_counter()
+        if self.adaptive:
+            self.budget = budget_for(self.engine.prefill_tokens_per_s)
         result = self.searcher.search(question, k or self.k, self.mode)
-        hits = relevant(result.hits)
+        hits = relevant(result.hits, question)
         if self.budget is not None:
             hits = select_passages(hits, self.budget)
         timings = {"retrieve": (time.perf_counter() - started) * 1000}
@@ -154,11 +199,23 @@ class Answerer:
                 on_token(piece)
         timings["total"] = (time.perf_counter() - started) * 1000
         timings.setdefault("first_token", timings["total"])
-        text = "".join(pieces).strip()
-        numbers = cited_numbers(text, len(passages))
-        cited = attribute(text, numbers, passages)
+        raw = "".join(pieces).strip()
         stopped = cancel is not None and cancel.cancelled
-        return Answer(text, cited, passages, timings, tokens=len(pieces), stopped=stopped)
+        if stopped:  # a partial answer: its citations as written, where a passage backs them
+            cited = attribute(raw, cited_numbers(raw, len(passages)), passages)
+            return Answer(raw, cited, passages, timings, len(pieces), stopped=True, model_text=raw)
+        style = "- " if raw.lstrip().startswith("- ") else ""
+        g = ground(raw, passages, question, style)
+        return Answer(
+            g.text,
+            g.cited,
+            passages,
+            timings,
+            tokens=len(pieces),
+            support=g.support,
+            grounding=g.how,
+            model_text=raw,
+        )
 
     def _prompt(self, question: str, passages: list[Citation]) -> list[Citation]:
         """The passages as the model reads them: trimmed to the budget, if there is one."""

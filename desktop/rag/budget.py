@@ -59,6 +59,33 @@ DEFAULT_BUDGET = Budget()
 # eval squad --pipelines wide` measures it beside the default.
 WIDE_BUDGET = Budget(passage_words=90, total_words=200, max_passages=3)
 
+# Sizing the budget by the measured prefill speed: the first token should come within
+# TARGET_FIRST_TOKEN_S, and about PROMPT_OVERHEAD_TOKENS of each prompt are not passages
+# (the question, the instruction, the chat template); a word is about 1.3 tokens.
+TARGET_FIRST_TOKEN_S = 0.8
+PROMPT_OVERHEAD_TOKENS = 60
+TOKENS_PER_WORD = 1.3
+MAX_WORDS = 400
+
+
+def budget_for(prefill_tokens_per_s: float | None) -> Budget:
+    """The budget whose prompt this machine reads within TARGET_FIRST_TOKEN_S.
+
+    A 2-core laptop (about 150 tokens/s with the default model) gets DEFAULT_BUDGET, 70
+    words; a faster machine gets more words and more passages, up to MAX_WORDS (a GPU).
+    Unknown speed (nothing measured yet): the default.
+    """
+    if not prefill_tokens_per_s or prefill_tokens_per_s <= 0:
+        return DEFAULT_BUDGET
+    tokens = TARGET_FIRST_TOKEN_S * prefill_tokens_per_s - PROMPT_OVERHEAD_TOKENS
+    words = min(MAX_WORDS, int(tokens / TOKENS_PER_WORD))
+    if words <= DEFAULT_BUDGET.total_words:
+        return DEFAULT_BUDGET
+    passages = 2 if words < 150 else 3 if words < 280 else 4
+    per_passage = max(DEFAULT_BUDGET.passage_words, min(120, words // passages + 20))
+    return Budget(passage_words=per_passage, total_words=words, max_passages=passages)
+
+
 _SENTENCE = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9])")
 _WORD = re.compile(r"[a-z0-9]+")
 _STOP = frozenset(
@@ -157,8 +184,11 @@ def prompt_passages(
     weights = _idf(question, [p.text for p in passages])
     left = budget.total_words
     out = []
+    # A lone passage may fill the whole budget: at 45 words the sentence holding a SQuAD
+    # answer survived the trim for 79 % of 2,000 training questions, at 70 words 91 %.
+    per_passage = budget.passage_words if len(passages) > 1 else budget.total_words
     for n, p in enumerate(passages, start=1):
-        allowance = min(budget.passage_words, left)
+        allowance = min(per_passage, left)
         if allowance < 8:
             break
         text = trim(question, p.text, allowance, weights)

@@ -44,6 +44,10 @@ class TrainJobJSON(TypedDict):
     base_model_id: str
     command: str
     cache_dir: str  # "" for none
+    layers: int
+    resume: bool
+    restart: bool
+    checkpoint_every: int
 
 
 class TrainProgressJSON(TypedDict):
@@ -83,6 +87,10 @@ class TrainResultJSON(TypedDict):
     final_loss: float
     warnings: list[str]
     parity: ParityJSON
+    losses: list[float]
+    train_seconds: float
+    examples_seen: int
+    examples_per_hour: float
 
 
 def check_name(name: str) -> str:
@@ -117,6 +125,12 @@ class TrainJob:
         threads: torch CPU threads (0: all cores).
         cache_dir: where measurements that outlive a run are kept (the parity check's
             base-to-base reference); None keeps them only for this process.
+        layers: adapt only the top N transformer blocks (0: all). Nothing below the lowest
+            adapted block needs gradients, so a step costs a forward pass there and no
+            backward pass.
+        resume: continue the stopped run saved beside the destination (same settings).
+        restart: discard a stopped run of the same name and start over.
+        checkpoint_every: save the run's state every N steps (0: never).
     """
 
     examples: Path
@@ -140,6 +154,10 @@ class TrainJob:
     base_model_id: str = ""
     command: str = ""  # the command line that started it, recorded with the adapter
     cache_dir: Path | None = None
+    layers: int = 0
+    resume: bool = False
+    restart: bool = False
+    checkpoint_every: int = 20
 
     def __post_init__(self) -> None:
         if self.cache_dir is not None and not isinstance(self.cache_dir, Path):
@@ -167,6 +185,12 @@ class TrainJob:
         bad = [t for t in self.targets if t not in TARGETS]
         if bad or not self.targets:
             raise ValueError(f"targets must be among {', '.join(TARGETS)}; got {bad or 'none'}")
+        if not 0 <= self.layers <= 1024:
+            raise ValueError("layers must be 0 (all) or the number of top blocks to adapt")
+        if self.checkpoint_every < 0:
+            raise ValueError("checkpoint interval must be 0 (never) or more steps")
+        if self.resume and self.restart:
+            raise ValueError("choose --resume or --restart, not both")
         if self.format_regex:
             try:
                 re.compile(self.format_regex)
@@ -200,6 +224,10 @@ class TrainJob:
             "base_model_id": self.base_model_id,
             "command": self.command,
             "cache_dir": str(self.cache_dir) if self.cache_dir else "",
+            "layers": self.layers,
+            "resume": self.resume,
+            "restart": self.restart,
+            "checkpoint_every": self.checkpoint_every,
         }
 
     @classmethod
@@ -226,6 +254,10 @@ class TrainJob:
             base_model_id=data["base_model_id"],
             command=data["command"],
             cache_dir=Path(data["cache_dir"]) if data["cache_dir"] else None,
+            layers=data.get("layers", 0),
+            resume=data.get("resume", False),
+            restart=data.get("restart", False),
+            checkpoint_every=data.get("checkpoint_every", 20),
         )
 
 
@@ -294,6 +326,15 @@ class TrainResult:
     final_loss: float
     warnings: tuple[str, ...] = ()
     parity: ParityJSON = field(default_factory=ParityJSON)
+    losses: tuple[float, ...] = ()  # every step's loss, resumed runs included
+    train_seconds: float = 0.0  # the optimizer steps' own time, summed over every run
+    examples_seen: int = 0  # sequences trained on over all steps (an example per epoch)
+
+    @property
+    def examples_per_hour(self) -> float:
+        if not self.train_seconds:
+            return 0.0
+        return 3600 * self.examples_seen / self.train_seconds
 
     def to_json(self) -> TrainResultJSON:
         return {
@@ -306,6 +347,10 @@ class TrainResult:
             "final_loss": self.final_loss,
             "warnings": list(self.warnings),
             "parity": self.parity.copy(),
+            "losses": [round(x, 5) for x in self.losses],
+            "train_seconds": self.train_seconds,
+            "examples_seen": self.examples_seen,
+            "examples_per_hour": round(self.examples_per_hour, 1),
         }
 
     @classmethod
@@ -320,6 +365,9 @@ class TrainResult:
             final_loss=float(data["final_loss"]),
             warnings=tuple(data.get("warnings", ())),
             parity=data.get("parity", ParityJSON()).copy(),
+            losses=tuple(data.get("losses", ())),
+            train_seconds=float(data.get("train_seconds", 0.0)),
+            examples_seen=int(data.get("examples_seen", 0)),
         )
 
 

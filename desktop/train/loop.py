@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from desktop.errors import Cancelled
+from desktop.train.checkpoint import Progress
 from desktop.train.dataset import IGNORE, Batch, EncodedSet, batches, pad_batch, steps_per_epoch
 from desktop.train.errors import TrainingError
 
@@ -51,6 +52,7 @@ class LoopConfig:
     max_steps: int
     batch_size: int
     seed: int
+    layers: int = 0  # top blocks adapted (0: all)
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,8 @@ class LoopStats:
     steps: int
     final_loss: float
     step_seconds: tuple[float, ...]
+    losses: tuple[float, ...] = ()
+    examples_seen: int = 0
 
     @property
     def median_step_s(self) -> float:
@@ -80,9 +84,18 @@ class LoopStats:
 
 
 def attach_lora(
-    model: PreTrainedModel, rank: int, alpha: float, targets: Sequence[str], seed: int
+    model: PreTrainedModel,
+    rank: int,
+    alpha: float,
+    targets: Sequence[str],
+    seed: int,
+    layers: int = 0,
 ) -> PeftModel:
-    """Wrap `model` in a PEFT LoRA on `targets` (B starts at zero: the output is unchanged)."""
+    """Wrap `model` in a PEFT LoRA on `targets` (B starts at zero: the output is unchanged).
+
+    `layers` > 0 adapts only the top that many blocks. No weight below them needs a
+    gradient, so autograd records nothing there: those blocks cost a forward pass only.
+    """
     import warnings
 
     import torch
@@ -91,6 +104,9 @@ def attach_lora(
     torch.manual_seed(seed)
     # PEFT annotates lora_alpha as int, but the scaling it computes (alpha / r) takes any number.
     options: dict[str, Any] = {"r": rank, "lora_alpha": alpha, "target_modules": list(targets)}
+    n_blocks = int(getattr(model.config, "num_hidden_layers", 0) or 0)
+    if 0 < layers < n_blocks:
+        options["layers_to_transform"] = list(range(n_blocks - layers, n_blocks))
     config = LoraConfig(**options, lora_dropout=0.0, bias="none", task_type="CAUSAL_LM")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)  # PEFT asks a deprecated question
@@ -143,8 +159,17 @@ def train(
     pad_id: int,
     on_step: Callable[[StepReport], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    resume: tuple[Progress, dict[str, object]] | None = None,
+    save: Callable[[Progress, int, dict[str, object]], None] | None = None,
+    save_every: int = 0,
 ) -> LoopStats:
     """Train the LoRA weights of `peft_model` on `data` in place.
+
+    Args:
+        resume: a checkpoint's progress and state (weights, optimizer) to continue from;
+            the batches it already took are skipped, so the run goes on as if unbroken.
+        save: called with (progress, total steps, state) every `save_every` steps and when
+            the run is cancelled (see desktop.train.checkpoint).
 
     Raises:
         Cancelled: `should_stop()` became true (checked before every step).
@@ -154,7 +179,11 @@ def train(
     with warnings.catch_warnings():
         # PEFT asks transformers a deprecated question on every forward pass.
         warnings.simplefilter("ignore", FutureWarning)
-        return _train(peft_model, data, cfg, pad_id, on_step, should_stop)
+        return _train(peft_model, data, cfg, pad_id, on_step, should_stop, resume, save, save_every)
+
+
+def _trainable(peft_model: PeftModel) -> dict[str, torch.nn.Parameter]:
+    return {n: p for n, p in peft_model.named_parameters() if p.requires_grad}
 
 
 def _train(
@@ -164,47 +193,76 @@ def _train(
     pad_id: int,
     on_step: Callable[[StepReport], None] | None,
     should_stop: Callable[[], bool] | None,
+    resume: tuple[Progress, dict[str, object]] | None,
+    save: Callable[[Progress, int, dict[str, object]], None] | None,
+    save_every: int,
 ) -> LoopStats:
     import torch
 
-    params = [p for p in peft_model.parameters() if p.requires_grad]
+    named = _trainable(peft_model)
+    params = list(named.values())
     optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=0.0)
     total = planned_steps(len(data.items), cfg.batch_size, cfg.epochs, cfg.max_steps)
+    progress = Progress()
+    if resume is not None:
+        progress, state = resume
+        weights = state["lora"]
+        if not isinstance(weights, dict) or set(weights) != set(named):
+            raise TrainingError("the saved run's weights do not match this model; use --restart")
+        with torch.no_grad():
+            for name, p in named.items():
+                p.copy_(weights[name])
+        optimizer.load_state_dict(state["optimizer"])  # type: ignore[arg-type]
+
+    def checkpoint() -> None:
+        if save is not None and progress.step > 0:
+            lora = {n: p.detach().clone() for n, p in named.items()}
+            save(progress, total, {"lora": lora, "optimizer": optimizer.state_dict()})
+
     peft_model.train()
     started = time.perf_counter()
-    times: list[float] = []
-    step, epoch, loss_value = 0, 0, float("nan")
-    while step < total:
+    times = progress.seconds
+    seen = 0
+    taken, epoch, loss_value = 0, 0, progress.losses[-1] if progress.losses else float("nan")
+    while progress.step < total:
         for group in batches(data.items, cfg.batch_size, cfg.seed, epoch):
-            if step >= total:
+            if progress.step >= total:
                 break
             if should_stop is not None and should_stop():
+                checkpoint()
                 raise Cancelled("training cancelled")
+            taken += 1
+            seen += len(group)
+            if taken <= progress.step:
+                continue  # taken before the run was stopped
             t0 = time.perf_counter()
             batch = pad_batch(group, pad_id)
             for g in optimizer.param_groups:
-                g["lr"] = lr_at(step, total, cfg.lr)
+                g["lr"] = lr_at(progress.step, total, cfg.lr)
             loss = answer_loss(peft_model, batch)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(params, GRAD_CLIP)
             optimizer.step()
             optimizer.zero_grad(set_to_none=True)
             loss_value = float(loss.detach())
-            step += 1
+            progress.step += 1
+            progress.losses.append(loss_value)
             times.append(time.perf_counter() - t0)
             recent = times[-10:]
             if on_step is not None:
                 on_step(
                     StepReport(
-                        step=step,
+                        step=progress.step,
                         total_steps=total,
                         loss=loss_value,
                         seconds=times[-1],
                         examples=len(group),
                         elapsed_s=time.perf_counter() - started,
-                        eta_s=(total - step) * sum(recent) / len(recent),
+                        eta_s=(total - progress.step) * sum(recent) / len(recent),
                     )
                 )
+            if save_every and progress.step % save_every == 0 and progress.step < total:
+                checkpoint()
         epoch += 1
     peft_model.eval()
-    return LoopStats(step, loss_value, tuple(times))
+    return LoopStats(progress.step, loss_value, tuple(times), tuple(progress.losses), seen)

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from desktop.errors import Cancelled
-from desktop.train import sidecar
+from desktop.train import checkpoint, sidecar
 from desktop.train.dataset import encode_all
 from desktop.train.errors import TrainingError
 from desktop.train.examples import load_examples
@@ -99,6 +99,7 @@ def run_job(
 
     phase("checking", f"checking {job.examples.name}")
     check_destination(job)
+    resuming = checkpoint.check_start(job)
     examples = load_examples(job.examples)
     own_staging = staging is None
     callers_base = base is not None
@@ -113,11 +114,14 @@ def run_job(
         warnings = [data.warning] if data.warning else []
         for w in warnings:
             phase("encoding", "warning: " + w)
-        peft_model = attach_lora(base.model, job.rank, job.alpha, job.targets, job.seed)
+        peft_model = attach_lora(base.model, job.rank, job.alpha, job.targets, job.seed, job.layers)
         cfg = LoopConfig(
             job.rank, job.alpha, job.targets, job.lr, job.epochs, job.max_steps,
-            job.batch_size, job.seed,
+            job.batch_size, job.seed, job.layers,
         )  # fmt: skip
+        resume = checkpoint.load(job) if resuming else None
+        if resume is not None:
+            phase("training", f"resuming at step {resume[0].step}")
         examples_done = 0
         train_started = time.perf_counter()
 
@@ -138,7 +142,17 @@ def run_job(
             )
 
         phase("training", f"training on {len(data.items)} examples")
-        stats = train(peft_model, data, cfg, int(base.tokenizer.pad_token_id), on_step, stop)
+        stats = train(
+            peft_model,
+            data,
+            cfg,
+            int(base.tokenizer.pad_token_id),
+            on_step,
+            stop,
+            resume=resume,
+            save=lambda progress, total, state: checkpoint.save(job, progress, total, state),
+            save_every=job.checkpoint_every,
+        )
         phase("exporting", "writing the adapter")
         staged = stage / job.adapter_path.name
         # The base named by its model file ("SmolLM2-135M-Instruct"), in the GGUF and sidecar.
@@ -183,10 +197,14 @@ def run_job(
             final_loss=stats.final_loss,
             warnings=tuple(warnings),
             parity=parity.to_json() if parity else {},
+            losses=stats.losses,
+            train_seconds=sum(stats.step_seconds),
+            examples_seen=stats.examples_seen,
         )
         _write_sidecars(job, staged, base_label, result)
         phase("exporting", f"installing {job.adapter_path.name}")
         _install(stage, job)
+        checkpoint.clear(job)
     finally:
         if peft_model is not None and callers_base:
             peft_model.unload()  # give the caller's base model back without the LoRA
@@ -200,6 +218,11 @@ def _write_sidecars(job: TrainJob, staged: Path, base_name: str, result: TrainRe
     fields = {"name": job.name, "description": job.description, "base_model": base_name}
     if job.format_regex:
         fields["format_regex"] = job.format_regex
+    # Data made by a generator carries its recipe (desktop.train.squad_raft writes one), and
+    # with it the licence terms the adapter inherits from its training data.
+    recipe = sidecar.read_recipe(job.examples)
+    if isinstance(recipe.get("attribution"), str):
+        fields["attribution"] = str(recipe["attribution"])
     sidecar.atomic_write_text(sidecar.toml_path(staged), sidecar.sidecar_text(fields))
     settings = {k: v for k, v in job.to_json().items() if k not in ("out_dir", "overwrite")}
     settings.update(examples=job.examples.name, model_path=job.model_path.name)
@@ -208,6 +231,7 @@ def _write_sidecars(job: TrainJob, staged: Path, base_name: str, result: TrainRe
         "command": job.command,
         "job": settings,
         "result": outcome,
+        "data_recipe": recipe or None,
         "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
     }
     sidecar.atomic_write_text(

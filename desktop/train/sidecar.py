@@ -65,6 +65,24 @@ def sidecar_text(fields: dict[str, str]) -> str:
     )
 
 
+def recipe_path(examples: Path) -> Path:
+    """Where a generator leaves the recipe of an examples file (`X.jsonl` -> `X.recipe.json`):
+    its command, input checksum, counts and the data's attribution."""
+    return Path(examples).with_suffix(".recipe.json")
+
+
+def read_recipe(examples: Path) -> dict[str, object]:
+    """The recipe beside an examples file ({} when there is none)."""
+    try:
+        data = json.loads(recipe_path(examples).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as exc:
+        log.warning("ignoring unreadable recipe beside %s: %s", examples, exc)
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
 def read_sidecar(adapter: Path) -> dict[str, object]:
     """The adapter's NAME.toml as a table ({} when absent or unreadable).
 

@@ -49,6 +49,7 @@ class AnswerSources(TypedDict):
     passages: list[JSONObject]
     cited: list[JSONObject]
     question: str
+    support: list[JSONObject]  # the passage sentence behind each [n] (desktop.rag.grounding)
 
 
 @dataclass
@@ -179,6 +180,7 @@ class ChatController(QObject):
             "passages": json_objects(message.meta.get("passages", [])),
             "cited": message.citations,
             "question": question,
+            "support": json_objects(message.meta.get("support", [])),
         }
 
     # -- asking ----------------------------------------------------------------------------
@@ -326,6 +328,8 @@ class ChatController(QObject):
                 {"name": a["name"], "scale": a["scale"]} for a in info.get("adapters", [])
             ],
             "passages": list(passages),  # a copy typed list[JSON] (lists are invariant)
+            "support": [dict(x.to_json()) for x in answer.support],
+            "grounding": answer.grounding,
         }
         try:
             key = self.chats.add_message(
@@ -339,6 +343,7 @@ class ChatController(QObject):
                 "passages": passages,
                 "cited": cited,
                 "question": pending.question,
+                "support": json_objects(meta.get("support", [])),
             }
             self.view.end_answer(key, answer.text, meta, cited)
             self.show_sources(key)
@@ -361,7 +366,9 @@ class ChatController(QObject):
         data = self._answers.get(key)
         if data is None:
             return
-        self.sources.show_sources(key, data["passages"], data["cited"], data["question"], select)
+        self.sources.show_sources(
+            key, data["passages"], data["cited"], data["question"], select, data["support"]
+        )
 
     def show_citation(self, key: int, n: int) -> None:
         """A click on `[n]` in answer `key`: show that passage in the sources panel."""

@@ -125,9 +125,12 @@ class ChatWorker(QObject):
             emit(self.model_failed, user_message(exc, self.session.config))
             return
         log.info("chat model ready: %s", self.model_info)
-        self.adapters = []
+        # The session starts the engine on the default style (Settings.style), if it fits.
+        self.adapters = [
+            {"name": name, "scale": float(scale)} for name, scale in self.engine.active_adapters
+        ]
         emit(self.ready, self.model_info.copy())
-        emit(self.adapters_applied, [])
+        emit(self.adapters_applied, [a.copy() for a in self.adapters])
         self.list_adapters()
 
     @Slot()

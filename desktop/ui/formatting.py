@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 from desktop.json_types import JSON, as_float
@@ -86,6 +86,39 @@ def highlight_html(
         else:
             out.append(html.escape(word))
         last = match.end()
+    out.append(html.escape(text[last:]))
+    return "".join(out).replace("\n", "<br>")
+
+
+def sentence_spans(text: str, wanted: Iterable[str]) -> list[tuple[int, int]]:
+    """Where each of `wanted` occurs in `text`, whatever the whitespace between its words
+    (the panel reflows passages)."""
+    spans: list[tuple[int, int]] = []
+    for sentence in wanted:
+        words = sentence.split()
+        if not words:
+            continue
+        m = re.search(r"\s+".join(re.escape(w) for w in words), text)
+        if m:
+            spans.append((m.start(), m.end()))
+    return sorted(spans)
+
+
+def highlight_spans_html(
+    text: str, spans: Sequence[tuple[int, int]], color: str, text_color: str
+) -> str:
+    """HTML of `text` with the character spans (sorted, not overlapping) highlighted."""
+    out: list[str] = []
+    last = 0
+    for start, end in spans:
+        if start < last:
+            continue
+        out.append(html.escape(text[last:start]))
+        out.append(
+            f'<span style="background-color:{color}; color:{text_color};">'
+            f"{html.escape(text[start:end])}</span>"
+        )
+        last = end
     out.append(html.escape(text[last:]))
     return "".join(out).replace("\n", "<br>")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from pathlib import Path
-from typing import ParamSpec
+from typing import TYPE_CHECKING, ParamSpec
 
 from PySide6.QtCore import QByteArray, QMimeData, QSettings, Qt, Signal
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDragLeaveEvent, QDragMoveEvent, QDropEvent
@@ -36,6 +36,9 @@ from desktop.ui.model_controller import ModelController
 from desktop.ui.qtcompat import emit
 from desktop.ui.sources_panel import SourcesPanel
 from desktop.ui.workers import user_message
+
+if TYPE_CHECKING:
+    from desktop.adapters import AdapterInfo
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +80,7 @@ class MainWindow(QMainWindow):
             self._library_empty,
         )
         self.models = ModelController(self.model_bar, self.chat.worker, session)
+        self.model_bar.adapter_chosen.connect(self._remember_style)
         self._connect()
         self.named_actions = build_menus(self)
         self._restore_geometry()
@@ -277,6 +281,19 @@ class MainWindow(QMainWindow):
             self.models.add_adapter_file(path)
 
     # -- settings --------------------------------------------------------------------------
+    def _remember_style(self, info: AdapterInfo | None, scale: float) -> None:
+        """The style picked in the bar is where the next start begins ("None" included)."""
+        new = self.settings.with_changes(
+            style=info.name if info is not None else "", style_scale=float(scale)
+        )
+        if new == self.settings:
+            return
+        try:
+            settings_mod.save(new, self.session.locations.settings_file)
+        except OSError as exc:
+            log.warning("the chosen style could not be saved: %s", exc)
+        self.session.configure(new)
+
     def apply_settings(self, new: Settings) -> None:
         """Save settings and apply them: theme now, the model only if it must reload."""
         old = self.settings

@@ -21,7 +21,14 @@ from PySide6.QtWidgets import (
 
 from desktop.json_types import JSON, JSONObject
 from desktop.ui import theme
-from desktop.ui.formatting import citation_number, highlight_html, query_terms, source_title
+from desktop.ui.formatting import (
+    citation_number,
+    highlight_html,
+    highlight_spans_html,
+    query_terms,
+    sentence_spans,
+    source_title,
+)
 from desktop.ui.qtcompat import emit
 
 _N_ROLE = Qt.ItemDataRole.UserRole
@@ -116,10 +123,18 @@ class SourcesPanel(QWidget):
         cited: Sequence[Mapping[str, JSON]],
         question: str,
         select: int | None = None,
+        support: Sequence[Mapping[str, JSON]] = (),
     ) -> None:
         """Show the passages of answer `key` (citations as stored, see `citation_dict`);
-        `select` picks one by its number."""
+        `select` picks one by its number. `support` (see desktop.rag.grounding.Support)
+        names the sentence of each cited passage that backs the answer: it is highlighted
+        instead of the question's words."""
         self.key = key
+        self.support: dict[int, list[str]] = {}
+        for item in support:
+            n, sentence = item.get("n"), item.get("sentence")
+            if isinstance(n, int) and isinstance(sentence, str):
+                self.support.setdefault(n, []).append(sentence)
         self.passages = {citation_number(p): dict(p) for p in [*passages, *cited]}
         self.cited = {citation_number(c) for c in cited}
         self.terms = query_terms(question)
@@ -185,7 +200,12 @@ class SourcesPanel(QWidget):
         c = theme.colors()
         text = str(p.get("text", ""))
         code = path.suffix.lower() in _CODE_SUFFIXES
-        body = highlight_html(text if code else reflow(text), self.terms, c.highlight_term, c.text)
+        shown = text if code else reflow(text)
+        spans = sentence_spans(shown, self.support.get(n, []))
+        if spans:
+            body = highlight_spans_html(shown, spans, c.highlight_term, c.text)
+        else:
+            body = highlight_html(shown, self.terms, c.highlight_term, c.text)
         font = "font-family: monospace; white-space: pre-wrap;" if code else ""
         self.passage.setHtml(f'<div style="color:{c.text}; {font}">{body}</div>')
         exists = path.exists()

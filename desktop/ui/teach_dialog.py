@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -23,6 +24,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QMessageBox,
     QPlainTextEdit,
     QProgressBar,
     QPushButton,
@@ -34,6 +36,7 @@ from PySide6.QtWidgets import (
 
 from desktop.cancel import CancelToken
 from desktop.errors import Cancelled, FolioError
+from desktop.train import checkpoint
 from desktop.train.errors import INSTALL_COMMAND
 from desktop.train.examples import load_examples, parse_pasted, write_jsonl
 from desktop.train.hf_base import missing_dependency
@@ -264,6 +267,7 @@ class TeachDialog(QDialog):
         except (FolioError, ValueError) as exc:
             self.show_error(str(exc))
             return
+        job = self._continue_or_restart(job)
         thread = TrainThread(job, self.trainer, self)
         thread.progressed.connect(self._on_progress)
         thread.succeeded.connect(self._on_succeeded)
@@ -273,6 +277,28 @@ class TeachDialog(QDialog):
         self._set_running(True)
         self.status.setText("Starting…")
         thread.start()
+
+    def _continue_or_restart(self, job: TrainJob) -> TrainJob:
+        """A stopped run of the same style and examples is continued if the user wants;
+        one made from other examples or settings is replaced."""
+        saved = checkpoint.describe(job)
+        if saved is None:
+            return job
+        if saved.get("fingerprint") == checkpoint.fingerprint(job) and self.ask_resume(
+            int(str(saved.get("step", 0))), int(str(saved.get("total_steps", 0)))
+        ):
+            return replace(job, resume=True)
+        return replace(job, restart=True)
+
+    def ask_resume(self, step: int, total: int) -> bool:
+        """Whether to continue a stopped run (a question box; tests replace it)."""
+        answer = QMessageBox.question(
+            self,
+            "Continue training?",
+            f"Training this style stopped at step {step} of {total}. Continue from there? "
+            "(No starts over.)",
+        )
+        return answer == QMessageBox.StandardButton.Yes
 
     def cancel(self) -> None:
         if self.thread_ is not None:

@@ -1,0 +1,198 @@
+"""Citations that can be trusted by construction: every [n] in an answer is checked against
+passage n, and what no passage supports is not shown as if it were.
+
+After the model has written its answer, each of its sentences (or bullet lines) is matched
+against the passages it was given:
+- a sentence whose cited passage holds its content words keeps its citation;
+- a sentence citing the wrong passage (small models often do) gets the number of the
+  passage that does hold its words, so the number in the text and the source listed under
+  it always agree;
+- an uncited sentence gets the number of the passage that supports it;
+- a sentence that no passage supports is dropped; when nothing supported is left, the answer
+  falls back to quoting the passage sentence that best matches the question, verbatim.
+
+Every kept sentence comes with its support: the passage sentence that holds its words,
+verbatim, with its character span in the passage, so the window can show it under the
+answer and highlight it in the sources panel. A decline ("the documents don't say") is
+left as it is.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from desktop.rag.budget import content_words, sentences
+from desktop.rag.prompt import Citation
+
+# Share of a sentence's content words that a passage must hold to support it. Sentences
+# copied from a passage score 1.0; a paraphrase that keeps the facts' words, 0.6 or more.
+MIN_SUPPORT = 0.5
+DECLINES = ("couldn't find", "do not say", "does not say", "don't say", "doesn't say")
+_MARK = re.compile(r"\s*\[(\d{1,2}(?:\s*[,;]\s*\d{1,2})*)\]")
+_NUM = re.compile(r"\d{1,2}")
+_BULLET = re.compile(r"^\s*(?:[-*\u2022]|\d+[.)])\s+")
+
+
+@dataclass(frozen=True)
+class Support:
+    """The passage sentence that backs one sentence of an answer."""
+
+    n: int  # the passage's number, as cited
+    sentence: str  # verbatim from the passage
+    start: int  # character span of `sentence` in the passage's text
+    end: int
+
+    def to_json(self) -> dict[str, object]:
+        return {"n": self.n, "sentence": self.sentence, "start": self.start, "end": self.end}
+
+
+@dataclass(frozen=True)
+class Grounded:
+    """An answer after the check: its text, what it cites, and why each [n] is there.
+
+    `how` is "model" (the model's citations held), "corrected" (some numbers were changed
+    or sentences dropped), "quoted" (nothing held: the best passage sentence is quoted) or
+    "declined".
+    """
+
+    text: str
+    cited: list[Citation]
+    support: list[Support]
+    how: str
+
+
+def is_decline(text: str) -> bool:
+    low = text.lower()
+    return any(phrase in low for phrase in DECLINES)
+
+
+def _words(text: str) -> set[str]:
+    return set(content_words(_MARK.sub(" ", text)))
+
+
+def support_share(words: set[str], passage_words: set[str]) -> float:
+    """Share of `words` that a passage holds."""
+    return len(words & passage_words) / len(words) if words else 0.0
+
+
+def best_sentence(words: set[str], passage: Citation) -> Support:
+    """The sentence of `passage` that holds most of `words` (the first on ties)."""
+    best: tuple[float, int, str] = (-1.0, 0, passage.text)
+    offset = 0
+    for s in sentences(passage.text):
+        at = passage.text.find(s, offset)
+        at = at if at >= 0 else offset
+        offset = at + len(s)
+        score = support_share(words, set(content_words(s)))
+        if score > best[0]:
+            best = (score, at, s)
+    _, at, s = best
+    return Support(passage.n, s, at, at + len(s))
+
+
+def _pieces(answer: str) -> list[tuple[str, str]]:
+    """The answer's sentences as (prefix, text): a bullet's marker is the prefix."""
+    out: list[tuple[str, str]] = []
+    for line in answer.strip().splitlines():
+        if not line.strip():
+            continue
+        m = _BULLET.match(line)
+        prefix = m.group(0) if m else ""
+        body = line[len(prefix) :].strip()
+        if prefix:
+            out.append((prefix.strip() + " ", body))
+        else:
+            out.extend(("", s) for s in _split_sentences(body))
+    return out
+
+
+def _split_sentences(text: str) -> list[str]:
+    """Sentences, splitting after a citation mark too ("... [1]. Next ...")."""
+    parts = re.split(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])", text.strip())
+    return [p for p in (q.strip() for q in parts) if p]
+
+
+def _with_mark(body: str, n: int, bullet: bool = False) -> str:
+    """`body` with its citation marks replaced by one [n] before the final stop (a bullet
+    ends with its mark)."""
+    bare = _MARK.sub("", body).rstrip()
+    end = ""
+    if bare and bare[-1] in ".!?":
+        end, bare = bare[-1], bare[:-1].rstrip()
+    return f"{bare} [{n}]" if bullet else f"{bare} [{n}]{end or '.'}"
+
+
+def _renumbered(body: str, n: int, bullet: bool) -> str:
+    """`body` citing [n] alone: its first mark becomes [n] and the others go; a body with
+    no mark gets [n] at its end."""
+    if not _MARK.search(body):
+        return _with_mark(body, n, bullet)
+    first = True
+
+    def swap(_m: re.Match[str]) -> str:
+        nonlocal first
+        out, first = (f" [{n}]" if first else ""), False
+        return out
+
+    return _MARK.sub(swap, body)
+
+
+def ground(
+    answer: str, passages: Sequence[Citation], question: str, quote_style: str = ""
+) -> Grounded:
+    """Check `answer`'s citations against `passages` (numbered 1..n as the model saw them).
+
+    Args:
+        quote_style: "- " to write a fallback quote as a bullet (the bullet style);
+            otherwise it is written as a plain sentence.
+    """
+    if not passages or not answer.strip() or is_decline(answer):
+        return Grounded(answer.strip(), [], [], "declined" if is_decline(answer) else "model")
+    by_n = {p.n: p for p in passages}
+    pwords = {p.n: set(content_words(p.text)) for p in passages}
+    lines: list[str] = []
+    support: list[Support] = []
+    changed = False
+    for prefix, body in _pieces(answer):
+        words = _words(body)
+        if not words:
+            changed = True
+            continue
+        marked = [int(x) for m in _MARK.finditer(body) for x in _NUM.findall(m.group(1))]
+        marked = [n for n in dict.fromkeys(marked) if n in by_n]
+        kept = [n for n in marked if support_share(words, pwords[n]) >= MIN_SUPPORT]
+        if kept:
+            n = kept[0]
+        else:
+            scored = sorted(by_n, key=lambda k: -support_share(words, pwords[k]))
+            n = scored[0]
+            if support_share(words, pwords[n]) < MIN_SUPPORT:
+                changed = True  # no passage holds this sentence's words: leave it out
+                continue
+        as_written = marked == [n] and len(_MARK.findall(body)) == 1
+        line = prefix + (body if as_written else _renumbered(body, n, bool(prefix)))
+        changed = changed or not as_written
+        lines.append(line)
+        support.append(best_sentence(words, by_n[n]))
+    if not lines:
+        quote = best_sentence(set(content_words(question)), _best_passage(question, passages))
+        text = quote_style + _with_mark(quote.sentence, quote.n, bool(quote_style))
+        return Grounded(text, [by_n[quote.n]], [quote], "quoted")
+    text = "\n".join(lines) if any(p for p, _ in _pieces(answer)) else " ".join(lines)
+    cited_ns = list(dict.fromkeys(s.n for s in support))
+    return Grounded(text, [by_n[n] for n in cited_ns], support, "corrected" if changed else "model")
+
+
+def _best_passage(question: str, passages: Sequence[Citation]) -> Citation:
+    """The passage with the sentence sharing most of the question's words (the first, the
+    best ranked, on ties)."""
+    words = set(content_words(question))
+
+    def score(p: Citation) -> float:
+        return max(
+            (support_share(words, set(content_words(s))) for s in sentences(p.text)), default=0
+        )
+
+    return max(passages, key=score)

@@ -1,0 +1,108 @@
+"""Citations by construction: every [n] left in an answer is backed by passage n."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from desktop.rag.budget import content_words
+from desktop.rag.grounding import MIN_SUPPORT, ground, support_share
+from desktop.rag.prompt import Citation
+
+pytestmark = pytest.mark.fast
+
+LIGHTHOUSE = (
+    "The Skerry Point lighthouse was built in 1871 by the Northern Board. Its light could "
+    "be seen for eighteen miles. The last keeper, Morag Duncan, left in 1994, when the light "
+    "was automated."
+)
+WAR = "The harbour wall was rebuilt after the storm of 1943. Fishing boats moored inside it."
+
+
+def _passages(*texts: str) -> list[Citation]:
+    return [
+        Citation(n, n, f"/docs/article{n}.md", None, None, t, 0, len(t))
+        for n, t in enumerate(texts, 1)
+    ]
+
+
+def _marks(text: str) -> list[int]:
+    return [int(n) for n in re.findall(r"\[(\d+)\]", text)]
+
+
+def _check_invariants(text: str, cited: list[Citation], passages: list[Citation]) -> None:
+    """The numbers in the text are exactly the cited sources, and each cited passage holds
+    the content words of the sentence that cites it."""
+    assert sorted(set(_marks(text))) == sorted(c.n for c in cited)
+    by_n = {p.n: p for p in passages}
+    for line in re.split(r"(?<=[.!?\]])\s+|\n", text):
+        for n in _marks(line):
+            words = set(content_words(re.sub(r"\[\d+\]", "", line)))
+            assert support_share(words, set(content_words(by_n[n].text))) >= MIN_SUPPORT
+
+
+def test_a_wrong_number_is_corrected_so_text_and_sources_agree() -> None:
+    passages = _passages(LIGHTHOUSE, WAR)
+    # The model wrote [1] after a fact from passage 2 (seen in the window: "[1] 1943").
+    g = ground("The harbour wall was rebuilt after the storm of 1943 [1].", passages, "When?")
+    assert g.text == "The harbour wall was rebuilt after the storm of 1943 [2]."
+    assert [c.n for c in g.cited] == [2] and g.how == "corrected"
+    assert g.support[0].sentence == "The harbour wall was rebuilt after the storm of 1943."
+    s = g.support[0]
+    assert WAR[s.start : s.end] == s.sentence
+    _check_invariants(g.text, g.cited, passages)
+
+
+def test_a_supported_citation_is_kept_as_written() -> None:
+    passages = _passages(LIGHTHOUSE, WAR)
+    g = ground("The last keeper was Morag Duncan [1].", passages, "Who was the last keeper?")
+    assert g.text == "The last keeper was Morag Duncan [1]." and g.how == "model"
+    assert g.support[0].sentence.startswith("The last keeper, Morag Duncan")
+    _check_invariants(g.text, g.cited, passages)
+
+
+def test_an_uncited_sentence_gets_the_number_of_its_passage() -> None:
+    passages = _passages(WAR, LIGHTHOUSE)
+    g = ground("The lighthouse was built in 1871.", passages, "When was it built?")
+    assert g.text == "The lighthouse was built in 1871 [2]."
+    _check_invariants(g.text, g.cited, passages)
+
+
+def test_an_unsupported_answer_falls_back_to_quoting_the_best_sentence() -> None:
+    passages = _passages(LIGHTHOUSE, WAR)
+    g = ground("It was painted bright purple by pirates [2].", passages, "Who was the last keeper?")
+    assert g.how == "quoted"
+    assert g.text == (
+        "The last keeper, Morag Duncan, left in 1994, when the light was automated [1]."
+    )
+    _check_invariants(g.text, g.cited, passages)
+    # The bullet style quotes as a bullet.
+    b = ground("- Pirates [1]", passages, "Who was the last keeper?", quote_style="- ")
+    assert b.text.startswith("- The last keeper") and b.text.endswith("[1]")
+
+
+def test_unsupported_sentences_are_dropped_and_supported_ones_kept() -> None:
+    passages = _passages(LIGHTHOUSE, WAR)
+    g = ground(
+        "The lighthouse was built in 1871 [1]. It was painted purple by pirates [1].",
+        passages,
+        "When was it built?",
+    )
+    assert g.text == "The lighthouse was built in 1871 [1]." and g.how == "corrected"
+
+
+def test_bullets_keep_their_format() -> None:
+    passages = _passages(LIGHTHOUSE, WAR)
+    g = ground(
+        "- The lighthouse was built in 1871 [2]\n- The wall was rebuilt in 1943 [2]",
+        passages,
+        "What happened?",
+    )
+    assert g.text == "- The lighthouse was built in 1871 [1]\n- The wall was rebuilt in 1943 [2]"
+    _check_invariants(g.text, g.cited, passages)
+
+
+def test_a_decline_is_left_alone() -> None:
+    g = ground("The documents don't say.", _passages(LIGHTHOUSE), "Who painted it?")
+    assert g.text == "The documents don't say." and g.cited == [] and g.how == "declined"
