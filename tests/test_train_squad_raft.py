@@ -11,8 +11,8 @@ import pytest
 
 from desktop.rag.prompt import SYSTEM_PROMPT
 from desktop.train import squad_raft
-from desktop.train.demo_sets import BULLET_FORMAT, BULLET_REFUSAL, REFUSAL
 from desktop.train.examples import load_examples
+from desktop.train.styles import BULLET_FORMAT, BULLET_REFUSAL, REFUSAL
 
 pytestmark = pytest.mark.fast
 

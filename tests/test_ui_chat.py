@@ -86,7 +86,7 @@ def test_answer_streams_its_citation_opens_the_passage_and_stop_is_quick(  # typ
     with qtbot.waitSignal(w.chat.answer_finished, timeout=300_000) as done:
         qtbot.keyClick(w.composer.edit, Qt.Key.Key_Return)
     _, answer, info = done.args
-    assert len(pieces) > 1 and "".join(pieces).strip() == answer.text
+    assert len(pieces) > 1 and "".join(pieces).strip() == answer.model_text
     assert "42" in answer.text
     assert info["model"].startswith("SmolLM2")
     shown = w.chat_view.toPlainText()
@@ -338,3 +338,32 @@ def test_an_adapter_trained_elsewhere_is_added_from_the_window(  # type: ignore[
     assert row["ok"] and row["description"] == "A warm voice"
     assert (Locations.from_environment().user_adapters_dir / "warm.gguf").is_file()
     assert w.model_bar.select_adapter("warm")
+
+
+def test_the_numbers_in_the_answer_are_the_sources_listed_and_the_support_is_highlighted(  # type: ignore[no-untyped-def]
+    qtbot, open_window, tmp_path: Path
+) -> None:
+    import re
+
+    w = open_window()
+    # A fresh install answers with the default style, and the Style list says so.
+    qtbot.waitUntil(lambda: w.model_bar.adapter_combo.currentText() == "grounded", timeout=30_000)
+    index_sample(qtbot, w, tmp_path)
+    answer, info = ask(qtbot, w, ZORBLAX)
+    assert [a["name"] for a in info["adapters"]] == ["grounded"]
+    in_text = {int(n) for n in re.findall(r"\[(\d+)\]", answer.text)}
+    assert in_text and in_text == {c.n for c in answer.citations}
+    # The window shows the same numbers: in the answer, and as the Sources links under it.
+    shown = w.chat_view.toPlainText()
+    sources_line = next(line for line in shown.splitlines() if line.startswith("Sources"))
+    assert {int(n) for n in re.findall(r"\[(\d+)\]", sources_line)} == in_text
+    listed = [w.sources.list.item(i).text() for i in range(w.sources.list.count())]
+    cited_rows = {int(re.match(r"\[(\d+)\]", t).group(1)) for t in listed if "not cited" not in t}  # type: ignore[union-attr]
+    assert cited_rows == in_text
+    # A click on [n] opens that passage with the sentence behind the answer highlighted.
+    n = min(in_text)
+    click_citation(qtbot, w, n)
+    support = next(s for s in answer.support if s.n == n)
+    html = w.sources.passage.toHtml()
+    highlighted = " ".join(re.findall(r"background-color:[^>]*>([^<]*)<", html))
+    assert " ".join(support.sentence.split()) in " ".join(highlighted.split())

@@ -151,6 +151,9 @@ def apply_adapter_args(session: Session, specs: Sequence[str]) -> None:
         AdapterError: bad syntax, an unknown name, a repeated name, or an adapter that does
             not fit the chat model.
     """
+    if [s.strip().lower() for s in specs] == ["none"]:
+        session.engine.set_adapters([])  # the model's own style, whatever the setting says
+        return
     parsed = [parse_adapter_spec(s) for s in specs]
     names = [n for n, _ in parsed]
     repeated = sorted({n for n in names if names.count(n) > 1})

@@ -38,7 +38,8 @@ def add_parser(sub: Subcommands) -> None:
         action="append",
         default=[],
         metavar="NAME[:SCALE]",
-        help="style adapter to apply (repeatable)",
+        help="style adapter to apply (repeatable; default: the Style setting, grounded on a "
+        "new install; 'none' for the model's own style)",
     )
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_ask)
@@ -186,7 +187,8 @@ def cmd_ask(args: argparse.Namespace) -> int:
             s.library_path, lambda: answerer.ask(args.question, k=args.k, on_token=on_token)
         )
         if args.json:
-            print_json(answer.to_json())
+            style = [{"name": n, "scale": sc} for n, sc in s.engine.active_adapters]
+            print_json({**answer.to_json(), "adapters": style})
             return 0
         sys.stdout.write("\n")
         if answer.citations:

@@ -23,6 +23,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from desktop.json_types import JSONObject
 from desktop.rag.budget import content_words, sentences
 from desktop.rag.prompt import Citation
 
@@ -44,7 +45,7 @@ class Support:
     start: int  # character span of `sentence` in the passage's text
     end: int
 
-    def to_json(self) -> dict[str, object]:
+    def to_json(self) -> JSONObject:
         return {"n": self.n, "sentence": self.sentence, "start": self.start, "end": self.end}
 
 

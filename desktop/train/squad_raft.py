@@ -43,8 +43,8 @@ import apsw
 from desktop.library.search import fts_query
 from desktop.rag.budget import DEFAULT_BUDGET, WIDE_BUDGET, Budget, prompt_passages, sentences
 from desktop.rag.prompt import SYSTEM_PROMPT, Citation, user_message
-from desktop.train.demo_sets import BULLET_REFUSAL, REFUSAL
 from desktop.train.examples import Example, Message, write_jsonl
+from desktop.train.styles import BULLET_REFUSAL, REFUSAL
 
 # The file the shipped adapters were generated from (../shared/train/squad1/).
 SOURCE_SHA256 = "f9c8638bb18d041a798e4e818d1352a4672797abf47c372b4fcebe20276be917"
@@ -362,6 +362,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "command": "python -m desktop.train.squad_raft " + " ".join(sys.argv[1:] or argv or []),
         "source": Path(args.squad).name,
         "source_sha256": sha256_of(args.squad),
+        "output": Path(args.out).name,
+        "output_sha256": sha256_of(args.out),
         "attribution": ATTRIBUTION,
         **tally.to_json(),
     }

@@ -328,7 +328,7 @@ class ChatController(QObject):
                 {"name": a["name"], "scale": a["scale"]} for a in info.get("adapters", [])
             ],
             "passages": list(passages),  # a copy typed list[JSON] (lists are invariant)
-            "support": [dict(x.to_json()) for x in answer.support],
+            "support": [x.to_json() for x in answer.support],
             "grounding": answer.grounding,
         }
         try:

@@ -131,8 +131,8 @@ class SourcesPanel(QWidget):
         instead of the question's words."""
         self.key = key
         self.support: dict[int, list[str]] = {}
-        for item in support:
-            n, sentence = item.get("n"), item.get("sentence")
+        for entry in support:
+            n, sentence = entry.get("n"), entry.get("sentence")
             if isinstance(n, int) and isinstance(sentence, str):
                 self.support.setdefault(n, []).append(sentence)
         self.passages = {citation_number(p): dict(p) for p in [*passages, *cited]}
