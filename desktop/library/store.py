@@ -18,7 +18,7 @@ import numpy as np
 
 from desktop.errors import LibraryError
 from desktop.ingest.types import ChunkDraft
-from desktop.library import folder_list
+from desktop.library import folder_list, subpath
 from desktop.library import vectors as vector_index
 from desktop.library.db import DEFAULT_BUSY_TIMEOUT_MS, connect
 from desktop.library.status import FolderStatus, folder_statuses
@@ -175,8 +175,8 @@ class Library:
         now = time.time()
         with self.db:
             self.db.execute(
-                f"DELETE FROM skipped WHERE folder_id = ? AND {_UNDER}",
-                (folder_id, *_under(str(under))),
+                f"DELETE FROM skipped WHERE folder_id = ? AND {subpath.SQL_UNDER}",
+                (folder_id, *subpath.sql_values(str(under))),
             )
             self.db.executemany(
                 "INSERT OR REPLACE INTO skipped(folder_id, path, reason, is_dir, seen_at) "
@@ -351,8 +351,8 @@ class Library:
         ids = [
             int(r[0])
             for r in self.db.execute(
-                f"SELECT id FROM documents WHERE folder_id = ? AND {_UNDER}",
-                (folder_id, *_under(under)),
+                f"SELECT id FROM documents WHERE folder_id = ? AND {subpath.SQL_UNDER}",
+                (folder_id, *subpath.sql_values(under)),
             )
         ]
         with self.db:
@@ -360,8 +360,8 @@ class Library:
                 self._delete_chunks(doc_id)
                 self.db.execute("DELETE FROM documents WHERE id = ?", (doc_id,))
             self.db.execute(
-                f"DELETE FROM skipped WHERE folder_id = ? AND {_UNDER}",
-                (folder_id, *_under(under)),
+                f"DELETE FROM skipped WHERE folder_id = ? AND {subpath.SQL_UNDER}",
+                (folder_id, *subpath.sql_values(under)),
             )
         return len(ids)
 
@@ -407,14 +407,3 @@ class Library:
     def dump_json(self) -> str:
         """A compact description of the library for diagnostics (no document text)."""
         return json.dumps({"path": str(self.path), **self.counts(), "embedder": self.embedder()})
-
-
-# A path at or below a folder: `path = ? OR substr(path, 1, ?) = ?` with `_under`'s values.
-_UNDER = "(path = ? OR substr(path, 1, ?) = ?)"
-
-
-def _under(path: str) -> tuple[str, int, str]:
-    """The values for `_UNDER`: the path itself, and the prefix its contents start with."""
-    sep = "\\" if "\\" in path and "/" not in path else "/"
-    prefix = path.rstrip("/\\") + sep
-    return path, len(prefix), prefix
