@@ -106,3 +106,9 @@ def test_bullets_keep_their_format() -> None:
 def test_a_decline_is_left_alone() -> None:
     g = ground("The documents don't say.", _passages(LIGHTHOUSE), "Who painted it?")
     assert g.text == "The documents don't say." and g.cited == [] and g.how == "declined"
+
+
+def test_a_wrong_number_is_not_supported() -> None:
+    passages = _passages(LIGHTHOUSE, WAR)
+    g = ground("The lighthouse was built in 1872 [1].", passages, "When was it built?")
+    assert g.how == "quoted" and "1871" in g.text
