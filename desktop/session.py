@@ -221,11 +221,24 @@ class Session:
         return parts.library
 
     @property
+    def ingest_limits(self) -> IngestLimits:
+        """What one file may cost to read, as the user set it (Settings' parse_* and max_*)."""
+        s = self.settings
+        return IngestLimits(
+            timeout_s=s.parse_timeout_s,
+            memory_mb=s.parse_memory_mb,
+            max_file_mb=s.max_file_mb,
+            max_text_mb=s.max_text_mb,
+            workers=s.parse_workers,
+            ocr=s.ocr,
+        )
+
+    @property
     def indexer(self) -> Indexer:
         """This thread's indexer (on its connection, with the shared embedder)."""
         parts, s = self._parts(), self.settings
         embedder = self.embedder
-        limits = IngestLimits.from_settings(s)
+        limits = self.ingest_limits
         key = (id(embedder), s.chunk_tokens, s.chunk_overlap, limits)
         if parts.indexer is None or parts.indexer.key != key:
             indexer = Indexer(
@@ -343,9 +356,8 @@ class Session:
             if library is not None:
                 library.close()
 
-    def close(self) -> None:
-        """Free the calling thread's parts (other threads release their own)."""
-        self.release_thread()
+    # Closing a Session is releasing the calling thread's parts: other threads release theirs.
+    close = release_thread
 
     def __enter__(self) -> Session:
         return self

@@ -250,7 +250,6 @@ def cmd_remove(args: argparse.Namespace) -> int:
 
 def cmd_watch(args: argparse.Namespace) -> int:
     from desktop.cancel import CancelToken
-    from desktop.ingest.limits import IngestLimits
     from desktop.library.sync import watch
 
     with session_for(args) as s:
@@ -269,7 +268,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
             s.tokenizer,
             s.settings.chunk_tokens,
             s.settings.chunk_overlap,
-            IngestLimits.from_settings(s.settings),
+            s.ingest_limits,
             keep_workers=True,
         )
 

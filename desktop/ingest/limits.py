@@ -1,4 +1,5 @@
-"""How much one file may cost to read: time, memory, bytes on disk and text, set in Settings."""
+"""How much one file may cost to read: time, memory, bytes on disk and text (the user sets
+them in Settings; the composition root, desktop/session.py, hands them over)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,6 @@ import os
 from dataclasses import dataclass
 
 from desktop.errors import ExtractionError
-from desktop.settings import Settings
 
 MB = 2**20
 # An archive part (a .docx's document.xml) may expand to this many times the text limit:
@@ -30,18 +30,6 @@ class IngestLimits:
             raise ValueError("limits must be positive")
         if self.max_text_mb <= 0 or self.workers < 0:
             raise ValueError("limits must be positive")
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> IngestLimits:
-        """The limits a user set (Settings' parse_* and max_* fields)."""
-        return cls(
-            timeout_s=settings.parse_timeout_s,
-            memory_mb=settings.parse_memory_mb,
-            max_file_mb=settings.max_file_mb,
-            max_text_mb=settings.max_text_mb,
-            workers=settings.parse_workers,
-            ocr=settings.ocr,
-        )
 
     @property
     def max_file_bytes(self) -> int:
