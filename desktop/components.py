@@ -18,7 +18,7 @@ from desktop.engine.api import ChatEngine
 from desktop.models.catalog import ModelSpec
 
 if TYPE_CHECKING:
-    from desktop.session import Config
+    from desktop.config import Config
 
 EmbedderFactory = Callable[["Config", "ModelSpec | None"], Embedder]
 ChatEngineFactory = Callable[["Config", "ModelSpec | None"], ChatEngine]

@@ -17,20 +17,18 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Hashable
-from dataclasses import dataclass, replace
-from functools import cached_property
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Generic, TypeVar
 
 from tokenizers import Tokenizer
 
-from desktop import settings as settings_mod
 from desktop.components import Registry, default_registry
+from desktop.config import Config
 from desktop.embed.base import Embedder
 from desktop.engine.api import ChatEngine
 from desktop.errors import FolioError, ModelError
 from desktop.ingest.limits import IngestLimits
-from desktop.library.db import DEFAULT_BUSY_TIMEOUT_MS
 from desktop.library.indexer import Indexer
 from desktop.library.search import Searcher
 from desktop.library.store import Library
@@ -42,60 +40,6 @@ from desktop.settings import Settings
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class Config:
-    """Everything the core is built from, resolved once.
-
-    Attributes:
-        settings: the user's settings.
-        locations: the folders, with the settings' models folder applied.
-        library_path: the library file.
-        busy_timeout_ms: how long a library connection waits for another's write lock.
-    """
-
-    settings: Settings
-    locations: Locations
-    library_path: Path
-    busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS
-
-    @classmethod
-    def resolve(
-        cls,
-        settings: Settings,
-        locations: Locations,
-        library_path: Path | None = None,
-        busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS,
-    ) -> Config:
-        """Apply `settings` to `locations`; the library defaults to the locations' one."""
-        where = locations.with_models_dir(settings.models_dir)
-        library = Path(library_path).expanduser() if library_path else where.library
-        return cls(settings, where, library, busy_timeout_ms)
-
-    @classmethod
-    def from_environment(cls, library_path: Path | None = None) -> Config:
-        """The configuration of this user (for the clients' start-up only)."""
-        locations = Locations.from_environment()
-        return cls.resolve(settings_mod.load(locations.settings_file), locations, library_path)
-
-    def with_settings(self, settings: Settings) -> Config:
-        """The same library and folders under new settings."""
-        return replace(
-            self, settings=settings, locations=self.locations.with_models_dir(settings.models_dir)
-        )
-
-    @cached_property
-    def gpu_layers(self) -> int:
-        """Layers to offload, the `auto` setting resolved against this llama.cpp build."""
-        from desktop.engine.gpu import resolve_gpu_layers
-
-        return resolve_gpu_layers(self.settings.gpu_layers)
-
-    @property
-    def threads(self) -> int | None:
-        """CPU threads for the models (None: the parts' own sensible default)."""
-        return self.settings.threads or None
 
 
 @dataclass

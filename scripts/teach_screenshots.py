@@ -36,8 +36,9 @@ def main(out: Path) -> int:
     from PySide6.QtGui import QPainter
     from PySide6.QtWidgets import QApplication, QToolTip
 
+    from desktop.config import Config
     from desktop.paths import Locations
-    from desktop.session import Config, Session
+    from desktop.session import Session
     from desktop.settings import Settings
     from desktop.ui.harness import screenshot, settle, temporary_home, wait_for, wait_until
     from desktop.ui.main_window import MainWindow

@@ -15,9 +15,10 @@ from pathlib import Path
 
 import pytest
 
+from desktop.config import Config
 from desktop.models.catalog import Kind
 from desktop.paths import Locations, bundled_models_dir
-from desktop.session import Config, Session
+from desktop.session import Session
 from desktop.settings import Settings
 from tests.fakes import HASHING_ID, SCRIPTED_ID, fake_registry
 

@@ -26,10 +26,10 @@ from tokenizers import Tokenizer, models, pre_tokenizers
 
 from desktop.cancel import CancelToken
 from desktop.components import Registry
+from desktop.config import Config
 from desktop.embed.base import Embedder
 from desktop.engine.lora import AdapterSpec
 from desktop.models.catalog import ModelSpec
-from desktop.session import Config
 
 HASHING_ID = "fake-hashing-64"
 SCRIPTED_ID = "fake-scripted"

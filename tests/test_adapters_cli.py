@@ -12,9 +12,10 @@ from desktop.adapters import install_adapter
 from desktop.adapters.synth import write_lora
 from desktop.cli import adapters_cmd
 from desktop.cli.adapters_cmd import apply_adapter_args, parse_adapter_spec
+from desktop.config import Config
 from desktop.errors import AdapterError
 from desktop.paths import Locations
-from desktop.session import Config, Session
+from desktop.session import Session
 from desktop.settings import Settings
 from tests.conftest import require_default_model
 from tests.fakes import ScriptedEngine

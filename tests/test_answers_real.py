@@ -10,11 +10,12 @@ from pathlib import Path
 
 import pytest
 
+from desktop.config import Config
 from desktop.evaluate.squad import declined
 from desktop.paths import Locations
 from desktop.rag.budget import content_words
 from desktop.rag.grounding import MIN_SUPPORT, support_share
-from desktop.session import Config, Session
+from desktop.session import Session
 from desktop.settings import Settings
 
 pytestmark = pytest.mark.slow

@@ -8,8 +8,8 @@ import pytest
 
 from desktop.errors import LibraryError
 from desktop.library.conversations import DEFAULT_TITLE, Conversations, title_from
+from desktop.library.passage import ChunkRecord, Citation
 from desktop.library.store import Library
-from desktop.rag.prompt import Citation
 
 
 @pytest.fixture()
@@ -21,13 +21,16 @@ def chats(tmp_path: Path):  # type: ignore[no-untyped-def]
 
 CITE = Citation(
     1,
-    7,
-    "/docs/project/operations-report.pdf",
-    2,
-    None,
-    "The Zorblax turbine produced 42 megawatts.",
-    0,
-    42,
+    ChunkRecord(
+        7,
+        3,
+        "/docs/project/operations-report.pdf",
+        2,
+        None,
+        "The Zorblax turbine produced 42 megawatts.",
+        0,
+        42,
+    ),
 )
 
 

@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 
+from desktop.config import Config
 from desktop.engine import gpu
 from desktop.engine.llm import Engine
 from desktop.errors import ModelError
 from desktop.paths import Locations
-from desktop.session import Config
 from desktop.settings import Settings
 
 

@@ -15,12 +15,13 @@ import pytest
 import sqlite_vec
 
 from desktop import boundary
+from desktop.config import Config
 from desktop.errors import LibraryError
 from desktop.library import migrations, vectors
 from desktop.library.conversations import Conversations
 from desktop.library.store import Library
 from desktop.paths import Locations
-from desktop.session import Config, Session
+from desktop.session import Session
 from tests.fakes import HASHING_ID, fake_registry
 
 pytestmark = pytest.mark.fast

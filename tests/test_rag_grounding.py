@@ -6,9 +6,9 @@ import re
 
 import pytest
 
+from desktop.library.passage import Citation
 from desktop.rag.budget import content_words
 from desktop.rag.grounding import MIN_SUPPORT, ground, support_share
-from desktop.rag.prompt import Citation
 
 pytestmark = pytest.mark.fast
 
@@ -21,10 +21,7 @@ WAR = "The harbour wall was rebuilt after the storm of 1943. Fishing boats moore
 
 
 def _passages(*texts: str) -> list[Citation]:
-    return [
-        Citation(n, n, f"/docs/article{n}.md", None, None, t, 0, len(t))
-        for n, t in enumerate(texts, 1)
-    ]
+    return [Citation.of_text(n, t, f"/docs/article{n}.md") for n, t in enumerate(texts, 1)]
 
 
 def _marks(text: str) -> list[int]:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from desktop.library.passage import ChunkRecord, Citation
 from desktop.library.search import Hit
-from desktop.library.store import ChunkRecord
 from desktop.rag.budget import (
     Budget,
     decisive,
@@ -12,7 +12,7 @@ from desktop.rag.budget import (
     sentences,
     trim,
 )
-from desktop.rag.prompt import Citation, citations_for
+from desktop.rag.prompt import citations_for
 
 PASSAGE = (
     "Quarterly operations report for the northern site. The site employs forty engineers. "

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from desktop.library.passage import ChunkRecord
 from desktop.library.search import Fusion, Hit, fts_query
 from desktop.library.search import fuse as _fuse
-from desktop.library.store import ChunkRecord
 from desktop.rag.answer import relevant
 
 
@@ -81,11 +81,15 @@ def test_relevance_gate_counts_keyword_evidence() -> None:
 
 
 def test_attribution_keeps_supported_citations_and_corrects_wrong_ones() -> None:
+    from desktop.library.passage import Citation
     from desktop.rag.answer import attribute
-    from desktop.rag.prompt import Citation
 
-    turbine = Citation(1, 10, "/r.pdf", 2, None, "The Zorblax turbine produced 42 megawatts.", 0, 9)
-    bread = Citation(2, 11, "/n.md", None, None, "The sourdough starter is named Gregory.", 0, 9)
+    turbine = Citation(
+        1, ChunkRecord(10, 1, "/r.pdf", 2, None, "The Zorblax turbine produced 42 megawatts.", 0, 9)
+    )
+    bread = Citation(
+        2, ChunkRecord(11, 2, "/n.md", None, None, "The sourdough starter is named Gregory.", 0, 9)
+    )
     answer = "The Zorblax turbine produced 42 megawatts [2]."
     assert attribute(answer, [2], [turbine, bread]) == [turbine]  # [2] does not support it
     assert attribute(answer, [1], [turbine, bread]) == [turbine]

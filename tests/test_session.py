@@ -10,10 +10,11 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import QMetaObject, QObject, Qt, QThread, Slot
 
+from desktop.config import Config
 from desktop.library.store import Library
 from desktop.paths import Locations
 from desktop.sample import make_corpus
-from desktop.session import Config, Session
+from desktop.session import Session
 from desktop.settings import Settings
 from tests.fakes import HASHING_ID, SCRIPTED_ID, HashingEmbedder, ScriptedEngine, fake_registry
 

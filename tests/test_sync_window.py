@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import Qt
 
+from desktop.config import Config
 from desktop.paths import Locations
-from desktop.session import Config, Session
+from desktop.session import Session
 from desktop.settings import Settings
 from desktop.ui.main_window import MainWindow
 

@@ -17,9 +17,10 @@ import pytest
 
 from desktop.adapters.synth import write_lora
 from desktop.cancel import CancelToken
+from desktop.config import Config
 from desktop.errors import Cancelled
 from desktop.paths import Locations
-from desktop.session import Config, Session
+from desktop.session import Session
 from desktop.settings import Settings
 from desktop.train import sidecar
 from desktop.train.errors import TrainingError

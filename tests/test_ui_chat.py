@@ -19,10 +19,11 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox
 from desktop import __version__
 from desktop import settings as settings_mod
 from desktop.adapters.synth import write_lora
+from desktop.config import Config
 from desktop.engine.llm import Engine
 from desktop.paths import Locations
 from desktop.sample import make_corpus
-from desktop.session import Config, Session
+from desktop.session import Session
 from desktop.settings import Settings
 from desktop.ui.main_window import MainWindow
 from desktop.ui.menus import copy_diagnostics

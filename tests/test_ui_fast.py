@@ -11,7 +11,8 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QFileDialog
 
-from desktop.session import Config, Session
+from desktop.config import Config
+from desktop.session import Session
 from desktop.ui.chat_controller import STOP_GRACE_MS
 from desktop.ui.main_window import MainWindow
 from tests.fakes import ScriptedEngine, fake_registry

@@ -12,10 +12,11 @@ from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication
 
+from desktop.config import Config
 from desktop.library.indexer import IndexProgress
 from desktop.paths import Locations
 from desktop.sample import make_corpus
-from desktop.session import Config, Session
+from desktop.session import Session
 from desktop.settings import Settings
 from desktop.ui.bench_ui import measure_indexing
 from desktop.ui.harness import write_notes

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from desktop.session import Config, Session
+from desktop.config import Config
+from desktop.session import Session
 from desktop.ui.repair_prompt import offer_rebuild
 from tests.fakes import fake_registry
 from tests.test_index_library import _overwrite_header

@@ -57,7 +57,8 @@ def startup(kind: str, library: Path, t0: float) -> Figures:
     a loaded model. `naive` loads the model before showing the window."""
     from PySide6.QtCore import QTimer
 
-    from desktop.session import Config, Session
+    from desktop.config import Config
+    from desktop.session import Session
     from desktop.ui import theme
     from desktop.ui.app import ensure_app
 
@@ -146,7 +147,7 @@ def memory(kind: str, library: Path, questions: list[str]) -> Figures:
 
     with Session.from_environment(library) as s:
         if kind == "naive":
-            from desktop.bench.naive import STOCK_MODEL, RawModel, naive_answer, retrieve
+            from desktop.evaluate.naive import STOCK_MODEL, RawModel, naive_answer, retrieve
             from desktop.models.catalog import require_local
             from desktop.rag.budget import DEFAULT_BUDGET
 

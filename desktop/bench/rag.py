@@ -3,7 +3,7 @@
 On one workload (a real document folder and its questions, `desktop.bench.workload`),
 every question is retrieved once and then answered, interleaved in a rotating order, by:
 - `naive`: every relevant passage whole, the published Q4_1 file, the KV cache emptied
-  first (`desktop.bench.naive`);
+  first (`desktop.evaluate.naive`);
 - one lever alone on top of naive: `budget` (the context budget), `q8` (the Q8_0 file made
   at setup), `prefix` (llama-cpp-python keeps the previous prompt, so the system prompt
   and chat template are not prefilled again);
@@ -23,7 +23,9 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from desktop.bench.naive import (
+from desktop.bench.workload import Workload
+from desktop.cancel import CancelToken
+from desktop.evaluate.naive import (
     FAST_MODEL,
     STOCK_MODEL,
     RawModel,
@@ -33,9 +35,7 @@ from desktop.bench.naive import (
     rate,
     retrieve,
 )
-from desktop.bench.stats import summarize
-from desktop.bench.workload import Workload
-from desktop.cancel import CancelToken
+from desktop.evaluate.stats import summarize
 from desktop.rag.budget import DEFAULT_BUDGET
 
 if TYPE_CHECKING:

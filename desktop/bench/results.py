@@ -10,7 +10,7 @@ from typing import TypedDict
 
 from desktop.json_types import JSONObject
 
-# `desktop.bench.stats.summarize` of timing samples: "p50", "p95" and "n".
+# `desktop.evaluate.stats.summarize` of timing samples: "p50", "p95" and "n".
 Summary = dict[str, float]
 # One `desktop.bench.child` step's output: a flat JSON object of numbers (seconds, files,
 # chunks, rates, peak_rss_mb, ...), read back by `desktop.bench.system.run_child`.

@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from desktop.bench.stats import summarize
 from desktop.evaluate.metrics import overlap_at
+from desktop.evaluate.stats import summarize
 from desktop.library import vectors
 
 if TYPE_CHECKING:

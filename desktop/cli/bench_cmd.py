@@ -199,7 +199,7 @@ def _retrieval(
 
     sizes = tuple(int(x) for x in args.sizes.split(",") if x.strip())
     padded = _padded(args, work, workload, libraries, sizes)
-    from desktop.bench.naive import bench_config
+    from desktop.evaluate.naive import bench_config
 
     with Session(bench_config(work / "embedder-only.sqlite", args.threads)) as s:
         return bench_retrieval(padded, s.embedder, workload.questions, say=_say)

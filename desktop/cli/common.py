@@ -7,7 +7,8 @@ import json
 import sys
 from typing import TypeAlias
 
-from desktop.session import Config, Session
+from desktop.config import Config
+from desktop.session import Session
 
 # What each subcommand module's `add_parser` receives: the `add_subparsers()` of its parent.
 # `_SubParsersAction` is the only name argparse (and typeshed) gives that object's type.

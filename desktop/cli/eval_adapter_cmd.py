@@ -12,7 +12,7 @@ from desktop.errors import AdapterError
 from desktop.json_types import JSONObject
 
 if TYPE_CHECKING:
-    from desktop.evaluate.adapter_report import AdapterEvalResult, RateKey
+    from desktop.adapters.eval_record import AdapterEvalResult, RateKey
 
 ROWS: tuple[tuple[RateKey, str], ...] = (
     ("answer_rate", "answer rate (answerable)"),
@@ -54,10 +54,11 @@ def _progress(label: str, done: int, total: int) -> None:
 
 def cmd_eval_adapter(args: argparse.Namespace) -> int:
     from desktop.adapters import find_adapter
+    from desktop.config import Config
     from desktop.evaluate import adapter_items as ai
     from desktop.evaluate.adapter_eval import evaluate_adapter
     from desktop.evaluate.adapter_targets import judge, summary_line
-    from desktop.session import Config, Session
+    from desktop.session import Session
     from desktop.train import sidecar
 
     if args.questions < 1:

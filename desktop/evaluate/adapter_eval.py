@@ -20,15 +20,16 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from desktop.adapters import AdapterInfo
+from desktop.adapters.eval_record import AdapterEvalResult, ItemResultJSON, Rates, ScoreJSON
 from desktop.cancel import CancelToken
 from desktop.engine.api import ChatEngine
 from desktop.evaluate.adapter_items import EvalItem
-from desktop.evaluate.adapter_report import AdapterEvalResult, ItemResultJSON, Rates, ScoreJSON
 from desktop.evaluate.adapter_scoring import Passage, Score, score_answer
 from desktop.json_types import JSONObject
+from desktop.library.passage import Citation
 from desktop.library.search import Mode, Searcher, SearchResult
 from desktop.rag.answer import Answerer
-from desktop.rag.prompt import SYSTEM_PROMPT, Citation, user_message
+from desktop.rag.prompt import SYSTEM_PROMPT, user_message
 
 log = logging.getLogger(__name__)
 
@@ -102,8 +103,7 @@ class ItemResult:
 
 def _answer_fixed(engine: ChatEngine, item: EvalItem, max_tokens: int) -> tuple[str, list[Passage]]:
     citations = [
-        Citation(i, i, p.source, None, None, p.text, 0, len(p.text))
-        for i, p in enumerate(item.passages, start=1)
+        Citation.of_text(i, p.text, p.source) for i, p in enumerate(item.passages, start=1)
     ]
     messages = [
         {"role": "system", "content": SYSTEM_PROMPT},
@@ -180,7 +180,7 @@ def summarize(results: Sequence[ItemResult]) -> Rates:
 def base_cache_key(model_path: Path, items: Sequence[EvalItem], settings: JSONObject) -> str:
     """What the base answers depend on: model file, items, prompt, retrieval settings."""
     st = Path(model_path).stat()
-    probe = user_message("?", [Citation(1, 1, "x", None, None, "p", 0, 1)])
+    probe = user_message("?", [Citation.of_text(1, "p", "x")])
     blob = json.dumps(
         {
             "model": [str(Path(model_path).resolve()), st.st_size, st.st_mtime_ns],

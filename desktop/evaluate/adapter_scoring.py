@@ -11,8 +11,9 @@ import string
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from desktop.library.passage import Citation
 from desktop.rag.answer import attribute
-from desktop.rag.prompt import Citation, cited_numbers
+from desktop.rag.prompt import cited_numbers
 
 # Ways the default model and the adapters say that the passages lack the answer, and the
 # relevance gate's own message. Deliberately broad: a refusal in any words counts.
@@ -80,10 +81,7 @@ def score_answer(
     """Judge `text`, an answer given from `passages` (`found` False: the gate declined)."""
     cited = cited_numbers(text, len(passages)) if found else []
     cited_passages = [passages[n - 1] for n in cited]
-    numbered = [
-        Citation(i, i, p.source, None, None, p.text, 0, len(p.text))
-        for i, p in enumerate(passages, start=1)
-    ]
+    numbered = [Citation.of_text(i, p.text, p.source) for i, p in enumerate(passages, start=1)]
     shown = attribute(text, cited, numbered) if found else []
     format_ok = (
         None

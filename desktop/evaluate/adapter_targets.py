@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from desktop.evaluate.adapter_report import AdapterEvalResult, Rates, TargetJSON
+    from desktop.adapters.eval_record import AdapterEvalResult, Rates, TargetJSON
 
 
 @dataclass(frozen=True)

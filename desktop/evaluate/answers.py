@@ -33,7 +33,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from desktop.bench.stats import summarize
 from desktop.evaluate.metrics import exact_match, f1, mean, normalize_answer
 from desktop.evaluate.squad import (
     Question,
@@ -44,6 +43,7 @@ from desktop.evaluate.squad import (
     strip_citations,
     write_paragraphs,
 )
+from desktop.evaluate.stats import summarize
 from desktop.library.search import Searcher, SearchResult
 from desktop.rag.budget import sentences
 
@@ -216,7 +216,7 @@ def run_answers(
     Args:
         removed: the configurations also asked with each question's article filtered out.
     """
-    from desktop.bench.naive import bench_config
+    from desktop.evaluate.naive import bench_config
     from desktop.session import Session
 
     data = load_squad(path)

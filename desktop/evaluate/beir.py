@@ -17,8 +17,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict
 from pathlib import Path
 
-from desktop.bench.stats import summarize
 from desktop.evaluate.metrics import mean, ndcg_at, recall_at, reciprocal_rank
+from desktop.evaluate.stats import summarize
 from desktop.library.columns import as_int, as_str
 from desktop.library.search import DEFAULT_FUSION, Fusion, Mode, Searcher, fuse
 from desktop.library.store import Library

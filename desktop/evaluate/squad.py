@@ -4,7 +4,7 @@ The paragraphs become a library (one text file each, the article title as its he
 each question is asked of it. Reported per pipeline: answer exact match and F1 (citation
 marks removed first), how often a citation points at the question's own paragraph, how
 often Folio declines, and the time to the first token. The shipped pipeline (Folio's
-answerer) and the naive one (`desktop.bench.naive`) answer the same questions in the same
+answerer) and the naive one (`desktop.evaluate.naive`) answer the same questions in the same
 run, interleaved, so their figures compare.
 """
 
@@ -19,11 +19,11 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from desktop.bench.stats import summarize
 from desktop.evaluate.metrics import exact_match, f1, mean
+from desktop.evaluate.stats import summarize
 
 if TYPE_CHECKING:
-    from desktop.bench.naive import Context
+    from desktop.evaluate.naive import Context
 
 Say = Callable[[str], None]
 _CITATION = re.compile(r"\[\d{1,2}(?:\s*[,;]\s*\d{1,2})*\]")
@@ -140,7 +140,7 @@ def run_squad(
         max_tokens: answer length cap, the same for every pipeline.
         threads: CPU threads of every model (0: Folio's default).
     """
-    from desktop.bench.naive import (
+    from desktop.evaluate.naive import (
         FAST_MODEL,
         STOCK_MODEL,
         RawModel,

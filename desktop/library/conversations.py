@@ -22,7 +22,7 @@ from desktop.json_types import JSON, JSONObject
 from desktop.library.columns import as_int
 
 if TYPE_CHECKING:
-    from desktop.rag.prompt import Citation
+    from desktop.library.passage import Citation
 
 DEFAULT_TITLE = "New chat"
 TITLE_CHARS = 60
@@ -59,20 +59,11 @@ class Message:
 
 
 def citation_dict(citation: Citation | Mapping[str, JSON]) -> JSONObject:
-    """A citation (`desktop.rag.prompt.Citation` or one already stored) as the JSON stored
-    with a message: n, chunk_id, path, page, heading, text, char_start, char_end."""
+    """A citation (`desktop.library.passage.Citation` or one already stored) as the JSON
+    stored with a message: its number and its whole place (`Citation.to_json`)."""
     if isinstance(citation, Mapping):
         return dict(citation)
-    return {
-        "n": citation.n,
-        "chunk_id": citation.chunk_id,
-        "path": citation.path,
-        "page": citation.page,
-        "heading": citation.heading,
-        "text": citation.text,
-        "char_start": citation.char_start,
-        "char_end": citation.char_end,
-    }
+    return citation.to_json()
 
 
 def title_from(question: str) -> str:

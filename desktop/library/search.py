@@ -24,7 +24,8 @@ import numpy as np
 from desktop.embed.base import Embedder
 from desktop.library import keywords, vectors
 from desktop.library.modes import MODES, Mode
-from desktop.library.store import ChunkRecord, Library
+from desktop.library.passage import ChunkRecord
+from desktop.library.store import Library
 
 FusionMethod = Literal["rrf", "convex"]
 

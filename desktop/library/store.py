@@ -21,6 +21,7 @@ from desktop.ingest.types import ChunkDraft
 from desktop.library import folder_list, subpath
 from desktop.library import vectors as vector_index
 from desktop.library.db import DEFAULT_BUSY_TIMEOUT_MS, connect
+from desktop.library.passage import ChunkRecord
 from desktop.library.status import FolderStatus, folder_statuses
 
 __all__ = ["ChunkRecord", "DocumentRecord", "FolderStatus", "Library"]
@@ -40,21 +41,6 @@ class DocumentRecord:
     content_hash: str | None
     status: str
     error: str | None
-
-
-@dataclass(frozen=True)
-class ChunkRecord:
-    """A stored chunk with the document it came from."""
-
-    chunk_id: int
-    document_id: int
-    path: str
-    page: int | None
-    heading: str | None
-    text: str
-    char_start: int
-    char_end: int
-    location: str | None = None
 
 
 class Library:

@@ -19,10 +19,10 @@ import math
 import re
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
+from desktop.library.passage import Citation
 from desktop.library.search import Hit
-from desktop.rag.prompt import Citation
 
 
 @dataclass(frozen=True)
@@ -193,5 +193,5 @@ def prompt_passages(
             break
         text = trim(question, p.text, allowance, weights)
         left -= len(text.split())
-        out.append(replace(p, n=n, text=text))
+        out.append(p.renumbered(n, text))
     return out

@@ -24,8 +24,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from desktop.json_types import JSONObject
+from desktop.library.passage import Citation
 from desktop.rag.budget import content_words, sentences
-from desktop.rag.prompt import Citation
 
 # Share of a sentence's content words that a passage must hold to support it; every number
 # in the sentence must be there too. Sentences copied from a passage score 1.0; a

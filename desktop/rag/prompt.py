@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
+from desktop.library.passage import Citation
 from desktop.library.search import Hit
 
 SYSTEM_PROMPT = (
@@ -25,45 +25,9 @@ _CITE = re.compile(r"\[(\d{1,2})(?:\s*[,;]\s*(\d{1,2}))*\]")
 _NUM = re.compile(r"\d{1,2}")
 
 
-@dataclass(frozen=True)
-class Citation:
-    """A numbered source of an answer, pointing at a file, page and passage."""
-
-    n: int
-    chunk_id: int
-    path: str
-    page: int | None
-    heading: str | None
-    text: str
-    char_start: int
-    char_end: int
-
-    def to_json(self) -> dict[str, object]:
-        return {
-            "n": self.n,
-            "chunk_id": self.chunk_id,
-            "path": self.path,
-            "page": self.page,
-            "heading": self.heading,
-            "text": self.text,
-        }
-
-
 def citations_for(hits: Sequence[Hit]) -> list[Citation]:
     """Number the passages 1..n in the order the model sees them."""
-    return [
-        Citation(
-            i,
-            h.chunk.chunk_id,
-            h.chunk.path,
-            h.chunk.page,
-            h.chunk.heading,
-            h.chunk.text,
-            h.chunk.char_start,
-            h.chunk.char_end,
-        )
-        for i, h in enumerate(hits, start=1)
-    ]
+    return [Citation(i, h.chunk) for i, h in enumerate(hits, start=1)]
 
 
 def source_label(c: Citation) -> str:

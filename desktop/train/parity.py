@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from desktop.rag.prompt import SYSTEM_PROMPT, Citation, user_message
+from desktop.library.passage import Citation
+from desktop.rag.prompt import SYSTEM_PROMPT, user_message
 from desktop.train.examples import Example, Message
 from desktop.train.job import ParityJSON
 from desktop.train.sidecar import atomic_write_text
@@ -94,7 +95,7 @@ class ParityReport:
 
 
 def _passage(n: int, text: str) -> Citation:
-    return Citation(n, n, f"doc{n}.txt", None, None, text, 0, len(text))
+    return Citation.of_text(n, text, f"doc{n}.txt")
 
 
 def default_examples() -> list[Example]:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from desktop.json_types import JSONObject
 
 if TYPE_CHECKING:
-    from desktop.evaluate.adapter_report import AdapterEvalResult
+    from desktop.adapters.eval_record import AdapterEvalResult
 
 if sys.version_info >= (3, 11):
     import tomllib

@@ -40,9 +40,10 @@ from pathlib import Path
 
 import apsw
 
+from desktop.library.passage import Citation
 from desktop.library.search import fts_query
 from desktop.rag.budget import DEFAULT_BUDGET, WIDE_BUDGET, Budget, prompt_passages, sentences
-from desktop.rag.prompt import SYSTEM_PROMPT, Citation, user_message
+from desktop.rag.prompt import SYSTEM_PROMPT, user_message
 from desktop.train.examples import Example, Message, write_jsonl
 from desktop.train.styles import BULLET_REFUSAL, REFUSAL
 
@@ -264,7 +265,7 @@ def _distractors(
 
 
 def _citation(n: int, index: int, text: str) -> Citation:
-    return Citation(n, index, f"squad/p{index}.txt", None, None, text, 0, len(text))
+    return Citation.of_text(n, text, f"squad/p{index}.txt")
 
 
 def build_example(

@@ -15,8 +15,9 @@ from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
 from desktop import APP_NAME, __version__, boundary
+from desktop.config import Config
 from desktop.logs import setup_logging
-from desktop.session import Config, Session
+from desktop.session import Session
 from desktop.ui import theme
 from desktop.ui.qtcompat import emit
 

@@ -119,7 +119,8 @@ def bench_ui(
 ) -> UiResult:
     """Open the real window in a temporary home (seeing the `user`'s models), wait for the
     model, then index `files` generated text files while measuring event-loop lateness."""
-    from desktop.session import Config, Session
+    from desktop.config import Config
+    from desktop.session import Session
     from desktop.settings import Settings
     from desktop.ui import theme
     from desktop.ui.app import ensure_app

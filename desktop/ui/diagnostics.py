@@ -7,8 +7,8 @@ from collections.abc import Mapping
 from dataclasses import asdict
 
 from desktop import __version__
+from desktop.config import Config
 from desktop.logs import recent_log
-from desktop.session import Config
 
 
 def _version(module: str) -> str:

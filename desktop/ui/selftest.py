@@ -82,7 +82,8 @@ class SelfTest:
 
     # -- steps -----------------------------------------------------------------------------
     def open_window(self) -> str:
-        from desktop.session import Config, Session
+        from desktop.config import Config
+        from desktop.session import Session
         from desktop.settings import Settings
         from desktop.ui.harness import wait_for
         from desktop.ui.main_window import MainWindow

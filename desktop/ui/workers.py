@@ -15,10 +15,10 @@ from PySide6.QtCore import QMetaObject, QObject, Qt, QThread, Signal
 
 from desktop import boundary
 from desktop.cancel import CancelToken
+from desktop.config import Config
 from desktop.errors import Cancelled
 from desktop.models.catalog import ModelSpec
 from desktop.models.pull import pull
-from desktop.session import Config
 from desktop.ui.qtcompat import emit
 
 log = logging.getLogger(__name__)

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from desktop.config import Config
 from desktop.engine.llm import default_threads
 from desktop.library.search import Mode, Searcher
 from desktop.rag.answer import Answer, attribute, relevant
@@ -28,7 +29,6 @@ from desktop.rag.prompt import (
     cited_numbers,
     user_message,
 )
-from desktop.session import Config
 
 if TYPE_CHECKING:
     import llama_cpp

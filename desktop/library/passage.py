@@ -1,0 +1,90 @@
+"""A passage's place in the library: one record, from the index to the answer, its JSON,
+the saved chat and the sources panel (so "open at page" and the exact highlight work from
+saved chats too)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from desktop.json_types import JSONObject
+
+
+@dataclass(frozen=True)
+class ChunkRecord:
+    """A stored chunk and its place: file, page (or sheet/slide label), heading, char span."""
+
+    chunk_id: int
+    document_id: int
+    path: str
+    page: int | None
+    heading: str | None
+    text: str
+    char_start: int
+    char_end: int
+    location: str | None = None
+
+    def to_json(self) -> JSONObject:
+        return {
+            "chunk_id": self.chunk_id,
+            "path": self.path,
+            "page": self.page,
+            "heading": self.heading,
+            "location": self.location,
+            "char_start": self.char_start,
+            "char_end": self.char_end,
+            "text": self.text,
+        }
+
+
+@dataclass(frozen=True)
+class Citation:
+    """A passage as one answer numbers it: `[n]` and the chunk it points at."""
+
+    n: int
+    passage: ChunkRecord
+
+    @classmethod
+    def of_text(cls, n: int, text: str, path: str = "") -> Citation:
+        """A passage given as bare text (evaluation prompts, training examples)."""
+        return cls(n, ChunkRecord(n, 0, path or f"passage{n}.txt", None, None, text, 0, len(text)))
+
+    def renumbered(self, n: int, text: str | None = None) -> Citation:
+        """The same place as passage `n`, with `text` shown instead (a trimmed copy)."""
+        chunk = self.passage if text is None else replace(self.passage, text=text)
+        return Citation(n, chunk)
+
+    @property
+    def chunk_id(self) -> int:
+        return self.passage.chunk_id
+
+    @property
+    def path(self) -> str:
+        return self.passage.path
+
+    @property
+    def page(self) -> int | None:
+        return self.passage.page
+
+    @property
+    def heading(self) -> str | None:
+        return self.passage.heading
+
+    @property
+    def location(self) -> str | None:
+        return self.passage.location
+
+    @property
+    def text(self) -> str:
+        return self.passage.text
+
+    @property
+    def char_start(self) -> int:
+        return self.passage.char_start
+
+    @property
+    def char_end(self) -> int:
+        return self.passage.char_end
+
+    def to_json(self) -> JSONObject:
+        """n and the passage's whole place: what `ask --json`, saved chats and the panel use."""
+        return {"n": self.n, **self.passage.to_json()}
