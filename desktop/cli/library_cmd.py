@@ -124,9 +124,7 @@ def cmd_index(args: argparse.Namespace) -> int:
         _refuse_damaged(s.library_path)
         bar = _ProgressBar(enabled=not args.json)
         try:
-            report = library_view.guard(
-                s.library_path, lambda: s.indexer.index(args.paths, progress=bar)
-            )
+            report = s.indexer.index(args.paths, progress=bar)
         finally:
             bar.close()
         if args.json:
@@ -140,9 +138,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     if args.k < 1:
         raise FolioError("--k must be at least 1")
     with session_for(args) as s:
-        result = library_view.guard(
-            s.library_path, lambda: s.searcher.search(args.query, k=args.k, mode=args.mode)
-        )
+        result = s.searcher.search(args.query, k=args.k, mode=args.mode)
         if args.json:
             print_json(
                 {
@@ -183,9 +179,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
         answerer = s.answerer
         started = time.perf_counter()
         on_token = None if args.json else _stream_to_stdout
-        answer = library_view.guard(
-            s.library_path, lambda: answerer.ask(args.question, k=args.k, on_token=on_token)
-        )
+        answer = answerer.ask(args.question, k=args.k, on_token=on_token)
         if args.json:
             style = [{"name": n, "scale": sc} for n, sc in s.engine.active_adapters]
             print_json({**answer.to_json(), "adapters": style})
@@ -225,11 +219,11 @@ def cmd_status(args: argparse.Namespace) -> int:
             return 1
         raise LibraryError(diagnosis.message())
     with s:
-        lib = library_view.guard(s.library_path, lambda: s.library)
+        lib = s.library
         if args.json:
-            print_json(library_view.guard(s.library_path, lambda: library_view.status_json(lib)))
+            print_json(library_view.status_json(lib))
         else:
-            library_view.guard(s.library_path, lambda: library_view.print_status(lib))
+            library_view.print_status(lib)
     return 0
 
 
@@ -239,7 +233,7 @@ def cmd_remove(args: argparse.Namespace) -> int:
         if folder_id is None:
             raise FolioError(f"not an indexed folder: {args.path}")
         started = time.perf_counter()
-        library_view.guard(s.library_path, lambda: s.library.remove_folder(folder_id))
+        s.library.remove_folder(folder_id)
         print(
             f"removed {args.path} from the library in {time.perf_counter() - started:.2f} s "
             "(its files are not touched)",
@@ -307,9 +301,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
                 )
 
         try:
-            library_view.guard(
-                s.library_path, lambda: watch(indexer, roots, CancelToken(), synced, ready)
-            )
+            watch(indexer, roots, CancelToken(), synced, ready)
         except KeyboardInterrupt:
             print("folio: stopped watching", file=sys.stderr)
             return 0

@@ -4,39 +4,16 @@ from __future__ import annotations
 
 import sys
 from collections import Counter
-from collections.abc import Callable
-from pathlib import Path
 from typing import TypeVar
 
-import apsw
-
-from desktop.errors import LibraryError
 from desktop.library.indexer import IndexReport
 from desktop.library.issue_text import name_in_folder, reason_without_path
-from desktop.library.repair import REBUILD_HINT, Diagnosis
+from desktop.library.repair import Diagnosis
 from desktop.library.store import Library
 
 T = TypeVar("T")
 # Skipped entries listed one by one; past this, grouped by reason.
 _LIST_LIMIT = 12
-
-
-def guard(library: Path, work: Callable[[], T]) -> T:
-    """Run `work`, turning SQLite's damage and access errors into one clear LibraryError."""
-    try:
-        return work()
-    except apsw.CorruptError as exc:
-        raise LibraryError(f"library {library} is damaged ({exc}); {REBUILD_HINT}") from exc
-    except apsw.NotADBError as exc:
-        raise LibraryError(
-            f"library {library} is not a database any more (damaged header); {REBUILD_HINT}"
-        ) from exc
-    except apsw.FullError as exc:
-        raise LibraryError(f"the disk holding library {library} is full") from exc
-    except apsw.ReadOnlyError as exc:
-        raise LibraryError(f"library {library} cannot be written (read-only)") from exc
-    except apsw.IOError as exc:
-        raise LibraryError(f"library {library} cannot be read or written ({exc})") from exc
 
 
 def summary(report: IndexReport) -> str:

@@ -24,6 +24,11 @@ from desktop.library.migrations import MIGRATIONS
 log = logging.getLogger(__name__)
 
 DEFAULT_BUSY_TIMEOUT_MS = 5000
+# How a damaged library is mended, in the one wording both clients show.
+REBUILD = (
+    "rebuild it from its folders (`folio rebuild`, or Rebuild in the window); the damaged "
+    "file is kept aside."
+)
 
 
 def library_error(exc: apsw.Error, path: Path) -> LibraryError | None:
@@ -54,14 +59,12 @@ def library_error(exc: apsw.Error, path: Path) -> LibraryError | None:
     if isinstance(exc, apsw.NotADBError):
         return LibraryError(
             f"{path} is not a Folio library: it is not an SQLite database, or its header is "
-            "damaged. If it was your library, your documents themselves are untouched: move "
-            "the file aside and index your folders again to rebuild it."
+            f"damaged. If it was your library, your documents themselves are untouched: {REBUILD}"
         )
     if isinstance(exc, apsw.CorruptError):
         return LibraryError(
             f"the library {path} is damaged ({exc}). Your documents themselves are "
-            "untouched: move the damaged file aside and index your folders again to "
-            "rebuild it."
+            f"untouched: {REBUILD}"
         )
     if isinstance(exc, apsw.IOError):
         return LibraryError(
