@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from desktop.embed.base import Embedder
 from desktop.engine.api import ChatEngine
-from desktop.models.catalog import ModelSpec
+from desktop.models.spec import ModelSpec
 
 if TYPE_CHECKING:
     from desktop.config import Config
@@ -42,7 +42,7 @@ def fastembed_embedder(config: Config, spec: ModelSpec | None) -> Embedder:
     """The production embedder for a catalog embedding model."""
     from desktop.embed.fastembed_embedder import FastEmbedEmbedder
     from desktop.errors import ModelError
-    from desktop.models.catalog import require_local
+    from desktop.models.installed import require_local
 
     if spec is None or spec.fastembed_name is None or spec.dim is None:
         raise ModelError(f"{config.settings.embedding_model} is not an embedding model")
@@ -60,7 +60,7 @@ def llama_engine(config: Config, spec: ModelSpec | None) -> ChatEngine:
     """The production chat engine: the catalog model's GGUF in llama.cpp."""
     from desktop.engine.llm import Engine
     from desktop.errors import ModelError
-    from desktop.models.catalog import require_local
+    from desktop.models.installed import require_local
 
     if spec is None:
         raise ModelError(f"{config.settings.chat_model} is not in the model catalog")

@@ -32,7 +32,8 @@ from desktop.ingest.limits import IngestLimits
 from desktop.library.indexer import Indexer
 from desktop.library.search import Searcher
 from desktop.library.store import Library
-from desktop.models.catalog import Catalog, ModelSpec, load_catalog
+from desktop.models.catalog import Catalog, load_catalog
+from desktop.models.spec import ModelSpec
 from desktop.paths import Locations
 from desktop.rag.answer import Answerer
 from desktop.settings import Settings

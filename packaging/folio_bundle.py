@@ -123,7 +123,8 @@ def bundled_model_files(root: Path) -> list[tuple[Path, PurePosixPath]]:
         SystemExit: a default model is not installed (run the setup first).
     """
     sys.path.insert(0, str(root))
-    from desktop.models.catalog import load_catalog, local_path
+    from desktop.models.catalog import load_catalog
+    from desktop.models.installed import local_path
 
     models = root / "models"
     files: list[Path] = [models / "catalog.toml"]

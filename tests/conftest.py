@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from desktop.config import Config
-from desktop.models.catalog import Kind
+from desktop.models.spec import Kind
 from desktop.paths import Locations, bundled_models_dir
 from desktop.session import Session
 from desktop.settings import Settings
@@ -165,7 +165,8 @@ def require_default_model(kind: Kind) -> Path:
     The one policy for missing models: setup always installs the defaults, so a missing one
     is a broken setup, never a reason to skip.
     """
-    from desktop.models.catalog import load_catalog, local_path
+    from desktop.models.catalog import load_catalog
+    from desktop.models.installed import local_path
 
     spec = load_catalog().default(kind)
     path = local_path(spec, [bundled_models_dir()])

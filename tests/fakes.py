@@ -29,7 +29,7 @@ from desktop.components import Registry
 from desktop.config import Config
 from desktop.embed.base import Embedder
 from desktop.engine.lora import AdapterSpec
-from desktop.models.catalog import ModelSpec
+from desktop.models.spec import ModelSpec
 
 HASHING_ID = "fake-hashing-64"
 SCRIPTED_ID = "fake-scripted"

@@ -14,14 +14,10 @@ from gguf import GGUFWriter
 from desktop import paths
 from desktop.errors import ModelError
 from desktop.models import verify
-from desktop.models.catalog import (
-    ModelSpec,
-    PypiSource,
-    load_catalog,
-    local_path,
-    require_local,
-)
+from desktop.models.catalog import load_catalog
 from desktop.models.importer import import_model
+from desktop.models.installed import local_path, require_local
+from desktop.models.spec import ModelSpec, PypiSource
 from desktop.paths import Locations
 
 SHA_A = "a" * 64

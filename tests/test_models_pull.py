@@ -31,8 +31,8 @@ import pytest
 
 from desktop.errors import Cancelled, ModelError, NetworkError
 from desktop.models import verify
-from desktop.models.catalog import ModelSpec
 from desktop.models.pull import DOWNLOAD_CHUNK, pull
+from desktop.models.spec import ModelSpec
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 
@@ -487,7 +487,8 @@ def test_nothing_but_pull_reaches_the_network(
 ) -> None:
     """Listing, finding, verifying and importing models open no socket at all, not even to
     loopback; and huggingface_hub stays in offline mode outside `pull`."""
-    from desktop.models.catalog import load_catalog, local_path
+    from desktop.models.catalog import load_catalog
+    from desktop.models.installed import local_path
     from desktop.paths import Locations
     from tests.test_models_cli import run_cli
 

@@ -148,7 +148,7 @@ def memory(kind: str, library: Path, questions: list[str]) -> Figures:
     with Session.from_environment(library) as s:
         if kind == "naive":
             from desktop.evaluate.naive import STOCK_MODEL, RawModel, naive_answer, retrieve
-            from desktop.models.catalog import require_local
+            from desktop.models.installed import require_local
             from desktop.rag.budget import DEFAULT_BUDGET
 
             spec = s.catalog.get(STOCK_MODEL)

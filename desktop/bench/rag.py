@@ -59,7 +59,7 @@ def bench_rag(
 
     `threads` (0: Folio's default) is used by every config alike.
     """
-    from desktop.models.catalog import require_local
+    from desktop.models.installed import require_local
     from desktop.session import Session
 
     q8_config = bench_config(library, threads)

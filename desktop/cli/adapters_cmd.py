@@ -38,7 +38,7 @@ def add_parser(sub: Subcommands) -> None:
 def cmd_add(args: argparse.Namespace) -> int:
     """Check the adapter against the chat model, then copy it into the user's folder."""
     with session_for(args) as s:
-        from desktop.models.catalog import require_local
+        from desktop.models.installed import require_local
 
         where = s.locations
         model = require_local(s.model_spec("chat"), where.models_search_path)
@@ -58,7 +58,7 @@ def cmd_list(args: argparse.Namespace) -> int:
         model_path: Path | None = None
         model_problem = ""
         try:
-            from desktop.models.catalog import require_local
+            from desktop.models.installed import require_local
 
             model_path = require_local(spec, where.models_search_path)
         except ModelError as exc:

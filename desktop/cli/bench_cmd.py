@@ -223,7 +223,7 @@ def cmd_adapters(args: argparse.Namespace) -> int:
     from desktop.cli.common import session_for
 
     with session_for(args) as s:
-        from desktop.models.catalog import require_local
+        from desktop.models.installed import require_local
 
         model_path = require_local(s.model_spec("chat"), s.locations.models_search_path)
     _emit(bench_adapters(model_path, runs=args.runs), args.json)
@@ -233,7 +233,7 @@ def cmd_adapters(args: argparse.Namespace) -> int:
 def cmd_train_speed(args: argparse.Namespace) -> int:
     from desktop.bench.train_speed import bench_train
     from desktop.cli.common import session_for
-    from desktop.models.catalog import require_local
+    from desktop.models.installed import require_local
     from desktop.train.hf_base import require_training
 
     require_training()

@@ -8,14 +8,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from desktop.cli.common import Subcommands, config_for, print_json
-from desktop.models.catalog import (
-    Catalog,
-    ModelJSON,
-    ModelSpec,
-    SearchPath,
-    load_catalog,
-    local_path,
-)
+from desktop.models.catalog import Catalog, load_catalog
+from desktop.models.installed import SearchPath, local_path
+from desktop.models.spec import ModelJSON, ModelSpec
 
 if TYPE_CHECKING:
     from desktop.json_types import JSONObject

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from desktop.cli.common import Subcommands, print_json, session_for
 from desktop.errors import AdapterError
-from desktop.models.catalog import require_local
+from desktop.models.installed import require_local
 from desktop.paths import Locations
 from desktop.train.job import ATTENTION, TARGETS, TrainJob, TrainProgress
 

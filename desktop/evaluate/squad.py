@@ -148,7 +148,7 @@ def run_squad(
         naive_answer,
         retrieve,
     )
-    from desktop.models.catalog import require_local
+    from desktop.models.installed import require_local
     from desktop.rag.answer import Answerer
     from desktop.rag.budget import DEFAULT_BUDGET, WIDE_BUDGET
     from desktop.session import Session

@@ -20,12 +20,8 @@ from typing import TYPE_CHECKING
 
 from desktop.errors import ModelError
 from desktop.models import verify
-from desktop.models.catalog import (
-    ModelSpec,
-    imported_index_path,
-    imported_spec,
-    load_catalog,
-)
+from desktop.models.catalog import imported_index_path, imported_spec, load_catalog
+from desktop.models.spec import ModelSpec
 
 if TYPE_CHECKING:
     from desktop.adapters.gguf_header import GgufScalar

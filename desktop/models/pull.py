@@ -41,8 +41,8 @@ from desktop import __version__
 from desktop.cancel import CancelToken
 from desktop.errors import ModelError, NetworkError
 from desktop.models import verify
-from desktop.models.catalog import ModelSpec
 from desktop.models.hub_internals import HubProgress, download_into, endpoint, online
+from desktop.models.spec import ModelSpec
 
 log = logging.getLogger(__name__)
 

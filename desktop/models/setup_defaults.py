@@ -29,7 +29,8 @@ from typing import IO
 from desktop import paths
 from desktop.errors import FolioError, ModelError
 from desktop.models import verify
-from desktop.models.catalog import Catalog, ModelSpec, PypiSource, load_catalog
+from desktop.models.catalog import Catalog, load_catalog
+from desktop.models.spec import ModelSpec, PypiSource
 
 Say = Callable[[str], None]
 _CHUNK = 4 << 20

@@ -22,7 +22,7 @@ from desktop.ui.qtcompat import emit
 
 if TYPE_CHECKING:
     from desktop.adapters import AdapterInfo
-    from desktop.models.catalog import ModelSpec
+    from desktop.models.spec import ModelSpec
     from desktop.ui.chat_worker import AdapterRow
 
 SCALE_STEPS = 100  # slider units per 1.0 of scale

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QMetaObject, QObject, Qt, Signal
 
 from desktop.errors import FolioError
-from desktop.models.catalog import local_path
+from desktop.models.installed import local_path
 from desktop.session import Session
 from desktop.ui.chat_worker import AdapterRow, AppliedAdapter, ChatWorker, ModelInfo
 from desktop.ui.model_bar import ModelBar

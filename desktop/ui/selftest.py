@@ -228,7 +228,8 @@ def ensure_adapter(where: Locations) -> str:
     """Use an installed adapter that fits the default model, or write a small one."""
     from desktop.adapters import check_compatibility, discover
     from desktop.adapters.synth import write_lora
-    from desktop.models.catalog import load_catalog, require_local
+    from desktop.models.catalog import load_catalog
+    from desktop.models.installed import require_local
 
     model = require_local(load_catalog().default("chat"), where.models_search_path)
     for info in discover(where.adapter_dirs):

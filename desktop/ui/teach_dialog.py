@@ -392,7 +392,7 @@ def open_teach_dialog(window: MainWindow) -> TeachDialog:
         model_path = Path(path)
     else:
         try:
-            from desktop.models.catalog import require_local
+            from desktop.models.installed import require_local
 
             spec = session.model_spec("chat")
             model_path = require_local(spec, session.locations.models_search_path)

@@ -17,8 +17,8 @@ from desktop import boundary
 from desktop.cancel import CancelToken
 from desktop.config import Config
 from desktop.errors import Cancelled
-from desktop.models.catalog import ModelSpec
 from desktop.models.pull import pull
+from desktop.models.spec import ModelSpec
 from desktop.ui.qtcompat import emit
 
 log = logging.getLogger(__name__)
