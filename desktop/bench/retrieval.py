@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from desktop.bench import vec0_baseline
 from desktop.evaluate.metrics import overlap_at
 from desktop.evaluate.stats import summarize
 from desktop.library import vectors
@@ -51,7 +52,7 @@ def bench_size(
 
     with Library(path) as lib:
         n = vectors.count(lib.db)
-        vectors.build_vec0_baseline(lib.db, embedder.dim)
+        vec0_baseline.build_vec0_baseline(lib.db, embedder.dim)
         searcher = Searcher(lib, embedder)
         first = _ms(lambda: searcher.search(queries[0], k=8))  # loads the codes
         stages: dict[str, list[float]] = {"embed": [], "vector": [], "keyword": [], "fuse": []}
@@ -64,7 +65,7 @@ def bench_size(
                 stages[stage].append(result.timings_ms.get(stage, 0.0))
             total.append(result.timings_ms["total"])
             t = time.perf_counter()
-            exact = vectors.nearest_vec0(lib.db, qv, 10)
+            exact = vec0_baseline.nearest_vec0(lib.db, qv, 10)
             naive_vec.append((time.perf_counter() - t) * 1000)
             found = vectors.nearest(lib.db, qv, 10)
             recall.append(overlap_at([c for c, _ in found], [c for c, _ in exact], 10))
@@ -98,7 +99,7 @@ def _hnsw(db: apsw.Connection, qvecs: Sequence[np.ndarray]) -> HnswResult | None
         from usearch.index import Index
     except ImportError:
         return None
-    ids, matrix = vectors.all_vectors(db)
+    ids, matrix = vec0_baseline.all_vectors(db)
     index = Index(ndim=matrix.shape[1], metric="cos", dtype="i8", connectivity=16)
     t = time.perf_counter()
     index.add(ids, matrix, threads=2)
@@ -108,7 +109,7 @@ def _hnsw(db: apsw.Connection, qvecs: Sequence[np.ndarray]) -> HnswResult | None
         t = time.perf_counter()
         found = index.search(qv, 10, exact=False)
         times.append((time.perf_counter() - t) * 1000)
-        exact = vectors.nearest_vec0(db, qv, 10)
+        exact = vec0_baseline.nearest_vec0(db, qv, 10)
         recall.append(overlap_at([int(k) for k in found.keys], [c for c, _ in exact], 10))
     return {
         "build_s": round(build_s, 1),
