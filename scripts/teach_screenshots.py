@@ -52,7 +52,7 @@ def main(out: Path) -> int:
         w.show()
         if not w.model_info:
             wait_for(w.models.model_ready, 300)
-        dialog = open_teach_dialog(w)
+        dialog = open_teach_dialog(w, w.session, w.model_info, w.refresh_adapters)
         dialog.pasted.setPlainText(EXAMPLES)
         dialog.name_edit.setText("tenancy-brief")
         dialog.description_edit.setText("Short tenancy answers in bullets")

@@ -26,7 +26,6 @@ from desktop.sample import make_corpus
 from desktop.session import Session
 from desktop.settings import Settings
 from desktop.ui.main_window import MainWindow
-from desktop.ui.menus import copy_diagnostics
 
 pytestmark = pytest.mark.slow
 
@@ -293,7 +292,7 @@ def test_settings_persist_and_apply_without_reloading(  # type: ignore[no-untype
     answer, _ = ask(qtbot, w, ZORBLAX)
     assert len(answer.passages) == 1  # the next answer used the new k
     assert model_pointer(w) == before
-    text = copy_diagnostics(w)
+    text = w.copy_diagnostics()
     assert QGuiApplication.clipboard().text() == text
     assert f"Folio {__version__}" in text and "Library counts" in text and "folio.log" in text
     w.apply_settings(w.settings.with_changes(theme="light"))

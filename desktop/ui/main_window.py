@@ -7,8 +7,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, ParamSpec
 
-from PySide6.QtCore import QByteArray, QMimeData, QSettings, Qt, Signal
-from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDragLeaveEvent, QDragMoveEvent, QDropEvent
+from PySide6.QtCore import QByteArray, QMimeData, QSettings, Qt, QUrl, Signal
+from PySide6.QtGui import (
+    QCloseEvent,
+    QDesktopServices,
+    QDragEnterEvent,
+    QDragLeaveEvent,
+    QDragMoveEvent,
+    QDropEvent,
+    QGuiApplication,
+)
 from PySide6.QtWidgets import (
     QApplication,
     QFileDialog,
@@ -30,7 +38,7 @@ from desktop.ui.composer import Composer
 from desktop.ui.history_pane import HistoryPane
 from desktop.ui.library_controller import LibraryController
 from desktop.ui.library_sidebar import LibrarySidebar
-from desktop.ui.menus import build_menus
+from desktop.ui.menus import MenuCommands, build_menus
 from desktop.ui.model_bar import ModelBar
 from desktop.ui.model_controller import ModelController
 from desktop.ui.qtcompat import emit
@@ -82,11 +90,55 @@ class MainWindow(QMainWindow):
         self.models = ModelController(self.model_bar, self.chat.worker, session)
         self.model_bar.adapter_chosen.connect(self._remember_style)
         self._connect()
-        self.named_actions = build_menus(self)
+        self.named_actions = build_menus(self, self._menu_commands())
         self._restore_geometry()
         emit(self._start)  # the chat worker loads the model in the background
 
     # -- construction ----------------------------------------------------------------------
+    def _menu_commands(self) -> MenuCommands:
+        def rename() -> None:
+            if self.chat.chat_id is not None:
+                self.history.start_rename(self.chat.chat_id)
+
+        log_dir = QUrl.fromLocalFile(str(self.session.locations.log_dir))
+        return MenuCommands(
+            choose_folder=self.choose_folder,
+            add_adapter=self.choose_adapter_file,
+            open_settings=self.open_settings,
+            quit=self.close,
+            new_chat=self.chat.new_chat,
+            stop=self.chat.stop,
+            export_chat=self.export_chat,
+            rename_chat=rename,
+            teach=self.open_teach,
+            show_sources=self.sources.setVisible,
+            reload_adapters=self.refresh_adapters,
+            copy_diagnostics=self.copy_diagnostics,
+            open_log_folder=lambda: QDesktopServices.openUrl(log_dir),
+        )
+
+    def open_teach(self) -> None:
+        """Chat → Teach a style…: the dialog for this window's chat model."""
+        from desktop.ui.teach_dialog import open_teach_dialog
+
+        open_teach_dialog(self, self.session, self.model_info, self.refresh_adapters)
+
+    def copy_diagnostics(self) -> str:
+        """Put a diagnostics report on the clipboard (and return it)."""
+        from PySide6 import QtCore
+
+        from desktop.ui.diagnostics import diagnostics_text
+
+        counts: dict[str, object]
+        try:
+            counts = dict(self.library.counts())
+        except Exception as exc:  # noqa: BLE001 - the report must still be produced
+            counts = {"error": str(exc)}
+        text = diagnostics_text(self.session.config, counts, self.model_info, QtCore.qVersion())
+        QGuiApplication.clipboard().setText(text)
+        self.notify("Diagnostics copied to the clipboard.")
+        return text
+
     def _build_views(self) -> None:
         self.model_bar = ModelBar()
         toolbar = self.addToolBar("Model")

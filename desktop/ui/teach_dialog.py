@@ -9,7 +9,7 @@ window stays responsive and torch's memory is returned when the run ends.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -45,7 +45,7 @@ from desktop.ui.qtcompat import emit
 from desktop.ui.workers import user_message
 
 if TYPE_CHECKING:
-    from desktop.ui.main_window import MainWindow
+    from desktop.session import Session
 
 log = logging.getLogger(__name__)
 
@@ -383,13 +383,15 @@ class TeachDialog(QDialog):
         super().closeEvent(event)
 
 
-def open_teach_dialog(window: MainWindow) -> TeachDialog:
-    """Show the dialog for the window's chat model; a finished style reloads the dropdown."""
-    session = window.session
+def open_teach_dialog(
+    parent: QWidget, session: Session, model_info: Mapping[str, object], trained: Callable[[], None]
+) -> TeachDialog:
+    """Show the dialog for the loaded chat model (`model_info`, as the chat worker reports
+    it; the installed default if none is loaded); `trained` runs when a style is saved."""
     model_path: Path | None = None
-    path = (window.model_info or {}).get("path")
+    path = model_info.get("path")
     if path:
-        model_path = Path(path)
+        model_path = Path(str(path))
     else:
         try:
             from desktop.models.installed import require_local
@@ -401,9 +403,9 @@ def open_teach_dialog(window: MainWindow) -> TeachDialog:
     dialog = TeachDialog(
         model_path,
         session.locations.user_adapters_dir,
-        window,
+        parent,
         cache_dir=session.locations.cache_dir,
     )
-    dialog.trained.connect(lambda _name: window.refresh_adapters())
+    dialog.trained.connect(lambda _name: trained())
     dialog.show()
     return dialog
