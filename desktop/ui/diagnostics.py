@@ -8,6 +8,7 @@ from dataclasses import asdict
 
 from desktop import __version__
 from desktop.config import Config
+from desktop.library.store import Library
 from desktop.logs import recent_log
 
 
@@ -45,3 +46,15 @@ def diagnostics_text(
         recent_log(where.log_file),
     ]
     return "\n".join(lines)
+
+
+def report_for(config: Config, library: Library, engine_info: Mapping[str, object]) -> str:
+    """The report for an open library (its counts; the failure, if they cannot be read)."""
+    from PySide6 import QtCore
+
+    counts: dict[str, object]
+    try:
+        counts = dict(library.counts())
+    except Exception as exc:  # noqa: BLE001 - the report must still be produced
+        counts = {"error": str(exc)}
+    return diagnostics_text(config, counts, engine_info, QtCore.qVersion())

@@ -124,17 +124,10 @@ class MainWindow(QMainWindow):
         open_teach_dialog(self, self.session, self.model_info, self.refresh_adapters)
 
     def copy_diagnostics(self) -> str:
-        """Put a diagnostics report on the clipboard (and return it)."""
-        from PySide6 import QtCore
+        """Help → Copy diagnostics: the report on the clipboard (and returned)."""
+        from desktop.ui.diagnostics import report_for
 
-        from desktop.ui.diagnostics import diagnostics_text
-
-        counts: dict[str, object]
-        try:
-            counts = dict(self.library.counts())
-        except Exception as exc:  # noqa: BLE001 - the report must still be produced
-            counts = {"error": str(exc)}
-        text = diagnostics_text(self.session.config, counts, self.model_info, QtCore.qVersion())
+        text = report_for(self.session.config, self.library, self.model_info)
         QGuiApplication.clipboard().setText(text)
         self.notify("Diagnostics copied to the clipboard.")
         return text

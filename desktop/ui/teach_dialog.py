@@ -14,7 +14,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QThread, Signal
+from PySide6.QtCore import Signal
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
     QButtonGroup,
@@ -34,22 +34,20 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.cancel import CancelToken
-from desktop.errors import Cancelled, FolioError
+from desktop.errors import FolioError
 from desktop.train import checkpoint
 from desktop.train.errors import INSTALL_COMMAND
 from desktop.train.examples import load_examples, parse_pasted, write_jsonl
 from desktop.train.hf_base import missing_dependency
 from desktop.train.job import TrainJob, TrainProgress, TrainResult, check_name, format_duration
 from desktop.ui.qtcompat import emit
-from desktop.ui.workers import user_message
+from desktop.ui.train_thread import Trainer, TrainThread, default_trainer
 
 if TYPE_CHECKING:
     from desktop.session import Session
 
 log = logging.getLogger(__name__)
 
-Trainer = Callable[..., TrainResult]  # train_adapter(job, on_progress=..., cancel=...)
 PLACEHOLDER = (
     "Q: What does the lease say about pets?\n"
     "A: - Pets need the landlord's written consent [1]\n\n"
@@ -63,45 +61,6 @@ PHASE_TEXT = {
     "exporting": "Saving the style…",
     "verifying": "Checking the saved style against the trained one…",
 }
-
-
-def default_trainer(
-    job: TrainJob,
-    on_progress: Callable[[TrainProgress], None] | None = None,
-    cancel: CancelToken | None = None,
-) -> TrainResult:
-    from desktop.train.process import train_adapter
-
-    return train_adapter(job, on_progress=on_progress, cancel=cancel)
-
-
-class TrainThread(QThread):
-    """Runs one training job (in its child process) and relays what happens as signals."""
-
-    progressed = Signal(object)  # TrainProgress
-    succeeded = Signal(object)  # TrainResult
-    failed = Signal(str)  # a message for people
-    cancelled = Signal()
-
-    def __init__(self, job: TrainJob, trainer: Trainer, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.job = job
-        self.trainer = trainer
-        self.cancel_token = CancelToken()
-
-    def run(self) -> None:
-        try:
-            result = self.trainer(
-                self.job,
-                on_progress=lambda p: emit(self.progressed, p),
-                cancel=self.cancel_token,
-            )
-        except Cancelled:
-            emit(self.cancelled)
-        except BaseException as exc:  # noqa: BLE001 - shown in the dialog, never raised
-            emit(self.failed, user_message(exc))
-        else:
-            emit(self.succeeded, result)
 
 
 class TeachDialog(QDialog):
