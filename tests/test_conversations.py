@@ -19,7 +19,7 @@ def chats(tmp_path: Path):  # type: ignore[no-untyped-def]
     lib.close()
 
 
-CITE = Citation(
+CITE = Citation.numbered(
     1,
     ChunkRecord(
         7,

@@ -84,10 +84,10 @@ def test_attribution_keeps_supported_citations_and_corrects_wrong_ones() -> None
     from desktop.library.passage import Citation
     from desktop.rag.answer import attribute
 
-    turbine = Citation(
+    turbine = Citation.numbered(
         1, ChunkRecord(10, 1, "/r.pdf", 2, None, "The Zorblax turbine produced 42 megawatts.", 0, 9)
     )
-    bread = Citation(
+    bread = Citation.numbered(
         2, ChunkRecord(11, 2, "/n.md", None, None, "The sourdough starter is named Gregory.", 0, 9)
     )
     answer = "The Zorblax turbine produced 42 megawatts [2]."

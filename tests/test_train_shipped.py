@@ -13,6 +13,7 @@ import pytest
 
 from desktop import paths
 from desktop.adapters import adapters_for_model
+from desktop.models.verify import sha256_file
 from desktop.paths import Locations
 from desktop.train import sidecar, squad_raft
 from desktop.train.styles import BULLET_FORMAT, GROUNDED_FORMAT
@@ -74,4 +75,4 @@ def test_training_data_is_our_generators_output(name: str, tmp_path: Path) -> No
         + ["--decline-share", args.get("--decline-share", "0.2"), "--out", str(out)]
     )
     assert code == 0
-    assert squad_raft.sha256_of(out) == recipe["output_sha256"]
+    assert sha256_file(out) == recipe["output_sha256"]

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from desktop.models.verify import sha256_file
 from desktop.rag.prompt import SYSTEM_PROMPT
 from desktop.train import squad_raft
 from desktop.train.examples import load_examples
@@ -149,5 +150,5 @@ def test_the_command_writes_examples_and_their_recipe(tmp_path: Path) -> None:
     assert squad_raft.main(["grounded", "--squad", str(src), "--n", "6", "--out", str(out)]) == 0
     assert len(load_examples(out)) == 6
     recipe = json.loads(out.with_suffix(".recipe.json").read_text())
-    assert recipe["source_sha256"] == squad_raft.sha256_of(src)
+    assert recipe["source_sha256"] == sha256_file(src)
     assert "CC BY-SA 4.0" in recipe["attribution"] and recipe["examples"] == 6

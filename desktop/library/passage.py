@@ -4,7 +4,7 @@ saved chats too)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 
 from desktop.json_types import JSONObject
 
@@ -37,54 +37,25 @@ class ChunkRecord:
 
 
 @dataclass(frozen=True)
-class Citation:
-    """A passage as one answer numbers it: `[n]` and the chunk it points at."""
+class Citation(ChunkRecord):
+    """A passage as one answer numbers it: the chunk's place and its `[n]`."""
 
-    n: int
-    passage: ChunkRecord
+    n: int = 0
+
+    @classmethod
+    def numbered(cls, n: int, chunk: ChunkRecord) -> Citation:
+        """`chunk` as passage [n]."""
+        return cls(**{f.name: getattr(chunk, f.name) for f in fields(ChunkRecord)}, n=n)
 
     @classmethod
     def of_text(cls, n: int, text: str, path: str = "") -> Citation:
         """A passage given as bare text (evaluation prompts, training examples)."""
-        return cls(n, ChunkRecord(n, 0, path or f"passage{n}.txt", None, None, text, 0, len(text)))
+        return cls(n, 0, path or f"passage{n}.txt", None, None, text, 0, len(text), n=n)
 
     def renumbered(self, n: int, text: str | None = None) -> Citation:
         """The same place as passage `n`, with `text` shown instead (a trimmed copy)."""
-        chunk = self.passage if text is None else replace(self.passage, text=text)
-        return Citation(n, chunk)
-
-    @property
-    def chunk_id(self) -> int:
-        return self.passage.chunk_id
-
-    @property
-    def path(self) -> str:
-        return self.passage.path
-
-    @property
-    def page(self) -> int | None:
-        return self.passage.page
-
-    @property
-    def heading(self) -> str | None:
-        return self.passage.heading
-
-    @property
-    def location(self) -> str | None:
-        return self.passage.location
-
-    @property
-    def text(self) -> str:
-        return self.passage.text
-
-    @property
-    def char_start(self) -> int:
-        return self.passage.char_start
-
-    @property
-    def char_end(self) -> int:
-        return self.passage.char_end
+        return replace(self, n=n, text=self.text if text is None else text)
 
     def to_json(self) -> JSONObject:
         """n and the passage's whole place: what `ask --json`, saved chats and the panel use."""
-        return {"n": self.n, **self.passage.to_json()}
+        return {"n": self.n, **super().to_json()}

@@ -27,7 +27,7 @@ _NUM = re.compile(r"\d{1,2}")
 
 def citations_for(hits: Sequence[Hit]) -> list[Citation]:
     """Number the passages 1..n in the order the model sees them."""
-    return [Citation(i, h.chunk) for i, h in enumerate(hits, start=1)]
+    return [Citation.numbered(i, h.chunk) for i, h in enumerate(hits, start=1)]
 
 
 def source_label(c: Citation) -> str:

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from desktop.models.verify import sha256_file
 from desktop.train.errors import TrainingError
 
 if TYPE_CHECKING:
@@ -52,18 +53,10 @@ def checkpoint_dir(job: TrainJob) -> Path:
 def fingerprint(job: TrainJob) -> str:
     """What decides the run's steps: the examples' bytes, the base model, the settings."""
     settings = {k: v for k, v in job.to_json().items() if k not in _FREE}
-    settings["examples"] = _sha256(job.examples)
+    settings["examples"] = sha256_file(job.examples)
     settings["model_path"] = Path(job.model_path).name
     settings["out_dir"] = ""
     return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with Path(path).open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def describe(job: TrainJob) -> dict[str, object] | None:

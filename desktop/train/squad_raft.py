@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import gzip
-import hashlib
 import json
 import random
 import re
@@ -42,6 +41,7 @@ import apsw
 
 from desktop.library.passage import Citation
 from desktop.library.search import fts_query
+from desktop.models.verify import sha256_file
 from desktop.rag.budget import DEFAULT_BUDGET, WIDE_BUDGET, Budget, prompt_passages, sentences
 from desktop.rag.prompt import SYSTEM_PROMPT, user_message
 from desktop.train.examples import Example, Message, write_jsonl
@@ -338,14 +338,6 @@ def generate(
     return out, tally
 
 
-def sha256_of(path: Path) -> str:
-    h = hashlib.sha256()
-    with Path(path).open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Write RAFT-style examples from SQuAD.")
     parser.add_argument("kind", choices=("grounded", "bullet-brief"))
@@ -362,9 +354,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "generator": "desktop.train.squad_raft",
         "command": "python -m desktop.train.squad_raft " + " ".join(sys.argv[1:] or argv or []),
         "source": Path(args.squad).name,
-        "source_sha256": sha256_of(args.squad),
+        "source_sha256": sha256_file(args.squad),
         "output": Path(args.out).name,
-        "output_sha256": sha256_of(args.out),
+        "output_sha256": sha256_file(args.out),
         "attribution": ATTRIBUTION,
         **tally.to_json(),
     }
