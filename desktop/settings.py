@@ -48,9 +48,10 @@ class Settings:
     parse_workers: int = 0  # 0 = automatic
     ocr: bool = False  # read scanned pages with the optional OCR extra (folio[ocr])
     watch_folders: bool = True  # keep indexed folders in step while the window is open
-    # The style adapter every answer starts with ("" = None). `grounded` is the default
-    # because it answers right most often (`folio eval squad`, docs/BENCHMARKS.md).
-    style: str = "grounded"
+    # The style adapter every answer starts with ("" = None, the model's own style). None is
+    # the default: on 200 XQuAD questions (`folio eval answers`, docs/BENCHMARKS.md) no
+    # shipped adapter beat the base model on citations and refusals together.
+    style: str = ""
     style_scale: float = 1.0
 
     def __post_init__(self) -> None:

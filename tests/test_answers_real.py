@@ -68,9 +68,15 @@ def _check_citations(answer) -> None:  # type: ignore[no-untyped-def]
         assert s.sentence in by_n[s.n].text  # verbatim, with its place in the passage
 
 
-def test_a_new_user_gets_the_grounded_style(session: Session) -> None:
-    assert session.settings.style == "grounded"
-    assert [name for name, _ in session.engine.active_adapters] == ["grounded"]
+def test_a_new_user_gets_the_default_style_and_a_chosen_one_sticks(
+    session: Session, tmp_path: Path, locations: Locations
+) -> None:
+    # The measured-best default is the model's own style (docs/BENCHMARKS.md).
+    assert session.settings.style == ""
+    assert session.engine.active_adapters == ()
+    chosen = Settings(style="grounded", style_scale=0.8)
+    with Session(Config.resolve(chosen, locations, tmp_path / "other.sqlite")) as other:
+        assert other.engine.active_adapters == (("grounded", 0.8),)
 
 
 def test_the_last_keeper_is_answered_not_refused(session: Session) -> None:
@@ -82,17 +88,15 @@ def test_the_last_keeper_is_answered_not_refused(session: Session) -> None:
     assert [Path(c.path).name for c in answer.citations] == ["article2.md"]
 
 
-@pytest.mark.parametrize("style", ["grounded", "bullet-brief"])
-def test_the_lighthouse_questions_are_answered_in_each_style(session: Session, style: str) -> None:
-    session.engine.set_adapters([(style, 1.0)])
+@pytest.mark.parametrize("style", ["", "grounded"])
+def test_the_lighthouse_questions_are_answered(session: Session, style: str) -> None:
+    session.engine.set_adapters([(style, 1.0)] if style else [])
     built = session.answerer.ask("When was the Skerry Point lighthouse built?")
     assert "1871" in built.text and not declined(built.text, built.found), built.text
     about = session.answerer.ask("Tell me about the Skerry Point lighthouse.")
     assert not declined(about.text, about.found), about.text
     for answer in (built, about):
         _check_citations(answer)
-        if style == "bullet-brief":
-            assert all(line.startswith("- ") for line in answer.text.splitlines())
 
 
 def test_the_numbers_in_the_text_are_the_sources_listed(session: Session) -> None:

@@ -88,3 +88,47 @@ def test_eval_squad_through_the_real_answer_path(
     bad.write_text("{}")
     assert main(["eval", "squad", str(bad)]) == 1
     assert "not a SQuAD-format JSON file" in capsys.readouterr().err
+
+
+def test_eval_answers_scores_each_configuration_and_the_removed_article(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def article(title: str, context: str, question: str, answer: str) -> dict[str, object]:
+        qa = {"id": title, "question": question,
+              "answers": [{"text": answer, "answer_start": context.index(answer)}]}  # fmt: skip
+        return {"title": title, "paragraphs": [{"context": context, "qas": [qa]}]}
+
+    data = {
+        "data": [
+            article(
+                "Zorblax",
+                DOCS["d1"][1],
+                "How many megawatts did the Zorblax turbine produce?",
+                "42 megawatts",
+            ),  # fmt: skip
+            article(
+                "Travel",
+                DOCS["d3"][1],
+                "Which agency books flights to Reykjavik?",
+                "the Hvalur agency",
+            ),  # fmt: skip
+        ]
+    }
+    squad = tmp_path / "tiny.json"
+    squad.write_text(json.dumps(data))
+    args = ["eval", "answers", str(squad), "--work", str(tmp_path / "w"), "--max-tokens", "32"]
+    args += ["--configs", "default,grounded,extractive", "--removed", "default", "--json"]
+    assert main(args) == 0
+    out = json.loads(capsys.readouterr().out)
+    rows = out["configs"]
+    assert set(rows) == {"default (no adapter)", "grounded", "extractive"}
+    # The quote of the best sentence holds the answer here (one sentence a passage).
+    assert rows["extractive"]["contains_gold"] == 100.0
+    assert rows["extractive"]["citation_of_gold"] == 100.0
+    default = rows["default (no adapter)"]
+    assert default["n"] == 2 and default["n_removed"] == 2
+    assert 0 <= default["declined_article_removed"] <= 100
+    assert default["format_compliance"] is None  # no adapter, no declared format
+    assert rows["grounded"]["format_compliance"] is not None  # its sidecar declares one
+    assert main(["eval", "answers", str(squad), "--configs", "nonsense"]) == 1
+    assert "unknown configuration 'nonsense'" in capsys.readouterr().err
