@@ -4,8 +4,14 @@ The same token sequences go through both stacks, and at every position the next-
 distributions are compared: how often their top tokens agree, and the mean KL divergence
 (PEFT's distribution as the reference). The two base models (Q4_1 in llama.cpp, the
 dequantized float32 copy in transformers) do not agree perfectly by themselves, so their
-agreement is measured too; the export passes when the adapter's agreement is at least
-MIN_AGREEMENT and no more than MAX_GAP below that reference.
+agreement is measured too; the export passes when the adapter's agreement is no more than
+MAX_GAP below that reference and its mean KL no more than MAX_KL_RATIO times the base's.
+
+The reference is measured on the machine that runs the check, because it depends on the
+CPU's kernels: base to base agreed 96.8 % on a Zen 1 EPYC (AVX2) and 96.4 % on a Xeon with
+AVX-512, on the same sequences. An absolute floor (95 %, until December 2026) measured the
+CPU as much as the export, and failed faithful exports on the second machine (94.8 % with
+the adapter, KL 0.0036 against the base's 0.0038).
 """
 
 from __future__ import annotations
@@ -33,8 +39,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-MIN_AGREEMENT = 0.95
 MAX_GAP = 0.02
+MAX_KL_RATIO = 2.0
 
 # The base-to-base reference depends only on the base GGUF, the dequantized copy of it,
 # the sequences and the libraries' versions, never on the adapter: it is computed once per
@@ -57,8 +63,8 @@ class ParityReport:
     @property
     def passed(self) -> bool:
         return (
-            self.adapter_agreement >= MIN_AGREEMENT
-            and self.adapter_agreement >= self.base_agreement - MAX_GAP
+            self.adapter_agreement >= self.base_agreement - MAX_GAP
+            and self.adapter_kl <= MAX_KL_RATIO * self.base_kl
         )
 
     def line(self) -> str:

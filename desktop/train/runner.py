@@ -29,6 +29,7 @@ from desktop.train.parity import ParityReport, check_parity, default_examples, s
 
 Report = Callable[[TrainProgress], None]
 PARITY_EXAMPLES = 2  # training examples checked besides the built-in conversations
+PARITY_MAX_TOKENS = 512  # the longest sequence the parity check compares
 
 
 def check_destination(job: TrainJob) -> None:
@@ -172,7 +173,11 @@ def run_job(
         if job.parity:
             phase("verifying", "checking the export against the trained weights")
             checks = default_examples() + examples[:PARITY_EXAMPLES]
-            seqs = [s[: job.max_seq_len] for s in sequences_for(base.tokenizer, checks)]
+            # Whole sequences (up to PARITY_MAX_TOKENS), not the training truncation: the
+            # export's fidelity is about the weights, and a few hundred positions are too
+            # few to tell a 2-point gap from noise (one position is 0.36 % of 278).
+            cap = max(job.max_seq_len, PARITY_MAX_TOKENS)
+            seqs = [s[:cap] for s in sequences_for(base.tokenizer, checks)]
             parity = check_parity(
                 peft_model, job.model_path, staged, seqs, job.threads or None, job.cache_dir
             )
