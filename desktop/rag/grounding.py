@@ -158,14 +158,16 @@ def ground(
         quote_style: "- " to write a fallback quote as a bullet (the bullet style);
             otherwise it is written as a plain sentence.
     """
-    if not passages or not answer.strip() or is_decline(answer):
-        return Grounded(answer.strip(), [], [], "declined" if is_decline(answer) else "model")
+    declines = is_decline(answer)
+    if not passages or not answer.strip() or declines:
+        return Grounded(answer.strip(), [], [], "declined" if declines else "model")
+    pieces = _pieces(answer)
     by_n = {p.n: p for p in passages}
     pwords = {p.n: set(content_words(p.text)) for p in passages}
     lines: list[str] = []
     support: list[Support] = []
     changed = False
-    for prefix, body in _pieces(answer):
+    for prefix, body in pieces:
         words = _words(body)
         if not words:
             changed = True
@@ -176,8 +178,7 @@ def ground(
         if kept:
             n = kept[0]
         else:
-            scored = sorted(by_n, key=lambda k: -support_share(words, pwords[k]))
-            n = scored[0]
+            n = max(by_n, key=lambda k: support_share(words, pwords[k]))  # first on ties
             if support_share(words, pwords[n]) < MIN_SUPPORT:
                 changed = True  # no passage holds this sentence's words: leave it out
                 continue
@@ -190,7 +191,7 @@ def ground(
         quote = best_sentence(set(content_words(question)), _best_passage(question, passages))
         text = quote_style + _with_mark(quote.sentence, quote.n, bool(quote_style))
         return Grounded(text, [by_n[quote.n]], [quote], "quoted")
-    text = "\n".join(lines) if any(p for p, _ in _pieces(answer)) else " ".join(lines)
+    text = "\n".join(lines) if any(p for p, _ in pieces) else " ".join(lines)
     cited_ns = list(dict.fromkeys(s.n for s in support))
     return Grounded(text, [by_n[n] for n in cited_ns], support, "corrected" if changed else "model")
 

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 
 from desktop.models.verify import sha256_file
 from desktop.train.errors import TrainingError
+from desktop.train.sidecar import atomic_write_text, read_table
 
 if TYPE_CHECKING:
     from desktop.train.job import TrainJob
@@ -61,12 +62,7 @@ def fingerprint(job: TrainJob) -> str:
 
 def describe(job: TrainJob) -> dict[str, object] | None:
     """The saved checkpoint's info (step, total steps, fingerprint), or None if none."""
-    info = checkpoint_dir(job) / INFO_FILE
-    try:
-        data = json.loads(info.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
+    return read_table(checkpoint_dir(job) / INFO_FILE, json.loads, "checkpoint") or None
 
 
 def check_start(job: TrainJob) -> bool:
@@ -102,8 +98,15 @@ def check_start(job: TrainJob) -> bool:
     return True
 
 
-def save(job: TrainJob, progress: Progress, total_steps: int, state: dict[str, object]) -> None:
-    """Write the run's state atomically (torch.save to a temporary file, then rename)."""
+def save(
+    job: TrainJob,
+    progress: Progress,
+    total_steps: int,
+    state: dict[str, object],
+    fingerprint: str,
+) -> None:
+    """Write the run's state atomically (torch.save to a temporary file, then rename), with
+    `fingerprint` (see `fingerprint()`, computed once per run by the caller)."""
     import torch
 
     folder = checkpoint_dir(job)
@@ -114,10 +117,8 @@ def save(job: TrainJob, progress: Progress, total_steps: int, state: dict[str, o
         tmp,
     )
     os.replace(tmp, folder / STATE_FILE)
-    info = {"step": progress.step, "total_steps": total_steps, "fingerprint": fingerprint(job)}
-    tmp_info = folder / (INFO_FILE + ".tmp")
-    tmp_info.write_text(json.dumps(info) + "\n", encoding="utf-8")
-    os.replace(tmp_info, folder / INFO_FILE)
+    info = {"step": progress.step, "total_steps": total_steps, "fingerprint": fingerprint}
+    atomic_write_text(folder / INFO_FILE, json.dumps(info) + "\n")
 
 
 def load(job: TrainJob) -> tuple[Progress, dict[str, object]]:

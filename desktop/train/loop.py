@@ -52,7 +52,6 @@ class LoopConfig:
     max_steps: int
     batch_size: int
     seed: int
-    layers: int = 0  # top blocks adapted (0: all)
 
 
 @dataclass(frozen=True)
@@ -214,10 +213,14 @@ def _train(
                 p.copy_(weights[name])
         optimizer.load_state_dict(state["optimizer"])  # type: ignore[arg-type]
 
+    saved_at = progress.step  # a resumed run's state is already on disk
+
     def checkpoint() -> None:
-        if save is not None and progress.step > 0:
+        nonlocal saved_at
+        if save is not None and progress.step != saved_at:
             lora = {n: p.detach().clone() for n, p in named.items()}
             save(progress, total, {"lora": lora, "optimizer": optimizer.state_dict()})
+            saved_at = progress.step
 
     peft_model.train()
     started = time.perf_counter()

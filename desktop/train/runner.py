@@ -118,9 +118,10 @@ def run_job(
         peft_model = attach_lora(base.model, job.rank, job.alpha, job.targets, job.seed, job.layers)
         cfg = LoopConfig(
             job.rank, job.alpha, job.targets, job.lr, job.epochs, job.max_steps,
-            job.batch_size, job.seed, job.layers,
+            job.batch_size, job.seed,
         )  # fmt: skip
         resume = checkpoint.load(job) if resuming else None
+        fingerprint = checkpoint.fingerprint(job)  # once: it hashes the examples file
         if resume is not None:
             phase("training", f"resuming at step {resume[0].step}")
         examples_done = 0
@@ -151,7 +152,9 @@ def run_job(
             on_step,
             stop,
             resume=resume,
-            save=lambda progress, total, state: checkpoint.save(job, progress, total, state),
+            save=lambda progress, total, state: checkpoint.save(
+                job, progress, total, state, fingerprint
+            ),
             save_every=job.checkpoint_every,
         )
         phase("exporting", "writing the adapter")

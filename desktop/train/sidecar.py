@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -71,16 +72,22 @@ def recipe_path(examples: Path) -> Path:
     return Path(examples).with_suffix(".recipe.json")
 
 
-def read_recipe(examples: Path) -> dict[str, object]:
-    """The recipe beside an examples file ({} when there is none)."""
+def read_table(path: Path, parse: Callable[[str], object], what: str) -> dict[str, object]:
+    """The table a JSON or TOML file holds ({} when it is absent; unreadable ones are
+    logged as `what` and read as {} too)."""
     try:
-        data = json.loads(recipe_path(examples).read_text(encoding="utf-8"))
+        data = parse(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
         return {}
     except (OSError, ValueError) as exc:
-        log.warning("ignoring unreadable recipe beside %s: %s", examples, exc)
+        log.warning("ignoring unreadable %s %s: %s", what, path, exc)
         return {}
     return data if isinstance(data, dict) else {}
+
+
+def read_recipe(examples: Path) -> dict[str, object]:
+    """The recipe beside an examples file ({} when there is none)."""
+    return read_table(recipe_path(examples), json.loads, "recipe")
 
 
 def read_sidecar(adapter: Path) -> dict[str, object]:
@@ -89,15 +96,7 @@ def read_sidecar(adapter: Path) -> dict[str, object]:
     Its values are whatever TOML holds (text, numbers, dates, tables); callers narrow the
     ones they use.
     """
-    side = toml_path(adapter)
-    try:
-        data = tomllib.loads(side.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return {}
-    except (OSError, ValueError) as exc:
-        log.warning("ignoring unreadable sidecar %s: %s", side, exc)
-        return {}
-    return data if isinstance(data, dict) else {}
+    return read_table(toml_path(adapter), tomllib.loads, "sidecar")
 
 
 def eval_paths(adapter: Path, user_adapters_dir: Path) -> list[Path]:
