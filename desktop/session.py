@@ -272,11 +272,17 @@ class Session:
     def answerer(self) -> Answerer:
         """This thread's answerer: its searcher and engine, with the answer settings."""
         parts, s = self._parts(), self.settings
-        searcher, engine = self.searcher, self.engine
-        key = (id(searcher), id(engine), s.k, s.search_mode, s.max_answer_tokens)
+        # Quoting needs no language model: it answers even before (or without) one loads.
+        searcher, engine = self.searcher, (self.engine if s.answer_mode == "write" else None)
+        key = (id(searcher), id(engine), s.k, s.search_mode, s.max_answer_tokens, s.answer_mode)
         if parts.answerer is None or parts.answerer.key != key:
             answerer = Answerer(
-                searcher, engine, k=s.k, mode=s.search_mode, max_tokens=s.max_answer_tokens
+                searcher,
+                engine,
+                k=s.k,
+                mode=s.search_mode,
+                max_tokens=s.max_answer_tokens,
+                answer_mode=s.answer_mode,
             )
             parts.answerer = _Built(key, answerer)
         return parts.answerer.part

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, Literal, TypeGuard
 
 from desktop.library.modes import MODES, Mode, is_mode
+from desktop.rag.modes import ANSWER_MODES, AnswerMode, is_answer_mode
 
 log = logging.getLogger(__name__)
 
@@ -48,9 +49,13 @@ class Settings:
     parse_workers: int = 0  # 0 = automatic
     ocr: bool = False  # read scanned pages with the optional OCR extra (folio[ocr])
     watch_folders: bool = True  # keep indexed folders in step while the window is open
-    # The style adapter every answer starts with ("" = None, the model's own style). None is
-    # the default: on 200 XQuAD questions (`folio eval answers`, docs/BENCHMARKS.md) no
-    # shipped adapter beat the base model on citations and refusals together.
+    # How answers are made. Quoting the passage sentence that answers (desktop/rag/quote.py)
+    # is the default: on 200 XQuAD questions (`folio eval answers`, docs/BENCHMARKS.md) it
+    # holds the answer far more often than anything the default model writes, and faster.
+    answer_mode: AnswerMode = "quote"
+    # The style adapter the model writes with ("" = None, the model's own style); "write"
+    # answers only. None is the default: no shipped adapter beat the base model on
+    # citations and refusals together (same benchmark).
     style: str = ""
     style_scale: float = 1.0
 
@@ -59,6 +64,8 @@ class Settings:
             raise ValueError(f"theme must be one of {THEMES}")
         if not is_mode(self.search_mode):
             raise ValueError(f"search mode must be one of {MODES}")
+        if not is_answer_mode(self.answer_mode):
+            raise ValueError(f"the answer mode must be one of {ANSWER_MODES}")
         if not 32 <= self.chunk_tokens <= 512:
             raise ValueError("chunk size must be between 32 and 512 tokens")
         if not 0 <= self.chunk_overlap < self.chunk_tokens // 2:

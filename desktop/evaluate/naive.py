@@ -40,12 +40,15 @@ FAST_MODEL = "smollm2-135m-instruct-q8_0"  # the Q8_0 file setup makes from it
 
 
 def bench_config(library: Path, threads: int = 0) -> Config:
-    """The user's configuration for `library`, with `threads` CPU threads for the models if
-    it is not 0 (on a busy machine one thread is steadier than two: ../shared/FACTS.md)."""
+    """The user's configuration for `library`, with the model writing the answers (what these
+    benchmarks measure; `folio eval answers` adds quoting beside it), and `threads` CPU
+    threads for the models if it is not 0 (on a busy machine one thread is steadier than
+    two: ../shared/FACTS.md)."""
     config = Config.from_environment(library)
+    changes: dict[str, object] = {"answer_mode": "write"}
     if threads:
-        config = config.with_settings(config.settings.with_changes(threads=threads))
-    return config
+        changes["threads"] = threads
+    return config.with_settings(config.settings.with_changes(**changes))
 
 
 class RawModel:

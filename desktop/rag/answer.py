@@ -1,4 +1,5 @@
-"""Ask a question of the library: retrieve, gate on relevance, stream a cited answer."""
+"""Ask a question of the library: retrieve, gate on relevance, then quote or write a cited
+answer (`AnswerMode`: quoting is the default, desktop/rag/quote.py says why)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from desktop.rag.budget import (
     select_passages,
 )
 from desktop.rag.grounding import Support, ground
+from desktop.rag.modes import AnswerMode
 from desktop.rag.prompt import (
     NOT_FOUND,
     SYSTEM_PROMPT,
@@ -28,6 +30,7 @@ from desktop.rag.prompt import (
     cited_numbers,
     user_message,
 )
+from desktop.rag.quote import choose
 
 # Cosine similarities for MiniLM-class embedders, set on SciFact: with the best passage at
 # 0.36 or more, 99.7% of SciFact's test questions are answered while 78% of off-topic XQuAD
@@ -144,11 +147,12 @@ class Answerer:
     def __init__(
         self,
         searcher: Searcher,
-        engine: ChatEngine,
+        engine: ChatEngine | None,
         k: int = 5,
         mode: Mode = "hybrid",
         max_tokens: int = 384,
         budget: Budget | None = DEFAULT_BUDGET,
+        answer_mode: AnswerMode = "write",
     ) -> None:
         self.searcher = searcher
         self.engine = engine
@@ -159,6 +163,7 @@ class Answerer:
         # The shipped budget follows the prefill speed the engine measures on this machine
         # (budget_for); a budget passed in explicitly (benchmarks) stays as it is.
         self.adaptive = budget is DEFAULT_BUDGET
+        self.answer_mode: AnswerMode = answer_mode
 
     def ask(
         self,
@@ -170,19 +175,20 @@ class Answerer:
     ) -> Answer:
         """Answer `question` from the library, streaming text pieces to `on_token`."""
         started = time.perf_counter()
-        if self.adaptive:
-            self.budget = budget_for(self.engine.prefill_tokens_per_s)
         result = self.searcher.search(question, k or self.k, self.mode)
         hits = relevant(result.hits, question)
+        if self.answer_mode == "quote":
+            return self._quote(question, hits, started, on_token)
+        if self.engine is None:
+            raise RuntimeError("writing an answer needs a language model: none was given")
+        if self.adaptive:
+            self.budget = budget_for(self.engine.prefill_tokens_per_s)
         if self.budget is not None:
             hits = select_passages(hits, self.budget)
         timings = {"retrieve": (time.perf_counter() - started) * 1000}
         passages = citations_for(hits)
         if not passages:
-            if on_token:
-                on_token(NOT_FOUND)
-            timings["first_token"] = timings["total"] = (time.perf_counter() - started) * 1000
-            return Answer(NOT_FOUND, [], [], timings, tokens=0, found=False)
+            return _not_found(timings, started, on_token)
 
         messages = [
             {"role": "system", "content": SYSTEM_PROMPT},
@@ -217,8 +223,45 @@ class Answerer:
             model_text=raw,
         )
 
+    def _quote(
+        self,
+        question: str,
+        hits: Sequence[Hit],
+        started: float,
+        on_token: Callable[[str], None] | None,
+    ) -> Answer:
+        """The passage sentence that answers, verbatim, or a decline when none is good enough."""
+        timings = {"retrieve": (time.perf_counter() - started) * 1000}
+        passages = citations_for(hits)
+        sims = [h.similarity for h in hits]
+        quote = choose(question, passages, sims, self.searcher.embedder)
+        if quote is None or not quote.confident:
+            return _not_found(timings, started, on_token)
+        if on_token:
+            on_token(quote.text)
+        timings["first_token"] = timings["total"] = (time.perf_counter() - started) * 1000
+        return Answer(
+            quote.text,
+            [quote.passage],
+            passages,
+            timings,
+            tokens=0,
+            support=[quote.support],
+            grounding="quoted",
+        )
+
     def _prompt(self, question: str, passages: list[Citation]) -> list[Citation]:
         """The passages as the model reads them: trimmed to the budget, if there is one."""
         if self.budget is None:
             return passages
         return prompt_passages(question, passages, self.budget)
+
+
+def _not_found(
+    timings: dict[str, float], started: float, on_token: Callable[[str], None] | None
+) -> Answer:
+    """The decline: nothing in the library answers the question."""
+    if on_token:
+        on_token(NOT_FOUND)
+    timings["first_token"] = timings["total"] = (time.perf_counter() - started) * 1000
+    return Answer(NOT_FOUND, [], [], timings, tokens=0, found=False)

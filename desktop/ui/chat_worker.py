@@ -158,7 +158,8 @@ class ChatWorker(QObject):
     def ask(
         self, request_id: int, question: str, history: list[dict[str, str]], cancel: CancelToken
     ) -> None:
-        if self.engine is None:
+        quoting = self.session.settings.answer_mode == "quote"  # needs no model
+        if self.engine is None and not quoting:
             emit(
                 self.failed,
                 request_id,
@@ -170,7 +171,7 @@ class ChatWorker(QObject):
             emit(self.failed, request_id, "Stopped before it started.")
             return
         self.asks += 1
-        used = [a.copy() for a in self.adapters]
+        used = [] if quoting else [a.copy() for a in self.adapters]
         try:
             answer = self.session.answerer.ask(
                 question,
@@ -181,7 +182,8 @@ class ChatWorker(QObject):
         except BaseException as exc:  # noqa: BLE001
             emit(self.failed, request_id, user_message(exc, self.session.config))
             return
-        info: AnswerInfo = {"model": self.model_info.get("name", ""), "adapters": used}
+        model = "" if quoting else self.model_info.get("name", "")
+        info: AnswerInfo = {"model": model, "adapters": used}
         emit(self.answered, request_id, answer, info)
 
     # -- adapters --------------------------------------------------------------------------

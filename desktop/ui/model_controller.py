@@ -1,4 +1,5 @@
-"""The model bar's logic: which model is loaded, downloads, and the style adapter in use."""
+"""The model bar's logic: which model is loaded, downloads, how answers are made and the style
+adapter in use (both remembered in the settings)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QMetaObject, QObject, Qt, Signal
 
+from desktop import settings as settings_mod
 from desktop.errors import FolioError
 from desktop.models.installed import local_path
 from desktop.session import Session
@@ -56,7 +58,26 @@ class ModelController(QObject):
         bar.download_requested.connect(self.download_model)
         bar.download_cancelled.connect(self.cancel_download)
         bar.adapter_chosen.connect(self._choose_adapter)
+        bar.set_answer_mode(session.settings.answer_mode)
+        bar.answer_mode_chosen.connect(lambda mode: self.remember(answer_mode=mode))
+        bar.adapter_chosen.connect(
+            lambda info, scale: self.remember(
+                style=info.name if info is not None else "", style_scale=float(scale)
+            )
+        )
         self.refresh_models()
+
+    def remember(self, **changes: object) -> None:
+        """What is picked in the bar (answer mode; style, "None" included) applies to the next
+        answer and is where the next start begins."""
+        new = self.session.settings.with_changes(**changes)
+        if new == self.session.settings:
+            return
+        try:
+            settings_mod.save(new, self.session.locations.settings_file)
+        except OSError as exc:
+            log.warning("the choice could not be saved: %s", exc)
+        self.session.configure(new)
 
     # -- models ----------------------------------------------------------------------------
     def refresh_models(self) -> None:
