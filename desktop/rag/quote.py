@@ -48,8 +48,9 @@ QUOTE_PASSAGES = 3  # sentences are drawn from the best passages only
 _MONTHS = "january|february|march|april|may|june|july|august|september|october|november|december"
 _DATE = rf"\b(?:1[0-9]{{3}}|20[0-9]{{2}})s?\b|\b(?:{_MONTHS})\b|\bcentur"
 _NUMBER = (
-    r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|hundred|"
-    r"thousand|million|billion|dozen)\b"
+    r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|\w+teen|twenty|"
+    r"thirty|forty|fifty|sixty|seventy|eighty|ninety|hundred|thousand|million|billion|"
+    r"trillion|dozen|several|few|half)s?\b"
 )
 # What a question asks for, by its wording, and what a sentence that answers it holds.
 _ASKS: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = tuple(
