@@ -184,3 +184,21 @@ def test_configuration_is_explicit(locations: Locations, tmp_path: Path) -> None
     )
     with pytest.raises(ValueError, match="search mode"):
         fake_settings().with_changes(search_mode="fuzzy")
+
+
+def test_a_written_answer_no_passage_supports_falls_back_to_the_quote(
+    fake_config: Config, tmp_path: Path
+) -> None:
+    docs = make_corpus(tmp_path / "docs", pdf=False)
+    invented = ScriptedEngine(lambda _m: "The starter is called Brenda and eats muffins [1].")
+    written = fake_config.with_settings(fake_config.settings.with_changes(answer_mode="write"))
+    with Session(written, fake_registry(engine=invented)) as s:
+        s.indexer.index([docs])
+        question = "What is the office sourdough starter called?"
+        answer = s.answerer.ask(question)
+        s.configure(s.settings.with_changes(answer_mode="quote"))
+        quoted = s.answerer.ask(question)
+    assert answer.model_text.startswith("The starter is called Brenda")
+    assert answer.grounding == "quoted" and "Brenda" not in answer.text
+    assert answer.text == quoted.text and "Gregory" in answer.text
+    assert answer.support == quoted.support
