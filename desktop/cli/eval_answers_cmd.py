@@ -28,8 +28,9 @@ def add_parser(esub: Subcommands) -> None:
     p.add_argument(
         "--configs",
         default=DEFAULT_CONFIGS,
-        help="comma-separated: default (a fresh install's style), base (no adapter), an "
-        "adapter name, LABEL=PATH.gguf, extractive (the best sentence quoted); "
+        help="comma-separated: default (what a fresh install answers with), quote (Folio's "
+        "quote), base (the model writes, no adapter), an adapter name, LABEL=PATH.gguf, "
+        "extractive (the most similar sentence quoted: the bar); "
         f"default {DEFAULT_CONFIGS}",
     )
     p.add_argument(

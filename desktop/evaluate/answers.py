@@ -143,13 +143,15 @@ class Config:
 def parse_configs(names: Sequence[str], session: Session) -> list[Config]:
     """Configurations from their names (see the module docstring)."""
     from desktop.adapters import discover
+    from desktop.settings import Settings
     from desktop.train import sidecar
 
     def fmt(path: Path) -> str:
         return str(sidecar.read_sidecar(path).get("format_regex", ""))
 
     infos = {i.name: i for i in discover(session.locations.adapter_dirs)}
-    default = session.settings.style
+    fresh = Settings()  # what a new install answers with, whatever this user has chosen
+    default = fresh.style
     out: list[Config] = []
     for name in names:
         label, _, path = name.partition("=")
@@ -159,11 +161,11 @@ def parse_configs(names: Sequence[str], session: Session) -> list[Config]:
             out.append(Config(name, (), quote=True))
         elif name == "base":
             out.append(Config(name, ()))
-        elif name == "default" and session.settings.answer_mode == "quote":
+        elif name == "default" and fresh.answer_mode == "quote":
             out.append(Config("default (quote)", (), quote=True))
         elif name == "default":
             regex = fmt(infos[default].path) if default in infos else ""
-            adapters = ((default, session.settings.style_scale),) if default else ()
+            adapters = ((default, fresh.style_scale),) if default else ()
             out.append(Config(f"default ({default or 'no adapter'})", adapters, regex))
         elif path:
             out.append(Config(label, ((Path(path), 1.0),), fmt(Path(path))))

@@ -33,7 +33,7 @@ from desktop.rag.quote import QUOTE_PASSAGES, WEIGHTS, Weights, asks_for, keywor
 ARTICLES, PARAGRAPHS, SEED = 48, 5, 7
 Row = dict[str, Any]  # one question's candidates, as written to features.json
 GRID = {
-    "keywords": (0.0, 0.1, 0.2, 0.3, 0.5),
+    "keywords": (0.0, 0.2, 0.35, 0.5, 0.7, 1.0),
     "passage": (0.0, 0.3, 0.6),
     "rank": (0.0, -0.02, -0.05),
     "answer_type": (0.0, 0.05, 0.1, 0.2),
