@@ -28,7 +28,14 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
-from desktop.rag.quote import QUOTE_PASSAGES, WEIGHTS, Weights, asks_for, keyword_share
+from desktop.rag.quote import (
+    QUOTE_PASSAGES,
+    WEIGHTS,
+    Weights,
+    asks_for,
+    keyword_share,
+    passage_sentences,
+)
 
 ARTICLES, PARAGRAPHS, SEED = 48, 5, 7
 Row = dict[str, Any]  # one question's candidates, as written to features.json
@@ -65,7 +72,6 @@ def features(source: Path, work: Path, questions: int) -> Path:
     from desktop.evaluate.naive import bench_config
     from desktop.evaluate.squad import load_squad, spread_questions, write_paragraphs
     from desktop.rag.answer import relevant
-    from desktop.rag.budget import sentences
     from desktop.session import Session
 
     work.mkdir(parents=True, exist_ok=True)
@@ -85,7 +91,7 @@ def features(source: Path, work: Path, questions: int) -> Path:
                 hits = relevant(searcher.search(q.question, 5).hits, q.question)
                 cands: list[Row] = []
                 for rank, h in enumerate(hits[:QUOTE_PASSAGES]):
-                    sents = sentences(h.chunk.text)
+                    sents = passage_sentences(h.chunk.text)
                     sims = (embed.embed_many(sents) @ qv).tolist() if sents else []
                     for sentence, sim in zip(sents, sims, strict=True):
                         norm = normalize_answer(sentence)

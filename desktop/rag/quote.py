@@ -107,6 +107,22 @@ class Quote:
         return Support(self.passage.n, self.sentence, self.start, self.end)
 
 
+_BLOCK = re.compile(r"\n\s*\n")
+MIN_QUOTE_WORDS = 4  # shorter pieces are headings or captions, not answers
+
+
+def passage_sentences(text: str) -> list[str]:
+    """The sentences a quote can be: split at sentence ends and at blank lines (so a heading
+    above a paragraph is never quoted with its first sentence), at least MIN_QUOTE_WORDS
+    words and some content words each."""
+    return [
+        s
+        for block in _BLOCK.split(text)
+        for s in sentences(block)
+        if len(s.split()) >= MIN_QUOTE_WORDS and content_words(s)
+    ]
+
+
 def _span(text: str, sentence: str) -> tuple[int, int]:
     start = text.find(sentence)
     return (start, start + len(sentence)) if start >= 0 else (0, 0)
@@ -128,8 +144,7 @@ def choose(
     pool = [
         (rank, c, s)
         for rank, c in enumerate(passages[:QUOTE_PASSAGES])
-        for s in sentences(c.text)
-        if content_words(s)
+        for s in passage_sentences(c.text)
     ]
     if not pool:
         return None
