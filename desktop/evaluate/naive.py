@@ -18,8 +18,9 @@ from typing import TYPE_CHECKING
 
 from desktop.config import Config
 from desktop.engine.llm import default_threads
+from desktop.evaluate.attribution import attribute
 from desktop.library.search import Mode, Searcher
-from desktop.rag.answer import Answer, attribute, relevant
+from desktop.rag.answer import Answer, relevant
 from desktop.rag.budget import Budget, prompt_passages, select_passages
 from desktop.rag.prompt import (
     NOT_FOUND,

@@ -3,7 +3,6 @@ answer (`AnswerMode`: quoting is the default, desktop/rag/quote.py says why)."""
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -111,36 +110,6 @@ def relevant(hits: Sequence[Hit], question: str = "") -> list[Hit]:
     ]
 
 
-_WORDS = re.compile(r"[a-z0-9]{3,}")
-
-
-# Share of an answer's content words a passage must contain to count as its source.
-MIN_SUPPORT = 0.3
-
-
-def _support(answer_words: set[str], passage: Citation) -> float:
-    if not answer_words:
-        return 0.0
-    return len(answer_words & set(_WORDS.findall(passage.text.lower()))) / len(answer_words)
-
-
-def attribute(answer: str, cited: Sequence[int], passages: Sequence[Citation]) -> list[Citation]:
-    """The passages an answer really draws on.
-
-    Citations the model wrote are kept when the passage supports the answer's wording (small
-    models cite the wrong number); when none survive, the answer is attributed to the
-    passages that share most of its content words.
-    """
-    words = set(_WORDS.findall(answer.lower()))
-    kept = [passages[n - 1] for n in cited if _support(words, passages[n - 1]) >= MIN_SUPPORT]
-    if kept:
-        return kept
-    scored = [(_support(words, c), c) for c in passages]
-    scored = [pair for pair in scored if pair[0] >= MIN_SUPPORT]
-    scored.sort(key=lambda pair: -pair[0])
-    return [c for _, c in scored[:2]]
-
-
 class Answerer:
     """Retrieval plus generation, with citations mapped back to file, page and passage."""
 
@@ -207,8 +176,9 @@ class Answerer:
         timings.setdefault("first_token", timings["total"])
         raw = "".join(pieces).strip()
         stopped = cancel is not None and cancel.cancelled
-        if stopped:  # a partial answer: its citations as written, where a passage backs them
-            cited = attribute(raw, cited_numbers(raw, len(passages)), passages)
+        if stopped:  # a partial answer, as the user saw it: the [n] the check upholds
+            held = {c.n for c in ground(raw, passages, question).cited}
+            cited = [passages[n - 1] for n in cited_numbers(raw, len(passages)) if n in held]
             return Answer(raw, cited, passages, timings, len(pieces), stopped=True, model_text=raw)
         style = "- " if raw.lstrip().startswith("- ") else ""
         g = ground(raw, passages, question, style)
