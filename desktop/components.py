@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 EmbedderFactory = Callable[["Config", "ModelSpec | None"], Embedder]
 ChatEngineFactory = Callable[["Config", "ModelSpec | None"], ChatEngine]
+RemoteEngineFactory = Callable[["Config"], ChatEngine]
 
 # The engine's context holds the prompt and the answer, never more than the model supports.
 # A prompt is the system prompt, the budgeted passages (desktop/rag/budget.py: 70 words by
@@ -74,6 +75,17 @@ def llama_engine(config: Config, spec: ModelSpec | None) -> ChatEngine:
     )
 
 
+def http_engine(config: Config) -> ChatEngine:
+    """The chat engine on the serving engine the settings name (Settings › Engine)."""
+    from desktop.engine import secrets
+    from desktop.engine.endpoint import Endpoint
+    from desktop.engine.remote import RemoteEngine
+
+    s = config.settings
+    key = config.engine_api_key or secrets.stored_key(s.engine_url)
+    return RemoteEngine(Endpoint(s.engine_url, s.engine_model, key))
+
+
 @dataclass
 class Registry:
     """Which factory builds the part for a model id; catalog models use the defaults."""
@@ -82,6 +94,7 @@ class Registry:
     chat_engines: dict[str, ChatEngineFactory] = field(default_factory=dict)
     default_embedder: EmbedderFactory = fastembed_embedder
     default_chat_engine: ChatEngineFactory = llama_engine
+    remote_chat_engine: RemoteEngineFactory = http_engine
 
     def register_embedder(self, model_id: str, factory: EmbedderFactory) -> None:
         self.embedders[model_id] = factory

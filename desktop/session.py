@@ -216,6 +216,8 @@ class Session:
             c.threads,
             c.gpu_layers,
             c.settings.max_answer_tokens,
+            c.settings.engine_url,
+            c.settings.engine_model,
         )
 
     @property
@@ -231,11 +233,14 @@ class Session:
         if parts.engine is not None:
             log.info("the settings changed the chat model: reloading it")
         self._close_engine(parts)
-        model_id = self.settings.chat_model
-        factory = self.registry.chat_engine_factory(model_id)
-        spec = self._spec_for("chat", factory is not None)
-        build = factory or self.registry.default_chat_engine
-        engine = build(self._config, spec)
+        if self.settings.engine_url:  # a serving engine (desktop/engine/remote.py)
+            engine = self.registry.remote_chat_engine(self._config)
+        else:
+            model_id = self.settings.chat_model
+            factory = self.registry.chat_engine_factory(model_id)
+            spec = self._spec_for("chat", factory is not None)
+            build = factory or self.registry.default_chat_engine
+            engine = build(self._config, spec)
         self._apply_default_style(engine)
         parts.engine = _Built(key, engine)
         return engine
@@ -250,7 +255,11 @@ class Session:
             return
         from desktop.adapters import discover
 
-        if name not in {info.name for info in discover(self.locations.adapter_dirs)}:
+        if self.settings.engine_url:
+            offered = set(engine.info.adapters)  # what the server holds
+        else:
+            offered = {info.name for info in discover(self.locations.adapter_dirs)}
+        if name not in offered:
             log.warning("the default style '%s' is not installed; answering without it", name)
             return
         try:

@@ -53,6 +53,10 @@ class Settings:
     # shipped adapter beat the base model on citations and refusals together.
     style: str = ""
     style_scale: float = 1.0
+    # A serving engine (docs/server.md): "" answers on this computer (the default). Its API
+    # key is kept in the OS keyring (desktop/engine/secrets.py), never here.
+    engine_url: str = ""
+    engine_model: str = ""  # "" = the model the server serves
 
     def __post_init__(self) -> None:
         if not is_theme(self.theme):
@@ -86,6 +90,8 @@ class Settings:
             raise ValueError("parse workers must be 0 (automatic) to 16")
         if not 0.0 <= self.style_scale <= 2.0:
             raise ValueError("the style's strength must be between 0 and 2")
+        if self.engine_url and not self.engine_url.startswith(("http://", "https://")):
+            raise ValueError("the engine URL must start with http:// or https://")
 
     def with_changes(self, **changes: Any) -> Settings:
         """A copy with some values changed (checked like any new Settings)."""

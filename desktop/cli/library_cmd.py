@@ -11,6 +11,7 @@ from tqdm import tqdm
 
 from desktop.cli import library_view
 from desktop.cli.common import Subcommands, print_json, session_for
+from desktop.cli.engines_cmd import add_engine_option, apply_engine_option
 from desktop.errors import FolioError, LibraryError
 from desktop.library.indexer import Indexer, IndexProgress, IndexReport
 from desktop.library.modes import MODES
@@ -42,6 +43,7 @@ def add_parser(sub: Subcommands) -> None:
         "new install; 'none' for the model's own style)",
     )
     p.add_argument("--json", action="store_true")
+    add_engine_option(p)
     p.set_defaults(func=cmd_ask)
 
     p = sub.add_parser("status", help="folders, documents, chunks, failed and skipped files")
@@ -172,6 +174,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
     with session_for(args) as s:
         if args.mode:
             s.configure(s.settings.with_changes(search_mode=args.mode))
+        apply_engine_option(s, args)
         if args.adapter:
             from desktop.cli.adapters_cmd import apply_adapter_args
 

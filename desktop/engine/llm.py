@@ -22,6 +22,7 @@ from llama_cpp import llama_types
 from desktop.adapters import AdapterDirs
 from desktop.cancel import CancelToken
 from desktop.engine import llama_internals
+from desktop.engine.api import LOCAL, EngineInfo
 from desktop.engine.gpu import ALL_LAYERS
 from desktop.engine.lora import AdapterSpec, AdapterSwitcher, SwitchStats
 from desktop.engine.prefix_cache import forget_all
@@ -93,6 +94,7 @@ class Engine:
                 raise ModelError(f"cannot load model {self.model_path}: {exc2}") from exc2
         self.gpu_layers = layers
         self.n_ctx = n_ctx
+        self._adapters_dirs = adapter_dirs
         self._prefill_rate: float | None = None
         self._adapters = AdapterSwitcher(
             self._llm, self.model_path, prefix_cache_bytes, adapter_dirs, cache_dir
@@ -118,6 +120,17 @@ class Engine:
     @property
     def architecture(self) -> str:
         return str(self._llm.metadata.get("general.architecture", ""))
+
+    @property
+    def info(self) -> EngineInfo:
+        from desktop.adapters import discover
+
+        return EngineInfo(
+            model=self.model_path.name,
+            context=self.n_ctx,
+            where=LOCAL,
+            adapters=tuple(i.name for i in discover(self._adapters_dirs)),
+        )
 
     @property
     def llama(self) -> llama_cpp.Llama:
