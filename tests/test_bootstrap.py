@@ -65,7 +65,7 @@ def test_extras_accumulate_so_actions_do_not_fight(bootstrap, monkeypatch) -> No
     assert calls == []
 
 
-def test_llama_server_is_built_once_from_the_pinned_sources(bootstrap, monkeypatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_llama_server_is_built_once(bootstrap, monkeypatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
     calls: list[list[str]] = []
     cache = tmp_path / "cache"
     source = cache / "llama_cpp_python-0.3.36" / "vendor" / "llama.cpp" / "tools" / "server"
