@@ -41,7 +41,12 @@ def check_embedder(library: Library, embedder: Embedder, record: bool) -> None:
     """
     bound = library.embedder()
     if bound is not None and bound != (embedder.model_id, embedder.dim):
-        return  # the library's own check names both models (Library.bind_embedder)
+        raise LibraryError(
+            f"library {library.path} was indexed with embedder {bound[0]} ({bound[1]} "
+            f"dimensions), but Folio is set to use {embedder.model_id} ({embedder.dim}). "
+            f"Vectors of two embedders cannot be mixed: switch the embedder back, or re-index "
+            "the library with this one (`folio rebuild`, which keeps the old file)."
+        )
     mine = fingerprint(embedder)
     theirs = recorded(library)
     if theirs is None:
