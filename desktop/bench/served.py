@@ -98,7 +98,9 @@ def bench_served(
     from desktop.session import Session
 
     base = bench_config(library, threads)
-    base = base.with_settings(base.settings.with_changes(max_answer_tokens=max_tokens))
+    base = base.with_settings(
+        base.settings.with_changes(max_answer_tokens=max_tokens, engine_url="", engine_model="")
+    )
     with Session(base) as s:
         s.indexer.index([workload.folder])
     served = base.with_settings(base.settings.with_changes(engine_url=url))

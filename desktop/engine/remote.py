@@ -11,8 +11,10 @@ adapter's own model name on vLLM and Ollama.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import socket
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path, PurePath
@@ -243,12 +245,20 @@ class RemoteEngine:
 
 
 def _close_on_cancel(cancel: CancelToken, done: threading.Event, response: httpx.Response) -> None:
-    """Close `response` as soon as `cancel` is set, unless the stream ended first: a server
-    reading a long prompt sends nothing, and only a closed connection tells it to stop."""
+    """Shut the connection down as soon as `cancel` is set, unless the stream ended first: a
+    server reading a long prompt sends nothing, and only a closed connection tells it to stop.
+
+    A shutdown, not a close: closing a socket that another thread is waiting on neither
+    wakes that thread nor tells the server (Linux keeps it open until the wait ends); a
+    shutdown sends the server a FIN and ends the wait at once.
+    """
     while not done.is_set():
         if cancel.wait(0.05):
-            if not done.is_set():
-                response.close()
+            stream = response.extensions.get("network_stream")
+            sock = stream.get_extra_info("socket") if stream is not None else None
+            if sock is not None and not done.is_set():
+                with contextlib.suppress(OSError):  # already closed: nothing to stop
+                    sock.shutdown(socket.SHUT_RDWR)
             return
 
 
