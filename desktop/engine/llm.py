@@ -29,6 +29,7 @@ from desktop.engine.prefix_cache import forget_all
 from desktop.errors import ModelError
 
 DEFAULT_PREFIX_CACHE_BYTES = 64 * 2**20
+REPEAT_PENALTY = 1.1
 MIN_TIMED_BATCH = 32  # shorter prompt batches say little about the prefill speed
 
 log = logging.getLogger(__name__)
@@ -53,6 +54,8 @@ class Engine:
         prefix_cache_bytes: bound on the saved system-prompt states, one per adapter set.
         adapter_dirs: folders where adapters named in `set_adapters` are looked for.
         cache_dir: where the model's tensor layout is cached between runs (None: memory).
+        repeat_penalty: llama.cpp's repeat penalty over the last 64 generated tokens (1.0:
+            none; the HTTP engine's comparison tests set it).
     """
 
     def __init__(
@@ -65,8 +68,10 @@ class Engine:
         prefix_cache_bytes: int = DEFAULT_PREFIX_CACHE_BYTES,
         adapter_dirs: AdapterDirs = (),
         cache_dir: Path | None = None,
+        repeat_penalty: float = REPEAT_PENALTY,
     ) -> None:
         self.model_path = Path(model_path)
+        self.repeat_penalty = repeat_penalty
         if not self.model_path.is_file():
             raise ModelError(f"model file not found: {self.model_path}")
         if gpu_layers < ALL_LAYERS:
@@ -157,7 +162,7 @@ class Engine:
             messages=chat,
             max_tokens=max_tokens,
             temperature=temperature,
-            repeat_penalty=1.1,
+            repeat_penalty=self.repeat_penalty,
             stream=True,
         )
         if isinstance(stream, dict):  # only without stream=True

@@ -39,7 +39,10 @@ from desktop.errors import AdapterError, ServerError
 log = logging.getLogger(__name__)
 
 SEED = 0
-REPEAT_PENALTY = 1.1  # the local engine's (desktop/engine/llm.py)
+# The local engine's (desktop/engine/llm.py). llama-server applies it over the last 64 tokens
+# of the prompt and the answer, llama-cpp-python over the answer's only, so greedy answers
+# can part after a few tokens (docs/server.md: how often and how far).
+REPEAT_PENALTY = 1.1
 CHARS_PER_TOKEN = 4  # the estimate where the server cannot count tokens
 
 
@@ -58,10 +61,17 @@ class RemoteEngine:
     Args:
         endpoint: the server, model and key.
         info: what the server offers (None: asked now, which checks the connection).
+        repeat_penalty: sent with every request (1.0: none).
     """
 
-    def __init__(self, endpoint: Endpoint, info: ServerInfo | None = None) -> None:
+    def __init__(
+        self,
+        endpoint: Endpoint,
+        info: ServerInfo | None = None,
+        repeat_penalty: float = REPEAT_PENALTY,
+    ) -> None:
         self.endpoint = endpoint
+        self.repeat_penalty = repeat_penalty
         self._client = endpoint.client()
         try:
             self.server = info or probe(endpoint, self._client)
@@ -80,7 +90,7 @@ class RemoteEngine:
     @property
     def info(self) -> EngineInfo:
         return EngineInfo(
-            model=self.server.model,
+            model=PurePath(self.server.model).name,  # llama-server's id is the file's path
             context=self.server.context,
             where=self.endpoint.where,
             adapters=tuple(a.name for a in self.server.adapters),
@@ -112,7 +122,7 @@ class RemoteEngine:
             "stream": True,
         }
         if self.server.kind == "llama-server":
-            body["repeat_penalty"] = REPEAT_PENALTY
+            body["repeat_penalty"] = self.repeat_penalty
             body["cache_prompt"] = True
             scales = {a.id: s for a, s in self._active}
             body["lora"] = [
@@ -121,7 +131,7 @@ class RemoteEngine:
                 if a.id is not None
             ]
         else:
-            body["repetition_penalty"] = REPEAT_PENALTY  # vLLM's name; others ignore it
+            body["repetition_penalty"] = self.repeat_penalty  # vLLM's name; others ignore it
             by_model = [a for a, _ in self._active if a.id is None]
             if by_model:
                 body["model"] = by_model[0].name
