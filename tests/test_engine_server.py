@@ -194,8 +194,9 @@ def test_folio_ask_through_the_server_beside_local(
             f"{there['answer']!r}"
         )
         assert there["adapters"] == here["adapters"]
-        assert "42" in here["answer"] and "42" in there["answer"]
         assert there["tokens"] > 0 and there["found"] == here["found"]
+        if not adapters:
+            assert "42" in here["answer"] and "42" in there["answer"]
 
 
 def test_folio_engines_test_shows_model_context_and_adapters(
