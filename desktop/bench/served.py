@@ -10,6 +10,8 @@ first token (retrieval included), with the machine's load before and after.
 
 from __future__ import annotations
 
+import json
+import logging
 import os
 import threading
 import time
@@ -20,6 +22,8 @@ from desktop.bench.workload import Workload
 from desktop.config import Config
 from desktop.evaluate.naive import bench_config
 from desktop.evaluate.stats import summarize
+
+log = logging.getLogger(__name__)
 
 
 def _load() -> list[float]:
@@ -108,7 +112,11 @@ def bench_served(
     for name, config in (("local", base), ("server", served)):
         if name == "local" and not local:
             continue
-        results[name] = [run_clients(config, workload.questions, n) for n in clients]
+        results[name] = []
+        for n in clients:
+            row = run_clients(config, workload.questions, n)
+            results[name].append(row)
+            log.info("served bench %s: %s", name, json.dumps(row))
     return results
 
 
