@@ -9,7 +9,7 @@ needs a count close to the server model's, and never a round trip per chunk.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
+from pathlib import Path, PurePath
 
 import numpy as np
 from tokenizers import Tokenizer
@@ -40,8 +40,9 @@ class RemoteEmbedder(Embedder):
         try:
             model = endpoint.model or self._served_model()
             self.model = model
-            # Recorded in the library: the server's model, wherever it is served from.
-            self.model_id = f"server:{model}"
+            # Recorded in the library: the server's model (llama-server's id is the file's
+            # path: its name), wherever it is served from.
+            self.model_id = f"server:{PurePath(model).name}"
             self.dim = int(self._vectors([PROBE_TEXT]).shape[1])
         except BaseException:
             self._client.close()
