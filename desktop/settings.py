@@ -58,6 +58,14 @@ class Settings:
     # citations and refusals together (same benchmark).
     style: str = ""
     style_scale: float = 1.0
+    # A serving engine (docs/server.md): "" answers on this computer (the default). Its API
+    # key is kept in the OS keyring (desktop/engine/secrets.py), never here.
+    engine_url: str = ""
+    engine_model: str = ""  # "" = the model the server serves
+    # Embeddings through a server's /v1/embeddings ("" = the local embedding model). A library
+    # records the embedder of its vectors and refuses another (desktop/embed/fingerprint.py).
+    embedding_url: str = ""
+    embedding_server_model: str = ""
 
     def __post_init__(self) -> None:
         if not is_theme(self.theme):
@@ -93,6 +101,9 @@ class Settings:
             raise ValueError("parse workers must be 0 (automatic) to 16")
         if not 0.0 <= self.style_scale <= 2.0:
             raise ValueError("the style's strength must be between 0 and 2")
+        for url in (self.engine_url, self.embedding_url):
+            if url and not url.startswith(("http://", "https://")):
+                raise ValueError("the engine URL must start with http:// or https://")
 
     def with_changes(self, **changes: Any) -> Settings:
         """A copy with some values changed (checked like any new Settings)."""

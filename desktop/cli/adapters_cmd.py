@@ -159,6 +159,9 @@ def apply_adapter_args(session: Session, specs: Sequence[str]) -> None:
     repeated = sorted({n for n in names if names.count(n) > 1})
     if repeated:
         raise AdapterError(f"adapter given more than once: {', '.join(repeated)}")
+    if session.settings.engine_url:  # the server's adapters: it checks the names itself
+        session.engine.set_adapters(parsed)
+        return
     known = {info.name for info in discover(session.locations.adapter_dirs)}
     for name in names:
         if name not in known and not (

@@ -11,6 +11,7 @@ from tqdm import tqdm
 
 from desktop.cli import library_view
 from desktop.cli.common import Subcommands, print_json, session_for
+from desktop.cli.engines_cmd import add_engine_option, apply_engine_option
 from desktop.errors import FolioError, LibraryError
 from desktop.library.indexer import Indexer, IndexProgress, IndexReport
 from desktop.library.modes import MODES
@@ -57,6 +58,7 @@ def add_parser(sub: Subcommands) -> None:
         "Style setting; 'none' for the model's own style)",
     )
     p.add_argument("--json", action="store_true")
+    add_engine_option(p)
     p.set_defaults(func=cmd_ask, answer_mode=None)
 
     p = sub.add_parser("status", help="folders, documents, chunks, failed and skipped files")
@@ -187,7 +189,9 @@ def cmd_ask(args: argparse.Namespace) -> int:
     with session_for(args) as s:
         if args.adapter and args.answer_mode == "quote":
             raise FolioError("--adapter styles what the model writes: it cannot go with --quote")
-        mode = "write" if args.adapter else args.answer_mode
+        # An adapter, or a server's model, is asked for to write the answer.
+        served = args.engine is not None and args.engine.strip().lower() != "local"
+        mode = "write" if (args.adapter or (served and not args.answer_mode)) else args.answer_mode
         if args.mode or mode:
             s.configure(
                 s.settings.with_changes(
@@ -195,6 +199,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
                     answer_mode=mode or s.settings.answer_mode,
                 )
             )
+        apply_engine_option(s, args)
         if args.adapter:
             from desktop.cli.adapters_cmd import apply_adapter_args
 

@@ -22,6 +22,7 @@ from desktop.errors import ModelError
 from desktop.rag.prompt import SYSTEM_PROMPT
 from desktop.session import Session
 from desktop.train.sidecar import effect_line
+from desktop.ui.engine_rows import server_rows
 from desktop.ui.qtcompat import emit
 from desktop.ui.workers import user_message
 
@@ -36,6 +37,8 @@ class ModelInfo(TypedDict, total=False):
     name: str
     path: str
     load_s: float
+    where: str  # where answers are computed: "This computer" or "server: HOST"
+    scalable: bool  # False: the engine applies adapters on or off, with no strength
 
 
 class AppliedAdapter(TypedDict):
@@ -113,11 +116,14 @@ class ChatWorker(QObject):
             started = time.perf_counter()
             self.engine = self.session.engine
             _ = self.session.answerer  # the searcher and the embedder load now, too
+            about = self.engine.info
             self.model_info = {
                 "id": model_id,
-                "name": name,
+                "name": about.model if self.session.settings.engine_url else name,
                 "path": str(self.engine.model_path),
                 "load_s": round(time.perf_counter() - started, 2),
+                "where": about.where,
+                "scalable": about.scalable,
             }
         except BaseException as exc:  # noqa: BLE001 - shown in the window, never raised
             self.engine = None
@@ -195,6 +201,9 @@ class ChatWorker(QObject):
             return
         where = self.session.locations
         rows: list[AdapterRow] = []
+        if self.session.settings.engine_url:  # the adapters the server holds
+            emit(self.adapters_listed, server_rows(self.engine.info, where.adapter_dirs))
+            return
         try:
             for info in discover(where.adapter_dirs):
                 verdict = check_compatibility(info, self.engine.model_path, where.cache_dir)

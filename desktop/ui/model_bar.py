@@ -242,10 +242,15 @@ class ModelBar(QWidget):
         self._update_scale_enabled()
         self._apply_timer.start()
 
+    def set_scalable(self, scalable: bool) -> None:
+        """False where the engine applies an adapter with no strength (vLLM, Ollama)."""
+        self._scalable = scalable
+        self._update_scale_enabled()
+
     def _update_scale_enabled(self) -> None:
         writes = self.answer_mode() == "write"
         self.adapter_combo.setEnabled(writes)
-        on = writes and self.selected_adapter() is not None
+        on = writes and self.selected_adapter() is not None and getattr(self, "_scalable", True)
         self.scale.setEnabled(on)
         self.scale_label.setEnabled(on)
 

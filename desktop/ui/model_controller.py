@@ -96,7 +96,8 @@ class ModelController(QObject):
 
     def _on_model_ready(self, info: ModelInfo) -> None:
         self.model_info = info
-        self.bar.set_status(f"Ready · {info.get('name', '')}")
+        self.bar.set_scalable(info.get("scalable", True))
+        self.bar.set_status(f"Ready · {info.get('name', '')} · {info.get('where', '')}")
         emit(self.model_ready, info)
 
     def _on_model_failed(self, message: str) -> None:
@@ -129,7 +130,8 @@ class ModelController(QObject):
         style = ", ".join(f"{a['name']} ×{a['scale']:.2f}" for a in adapters)
         if self.model_info:
             name = self.model_info.get("name", "")
-            self.bar.set_status(f"Ready · {name}" + (f" · {style}" if style else ""))
+            where = self.model_info.get("where", "")
+            self.bar.set_status(f"Ready · {name} · {where}" + (f" · {style}" if style else ""))
         emit(self.adapters_changed, adapters)
 
     def _on_adapter_failed(self, message: str) -> None:
