@@ -52,7 +52,7 @@ def test_window_answers_through_a_server_and_survives_its_death(  # type: ignore
     require_binary()
     server = start_server(chat_model_path, tmp_path / "server.log", key=None)
     try:
-        settings = Settings(max_answer_tokens=48, k=3, engine_url=server.url)
+        settings = Settings(max_answer_tokens=48, k=3, engine_url=server.url, answer_mode="write")
         w = open_window(Session(Config.resolve(settings, Locations.from_environment())))
         assert "This computer (server)" in w.model_bar.status.text()
         assert w.models.model_info["where"] == "This computer (server)"
