@@ -4,7 +4,7 @@ answer (`AnswerMode`: quoting is the default, desktop/rag/quote.py says why)."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from desktop.cancel import CancelToken
@@ -164,16 +164,8 @@ class Answerer:
             *history,
             {"role": "user", "content": user_message(question, self._prompt(question, passages))},
         ]
-        pieces: list[str] = []
         stream = self.engine.stream_chat(messages, max_tokens=self.max_tokens, cancel=cancel)
-        for piece in stream:
-            if not pieces:
-                timings["first_token"] = (time.perf_counter() - started) * 1000
-            pieces.append(piece)
-            if on_token:
-                on_token(piece)
-        timings["total"] = (time.perf_counter() - started) * 1000
-        timings.setdefault("first_token", timings["total"])
+        pieces = collect_timed(stream, started, timings, on_token)
         raw = "".join(pieces).strip()
         stopped = cancel is not None and cancel.cancelled
         if stopped:  # a partial answer, as the user saw it: the [n] the check upholds
@@ -230,6 +222,26 @@ class Answerer:
         if self.budget is None:
             return passages
         return prompt_passages(question, passages, self.budget)
+
+
+def collect_timed(
+    stream: Iterable[str],
+    started: float,
+    timings: dict[str, float],
+    on_piece: Callable[[str], None] | None = None,
+) -> list[str]:
+    """Every piece of `stream`, passed on to `on_piece` as it comes; sets `timings`'
+    first_token and total (milliseconds since `started`, a perf_counter reading)."""
+    pieces: list[str] = []
+    for piece in stream:
+        if not pieces:
+            timings["first_token"] = (time.perf_counter() - started) * 1000
+        pieces.append(piece)
+        if on_piece:
+            on_piece(piece)
+    timings["total"] = (time.perf_counter() - started) * 1000
+    timings.setdefault("first_token", timings["total"])
+    return pieces
 
 
 def _not_found(
