@@ -10,7 +10,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from desktop.cli import library_view
-from desktop.cli.common import Subcommands, print_json, session_for
+from desktop.cli.common import Subcommands, print_json, session_for, show
 from desktop.cli.engines_cmd import add_engine_option, apply_engine_option
 from desktop.errors import FolioError, LibraryError
 from desktop.library.indexer import Indexer, IndexProgress, IndexReport
@@ -144,10 +144,7 @@ def cmd_index(args: argparse.Namespace) -> int:
             report = s.indexer.index(args.paths, progress=bar)
         finally:
             bar.close()
-        if args.json:
-            print_json(library_view.report_json(report))
-        else:
-            library_view.print_report(report)
+        show(args, report, library_view.report_json, library_view.print_report)
     return 0
 
 
@@ -253,11 +250,7 @@ def cmd_status(args: argparse.Namespace) -> int:
             return 1
         raise LibraryError(diagnosis.message())
     with s:
-        lib = s.library
-        if args.json:
-            print_json(library_view.status_json(lib))
-        else:
-            library_view.print_status(lib)
+        show(args, s.library, library_view.status_json, library_view.print_status)
     return 0
 
 

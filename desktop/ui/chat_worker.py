@@ -19,6 +19,7 @@ from desktop.adapters import AdapterInfo, check_compatibility, discover, install
 from desktop.cancel import CancelToken
 from desktop.engine.api import ChatEngine
 from desktop.errors import ModelError
+from desktop.rag.answer import Answer
 from desktop.rag.prompt import SYSTEM_PROMPT
 from desktop.session import Session
 from desktop.train.sidecar import effect_line
@@ -74,13 +75,13 @@ class ChatWorker(QObject):
     """Answers questions on its own thread. Drive it only through queued signals."""
 
     loading = Signal(str)  # what is being loaded, for the status bar
-    ready = Signal(object)  # dict: id, name, path of the loaded model
+    ready = Signal(ModelInfo)  # id, name, path of the loaded model
     model_failed = Signal(str)  # the model could not be loaded: why
     token = Signal(int, str)  # request id, piece of text
-    answered = Signal(int, object, object)  # request id, Answer, dict(model, adapters)
+    answered = Signal(int, Answer, AnswerInfo)  # request id, the answer, what wrote it
     failed = Signal(int, str)  # request id, message for the user
-    adapters_listed = Signal(object)  # list of dicts: name, info, ok, reason
-    adapters_applied = Signal(object)  # list of dicts: name, scale (empty: none)
+    adapters_listed = Signal(list)  # list[AdapterRow]
+    adapters_applied = Signal(list)  # list[AppliedAdapter] (empty: none)
     adapter_failed = Signal(str)
     adapter_added = Signal(str)  # the name of an adapter copied into the user's folder
 
@@ -234,7 +235,7 @@ class ChatWorker(QObject):
         emit(self.adapter_added, info.name)
         self.list_adapters()
 
-    @Slot(object)
+    @Slot(list)
     def set_adapters(self, choices: list[tuple[AdapterInfo, float]]) -> None:
         """Apply adapters (an empty list removes them) on the resident model, no reload."""
         if self.engine is None:

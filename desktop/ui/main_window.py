@@ -64,7 +64,7 @@ class MainWindow(QMainWindow):
     Raises LibraryError if the library file cannot be opened.
     """
 
-    settings_applied = Signal(object)
+    settings_applied = Signal(Settings)
     _apply_settings = Signal()
     _start = Signal()
 

@@ -26,13 +26,13 @@ log = logging.getLogger(__name__)
 class ModelController(QObject):
     """Connects the model bar to the chat worker and to model downloads."""
 
-    model_ready = Signal(object)  # model info, once the chat worker has loaded it
-    adapters_changed = Signal(object)  # the adapters now applied: [{"name", "scale"}]
+    model_ready = Signal(ModelInfo)  # once the chat worker has loaded it
+    adapters_changed = Signal(list)  # list[AppliedAdapter]: the adapters now applied
     model_switch = Signal(str)  # the user chose (or finished downloading) this model
     error = Signal(str, str)  # message, title
     notice = Signal(str)
 
-    _set_adapters = Signal(object)
+    _set_adapters = Signal(list)  # list[tuple[AdapterInfo, float]]
     _add_adapter = Signal(str)
 
     def __init__(self, bar: ModelBar, worker: ChatWorker, session: Session) -> None:
