@@ -21,6 +21,7 @@ from llama_cpp import llama_types
 
 from desktop.adapters import AdapterDirs
 from desktop.cancel import CancelToken
+from desktop.closing import Closeable
 from desktop.engine import llama_internals
 from desktop.engine.api import LOCAL, EngineInfo
 from desktop.engine.gpu import ALL_LAYERS
@@ -40,7 +41,7 @@ def default_threads() -> int:
     return max(1, min(8, os.cpu_count() or 1))
 
 
-class Engine:
+class Engine(Closeable):
     """A loaded chat model that streams replies using the chat template stored in its GGUF.
 
     Args:
@@ -284,12 +285,6 @@ class Engine:
 
     def close(self) -> None:
         self._llm.close()
-
-    def __enter__(self) -> Engine:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 def _content(event: llama_types.CreateChatCompletionStreamResponse) -> str:

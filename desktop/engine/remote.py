@@ -25,6 +25,7 @@ from httpx_sse import EventSource, SSEError
 
 from desktop.adapters import AdapterInfo, check_scale
 from desktop.cancel import CancelToken
+from desktop.closing import Closeable
 from desktop.engine.api import EngineInfo, Message
 from desktop.engine.endpoint import (
     Endpoint,
@@ -55,7 +56,7 @@ def adapter_name(ref: object) -> str:
     return str(ref)
 
 
-class RemoteEngine:
+class RemoteEngine(Closeable):
     """A chat engine on a server; one per thread, like the local one.
 
     Args:
@@ -246,12 +247,6 @@ class RemoteEngine:
 
     def close(self) -> None:
         self._client.close()
-
-    def __enter__(self) -> RemoteEngine:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 def _close_on_cancel(cancel: CancelToken, done: threading.Event, response: httpx.Response) -> None:
