@@ -312,6 +312,13 @@ def test_missing_model_is_explained_and_asking_says_why(qtbot) -> None:  # type:
     assert "Traceback" not in box.text()
     assert w.model_bar.status.text() == "No model loaded"
     assert w.model_bar.download_button.isVisibleTo(w)  # the fix is one click away
+    # Quoting (a new install's answers) needs no model: the question is answered.
+    with qtbot.waitSignal(w.chat.answer_finished, timeout=30_000) as quoted:
+        w.chat.send("Anything?")
+    assert not quoted.args[1].found  # an empty library: nothing to quote, and it says so
+    # Writing does: choosing Write and asking says why it cannot.
+    bar = w.model_bar
+    bar.answer_combo.setCurrentIndex(bar.answer_combo.findData("write"))
     with qtbot.waitSignal(w.chat.answer_failed, timeout=30_000) as failed:
         w.chat.send("Anything?")
     assert "not loaded" in failed.args[1]
