@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from desktop.library.passage import ChunkRecord, Citation
-from desktop.rag.quote import WEIGHTS, Weights, asks_for, choose, keyword_share
+from desktop.rag.quote import WEIGHTS, Weights, asks_for, choose, keyword_evidence
 from tests.fakes import HashingEmbedder
 
 LIGHTHOUSE = (
@@ -31,9 +31,9 @@ def test_what_a_question_asks_for() -> None:
     assert asks_for("Who was the last keeper?") is None
 
 
-def test_keyword_share_counts_the_question_content_words() -> None:
-    assert keyword_share("Who was the last keeper?", "The last keeper left in 1994.") == 1.0
-    assert keyword_share("Who was the last keeper?", "The light was automated.") == 0.0
+def test_keyword_evidence_counts_the_question_content_words() -> None:
+    assert keyword_evidence("Who was the last keeper?", "The last keeper left in 1994.")[1] == 1.0
+    assert keyword_evidence("Who was the last keeper?", "The light was automated.")[1] == 0.0
 
 
 def test_the_sentence_that_holds_what_is_asked_is_quoted_verbatim() -> None:

@@ -33,9 +33,8 @@ from desktop.rag.quote import (
     QUOTE_PASSAGES,
     WEIGHTS,
     Weights,
-    asks_for,
-    keyword_share,
     passage_sentences,
+    score,
 )
 
 ARTICLES, PARAGRAPHS, SEED = 48, 5, 7
@@ -112,16 +111,7 @@ def features(source: Path, work: Path, questions: int) -> Path:
 
 
 def _score(question: str, c: Row, w: Weights) -> float:
-    holds = asks_for(question)
-    text = str(c["text"])
-    typed = 0.0 if holds is None else (1.0 if holds.search(text) else -1.0)
-    return (
-        float(c["sim"])  # type: ignore[arg-type]
-        + w.keywords * keyword_share(question, text)
-        + w.passage * float(c["psim"])  # type: ignore[arg-type]
-        + w.rank * float(c["rank"])  # type: ignore[arg-type]
-        + w.answer_type * typed
-    )
+    return score(question, str(c["text"]), c["sim"], c["psim"], c["rank"], w)
 
 
 def best_per_question(

@@ -15,7 +15,6 @@ from desktop.rag.budget import (
     DEFAULT_BUDGET,
     Budget,
     budget_for,
-    content_words,
     prompt_passages,
     select_passages,
 )
@@ -29,7 +28,7 @@ from desktop.rag.prompt import (
     cited_numbers,
     user_message,
 )
-from desktop.rag.quote import choose
+from desktop.rag.quote import choose, keyword_evidence
 
 # Cosine similarities for MiniLM-class embedders, set on SciFact: with the best passage at
 # 0.36 or more, 99.7% of SciFact's test questions are answered while 78% of off-topic XQuAD
@@ -77,15 +76,6 @@ class Answer:
 # the question's content words, and at least two of them.
 MIN_KEYWORD_SHARE = 0.6
 MIN_KEYWORD_WORDS = 2
-
-
-def keyword_evidence(question: str, passage: str) -> tuple[int, float]:
-    """(how many, what share) of the question's content words the passage holds."""
-    wanted = set(content_words(question))
-    if not wanted:
-        return 0, 0.0
-    held = len(wanted & set(content_words(passage)))
-    return held, held / len(wanted)
 
 
 def relevant(hits: Sequence[Hit], question: str = "") -> list[Hit]:

@@ -75,10 +75,34 @@ def asks_for(question: str) -> re.Pattern[str] | None:
     return None
 
 
-def keyword_share(question: str, sentence: str) -> float:
-    """The share of the question's content words that `sentence` holds."""
+def keyword_evidence(question: str, passage: str) -> tuple[int, float]:
+    """(how many, what share) of the question's content words the passage holds."""
     wanted = set(content_words(question))
-    return len(wanted & set(content_words(sentence))) / len(wanted) if wanted else 0.0
+    if not wanted:
+        return 0, 0.0
+    held = len(wanted & set(content_words(passage)))
+    return held, held / len(wanted)
+
+
+def score(
+    question: str,
+    sentence: str,
+    similarity: float,
+    passage_similarity: float,
+    rank: int,
+    weights: Weights = WEIGHTS,
+) -> float:
+    """A candidate sentence's score (the module docstring's terms): what `choose` ranks
+    by, and what the tuning recipe (desktop/evaluate/quote_tuning.py) weighs."""
+    holds = asks_for(question)
+    typed = 0.0 if holds is None else (1.0 if holds.search(sentence) else -1.0)
+    return (
+        similarity
+        + weights.keywords * keyword_evidence(question, sentence)[1]
+        + weights.passage * passage_similarity
+        + weights.rank * rank
+        + weights.answer_type * typed
+    )
 
 
 @dataclass(frozen=True)
@@ -150,19 +174,10 @@ def choose(
         return None
     q = embedder.embed_query(question)
     sims = np.asarray(embedder.embed_many([s for _, _, s in pool])) @ np.asarray(q)
-    holds = asks_for(question)
-    scores = []
-    for (rank, _c, s), sim in zip(pool, sims, strict=True):
-        kw = keyword_share(question, s)
-        typed = 0.0 if holds is None else (1.0 if holds.search(s) else -1.0)
-        psim = similarities[rank] or 0.0
-        scores.append(
-            float(sim)
-            + weights.keywords * kw
-            + weights.passage * psim
-            + weights.rank * rank
-            + weights.answer_type * typed
-        )
+    scores = [
+        score(question, s, float(sim), similarities[rank] or 0.0, rank, weights)
+        for (rank, _c, s), sim in zip(pool, sims, strict=True)
+    ]
     best = int(np.argmax(scores))
     _, c, s = pool[best]
     start, end = _span(c.text, s)
