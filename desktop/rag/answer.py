@@ -18,7 +18,7 @@ from desktop.rag.budget import (
     prompt_passages,
     select_passages,
 )
-from desktop.rag.grounding import Grounded, Support, ground, with_mark
+from desktop.rag.grounding import Support, ground
 from desktop.rag.modes import AnswerMode
 from desktop.rag.prompt import (
     NOT_FOUND,
@@ -163,12 +163,13 @@ class Answerer:
             cited = [passages[n - 1] for n in cited_numbers(raw, len(passages)) if n in held]
             return Answer(raw, cited, passages, timings, len(pieces), stopped=True, model_text=raw)
         style = "- " if raw.lstrip().startswith("- ") else ""
-        g = ground(raw, passages, question, style)
-        if g.how == "quoted":  # nothing the model wrote held: quote as the Quote mode does
-            quote = choose(question, passages, [h.similarity for h in hits], self.searcher.embedder)
-            if quote is not None:
-                text = style + with_mark(quote.sentence, quote.passage.n, bool(style))
-                g = Grounded(text, [quote.passage], [quote.support], "quoted")
+        sims = [h.similarity for h in hits]
+
+        def quoted() -> Support | None:  # nothing the model wrote held: quote as Quote does
+            quote = choose(question, passages, sims, self.searcher.embedder)
+            return quote.support if quote is not None else None
+
+        g = ground(raw, passages, question, style, quoted)
         return Answer(
             g.text,
             g.cited,

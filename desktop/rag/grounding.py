@@ -20,7 +20,7 @@ left as it is.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from desktop.json_types import JSONObject
@@ -150,13 +150,20 @@ def _renumbered(body: str, n: int, bullet: bool) -> str:
 
 
 def ground(
-    answer: str, passages: Sequence[Citation], question: str, quote_style: str = ""
+    answer: str,
+    passages: Sequence[Citation],
+    question: str,
+    quote_style: str = "",
+    fallback: Callable[[], Support | None] | None = None,
 ) -> Grounded:
     """Check `answer`'s citations against `passages` (numbered 1..n as the model saw them).
 
     Args:
         quote_style: "- " to write a fallback quote as a bullet (the bullet style);
             otherwise it is written as a plain sentence.
+        fallback: chooses the sentence to quote when nothing the model wrote holds (the
+            answerer's quote choice); without one, or when it finds none, the sentence
+            sharing most of the question's words.
     """
     declines = is_decline(answer)
     if not passages or not answer.strip() or declines:
@@ -188,7 +195,9 @@ def ground(
         lines.append(line)
         support.append(best_sentence(words, by_n[n]))
     if not lines:
-        quote = best_sentence(set(content_words(question)), _best_passage(question, passages))
+        quote = (fallback() if fallback else None) or best_sentence(
+            set(content_words(question)), _best_passage(question, passages)
+        )
         text = quote_style + with_mark(quote.sentence, quote.n, bool(quote_style))
         return Grounded(text, [by_n[quote.n]], [quote], "quoted")
     text = "\n".join(lines) if any(p for p, _ in pieces) else " ".join(lines)
