@@ -59,3 +59,63 @@ def test_report_files(tmp_path: Path) -> None:
     assert "**MISSED**" in markdown(RESULTS)
     for name in ("latency_vs_size", "ttft_levers"):
         assert files[name].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def _served_row(engine: str, clients: int, p50: float, p95: float) -> dict[str, object]:
+    return {
+        "engine": engine,
+        "clients": clients,
+        "answers": 4 * clients,
+        "wall_s": 3.2,
+        "answers_per_s": 1.251,
+        "tokens_per_s": 34.43,
+        "load_before": [0.8, 1.2, 2.7],
+        "load_after": [1.84, 1.3, 2.7],
+        "first_token_ms": {"p50": p50, "p95": p95, "n": 4 * clients},
+    }
+
+
+SERVED = {
+    "rag_served": {
+        "workload": "sample",
+        "max_tokens": 64,
+        "url": "http://127.0.0.1:8089",
+        "local": [
+            _served_row("this computer", 1, 369.0, 745.0),
+            _served_row("this computer", 4, 1287.0, 2612.0),
+        ],
+        "server": [
+            _served_row("llama-server", 1, 341.0, 623.0),
+            {
+                **_served_row("llama-server", 4, 447.0, 1686.0),
+                "answers": 15,
+                "errors": ["ServerError: the server is overloaded (503)"],
+            },
+        ],
+    }
+}
+
+
+def test_the_served_rows_are_rendered_for_each_engine_and_client_count(tmp_path: Path) -> None:
+    text = write_report(SERVED, tmp_path)["markdown"].read_text()
+    assert "## Answering through http://127.0.0.1:8089 beside this computer" in text
+    rows = [line for line in text.splitlines() if line.startswith("| ") and "|---" not in line]
+    assert rows[1:] == [
+        "| this computer | 1 | 4 | 1.25 | 34.4 | 369 / 745 ms | 0.80 → 1.84 |",
+        "| this computer | 4 | 16 | 1.25 | 34.4 | 1,287 / 2,612 ms | 0.80 → 1.84 |",
+        "| llama-server | 1 | 4 | 1.25 | 34.4 | 341 / 623 ms | 0.80 → 1.84 |",
+        "| llama-server | 4 | 15 (some failed: ServerError: the server is overloaded (503)) "
+        "| 1.25 | 34.4 | 447 / 1,686 ms | 0.80 → 1.84 |",
+    ]
+    # Only the served part ran: no empty targets table above it.
+    assert "| target |" not in text
+
+
+def test_served_rows_without_an_engine_name_or_a_first_token() -> None:
+    """results.json from before the engine was named, and a run where nothing answered."""
+    old = SERVED["rag_served"]
+    row = {k: v for k, v in old["server"][0].items() if k not in ("engine", "first_token_ms")}
+    nothing = {**old, "local": [], "server": [{**row, "answers": 0}]}
+    text = markdown({**RESULTS, "rag_served": nothing})
+    assert "| search p50 ≤ 60 ms at 1M | 75 ms | 900 ms | **MISSED** |" in text
+    assert "| server | 1 | 0 | 1.25 | 34.4 | – | 0.80 → 1.84 |" in text

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from desktop.bench.served import engine_name
 from desktop.cancel import CancelToken
 from desktop.cli import main
 from desktop.engine.endpoint import Endpoint
@@ -98,6 +99,11 @@ def test_the_server_is_described(remote, server: Server) -> None:  # type: ignor
     assert set(info.adapters) == set(SHIPPED) and info.scalable
     assert info.where == "This computer (server)"
     assert remote.count_tokens("How many megawatts?") > 2
+
+
+def test_the_bench_report_names_each_engine(local, remote) -> None:  # type: ignore[no-untyped-def]
+    """`folio bench rag --engine`'s rows say which engine answered (desktop/bench/served.py)."""
+    assert (engine_name(local), engine_name(remote)) == ("this computer", "llama-server")
 
 
 def test_stop_ends_generation_on_the_server(remote, server: Server) -> None:  # type: ignore[no-untyped-def]

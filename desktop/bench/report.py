@@ -18,7 +18,7 @@ from desktop.json_types import JSON, JSONObject, as_object
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
-    from desktop.bench.results import BenchResults, SizeResult
+    from desktop.bench.results import BenchResults, ServedResult, ServedRow, SizeResult
 
 
 class Row(TypedDict):
@@ -176,17 +176,55 @@ def _fmt(value: float | None) -> str:
 
 
 def markdown(results: BenchResults) -> str:
-    """The targets table as Markdown (measured, naive from the same run, met or MISSED)."""
-    lines = [
-        "| target | measured | naive, same run | met |",
-        "| --- | --- | --- | --- |",
-    ]
-    for r in targets(results):
+    """The targets table as Markdown (measured, naive from the same run, met or MISSED), and
+    the served-engine table of `bench rag --engine` where it ran."""
+    rows = targets(results)
+    served = results.get("rag_served")
+    lines = []
+    if rows or not served:
+        lines += ["| target | measured | naive, same run | met |", "| --- | --- | --- | --- |"]
+    for r in rows:
         unit = f" {r['unit']}" if r["unit"] and r["unit"] != "×" else ("×" if r["unit"] else "")
         met = "met" if r["met"] else "**MISSED**"
         naive = "–" if r["naive"] is None else f"{_fmt(r['naive'])}{unit}"
         lines.append(f"| {r['target']} | {_fmt(r['measured'])}{unit} | {naive} | {met} |")
+    if served:
+        if lines:
+            lines.append("")
+        lines += served_markdown(served)
     return "\n".join(lines) + "\n"
+
+
+def served_markdown(served: ServedResult) -> list[str]:
+    """The lines of the served-engine table: each engine with 1 and N clients asking at once."""
+    lines = [
+        f"## Answering through {served['url']} beside this computer",
+        "",
+        f"{served['workload']} workload, up to {served['max_tokens']} tokens an answer.",
+        "",
+        "| engine | clients | answers | answers/s | tokens/s | first token p50 / p95 "
+        "| load before → after |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for part, default in (
+        (served.get("local", []), "this computer"),
+        (served.get("server", []), "server"),
+    ):
+        for row in part:
+            lines.append(_served_row(row, row.get("engine", default)))
+    return lines
+
+
+def _served_row(row: ServedRow, engine: str) -> str:
+    first = row.get("first_token_ms")
+    ttft = f"{first['p50']:,.0f} / {first['p95']:,.0f} ms" if first else "–"
+    load = f"{row['load_before'][0]:.2f} → {row['load_after'][0]:.2f}"
+    errors = row.get("errors")
+    failed = f" (some failed: {errors[0]})" if errors else ""
+    return (
+        f"| {engine} | {row['clients']} | {row['answers']}{failed} | {row['answers_per_s']:.2f} "
+        f"| {row['tokens_per_s']:.1f} | {ttft} | {load} |"
+    )
 
 
 def plots(results: BenchResults, out: Path) -> list[Path]:

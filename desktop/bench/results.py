@@ -118,12 +118,43 @@ class MemoryResult(TypedDict):
     load_1min: float
 
 
+class _ServedFigures(TypedDict):
+    clients: int
+    answers: int
+    wall_s: float
+    answers_per_s: float
+    tokens_per_s: float
+    load_before: list[float]
+    load_after: list[float]
+
+
+class ServedRow(_ServedFigures, total=False):
+    """One engine with `clients` clients asking at once (`desktop.bench.served.run_clients`)."""
+
+    engine: str  # "this computer", "llama-server" or "OpenAI-compatible server"
+    first_token_ms: Summary  # absent where no answer came back
+    errors: list[str]  # the first three failures, where any
+
+
+class _ServedParts(TypedDict):
+    workload: str
+    max_tokens: int
+    url: str
+
+
+class ServedResult(_ServedParts, total=False):
+    """`folio bench rag --engine URL`: this computer beside the server, 1 and N clients."""
+
+    local: list[ServedRow]
+    server: list[ServedRow]
+
+
 class BenchResults(TypedDict, total=False):
     """results.json: whichever parts of a `folio bench` run were measured."""
 
     load_at_start: list[float]
     rag: dict[str, RagResult]  # workload name -> result
-    rag_served: JSONObject  # `--engine URL`: desktop/bench/served.py
+    rag_served: ServedResult  # `--engine URL`: desktop/bench/served.py
     retrieval: RetrievalResult
     index: IndexResult
     startup: StartupResult

@@ -16,12 +16,16 @@ import os
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from desktop.bench.workload import Workload
 from desktop.config import Config
 from desktop.evaluate.naive import bench_config
 from desktop.evaluate.stats import summarize
+
+if TYPE_CHECKING:
+    from desktop.bench.results import ServedResult, ServedRow
+    from desktop.engine.api import ChatEngine
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +34,17 @@ def _load() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
 
 
-def run_clients(config: Config, questions: list[str], clients: int) -> dict[str, Any]:
+def engine_name(engine: ChatEngine) -> str:
+    """What a report calls this engine: "this computer", "llama-server" or another server."""
+    from desktop.engine.remote import RemoteEngine
+
+    if not isinstance(engine, RemoteEngine):
+        return "this computer"
+    kind = engine.server.kind
+    return kind if kind == "llama-server" else "OpenAI-compatible server"
+
+
+def run_clients(config: Config, questions: list[str], clients: int) -> ServedRow:
     """`clients` threads answer every question at once; their figures, pooled."""
     from desktop.session import Session
 
@@ -39,12 +53,15 @@ def run_clients(config: Config, questions: list[str], clients: int) -> dict[str,
     ttft: list[float] = []
     tokens: list[int] = []
     errors: list[str] = []
+    names: set[str] = set()
     lock = threading.Lock()
     ready = threading.Barrier(clients + 1)
 
     def client(n: int) -> None:
         try:
             answerer = session.answerer  # this thread's engine (and model, if local)
+            with lock:
+                names.add(engine_name(session.engine))
             ready.wait()
             order = questions[n % len(questions) :] + questions[: n % len(questions)]
             for q in order:
@@ -73,7 +90,7 @@ def run_clients(config: Config, questions: list[str], clients: int) -> dict[str,
         t.join()
     wall = time.perf_counter() - started
     session.close()
-    out: dict[str, Any] = {
+    out: ServedRow = {
         "clients": clients,
         "answers": len(ttft),
         "wall_s": round(wall, 2),
@@ -82,6 +99,8 @@ def run_clients(config: Config, questions: list[str], clients: int) -> dict[str,
         "load_before": load_before,
         "load_after": _load(),
     }
+    if names:
+        out["engine"] = " + ".join(sorted(names))
     if ttft:
         out["first_token_ms"] = summarize(ttft, 0)
     if errors:
@@ -97,7 +116,7 @@ def bench_served(
     max_tokens: int = 64,
     threads: int = 0,
     local: bool = True,
-) -> dict[str, Any]:
+) -> ServedResult:
     """Local and served answers over `workload`, for each client count in `clients`."""
     from desktop.session import Session
 
@@ -108,35 +127,16 @@ def bench_served(
     with Session(base) as s:
         s.indexer.index([workload.folder])
     served = base.with_settings(base.settings.with_changes(engine_url=url))
-    results: dict[str, Any] = {"workload": workload.name, "max_tokens": max_tokens, "url": url}
-    for name, config in (("local", base), ("server", served)):
-        if name == "local" and not local:
-            continue
-        results[name] = []
-        for n in clients:
-            row = run_clients(config, workload.questions, n)
-            results[name].append(row)
-            log.info("served bench %s: %s", name, json.dumps(row))
+    results: ServedResult = {"workload": workload.name, "max_tokens": max_tokens, "url": url}
+    if local:
+        results["local"] = _each(base, workload, clients)
+    results["server"] = _each(served, workload, clients)
     return results
 
 
-def markdown(results: dict[str, Any]) -> str:
-    """The served-engine table."""
-    lines = [
-        f"### Answers through {results['url']} beside this computer ({results['workload']}, "
-        f"{results['max_tokens']} tokens max)",
-        "",
-        "| engine | clients | answers | answers/s | tokens/s | TTFT p50 ms | TTFT p95 ms | "
-        "load before → after |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- |",
-    ]
-    for name in ("local", "server"):
-        for row in results.get(name, []):
-            t = row.get("first_token_ms", {})
-            lines.append(
-                f"| {name} | {row['clients']} | {row['answers']} | {row['answers_per_s']} | "
-                f"{row['tokens_per_s']} | {t.get('p50', '-')} | {t.get('p95', '-')} | "
-                f"{row['load_before'][0]} → {row['load_after'][0]} |"
-                + (f" errors: {row['errors'][0]}" if row.get("errors") else "")
-            )
-    return "\n".join(lines)
+def _each(config: Config, workload: Workload, clients: tuple[int, ...]) -> list[ServedRow]:
+    rows = []
+    for n in clients:
+        rows.append(run_clients(config, workload.questions, n))
+        log.info("served bench: %s", json.dumps(rows[-1]))
+    return rows

@@ -12,7 +12,7 @@ import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from desktop.cli.common import Subcommands, print_json
 from desktop.errors import FolioError
@@ -20,7 +20,7 @@ from desktop.errors import FolioError
 if TYPE_CHECKING:
     import numpy as np
 
-    from desktop.bench.results import BenchResults, RetrievalResult
+    from desktop.bench.results import BenchResults, RetrievalResult, ServedResult
     from desktop.bench.workload import Workload
 
 PARTS = ("rag", "retrieval", "index", "startup", "memory")
@@ -85,9 +85,11 @@ def _common(b: argparse.ArgumentParser) -> None:
     b.add_argument("--json", action="store_true", help="print one JSON object")
 
 
-def _served(args: argparse.Namespace, workload: Workload, libraries: Mapping[str, Path]) -> Any:
+def _served(
+    args: argparse.Namespace, workload: Workload, libraries: Mapping[str, Path]
+) -> ServedResult:
     """Local beside the server at --engine, 1 and --clients clients (desktop/bench/served.py)."""
-    from desktop.bench.served import bench_served, markdown
+    from desktop.bench.served import bench_served
     from desktop.cli.engines_cmd import warn_about
 
     if args.clients < 1:
@@ -95,10 +97,7 @@ def _served(args: argparse.Namespace, workload: Workload, libraries: Mapping[str
     warn_about(args.engine)
     counts = (1, args.clients) if args.clients > 1 else (1,)
     library = libraries[workload.name]
-    results = bench_served(workload, library, args.engine, counts, threads=args.threads)
-    if not args.json:
-        print(markdown(results))
-    return results
+    return bench_served(workload, library, args.engine, counts, threads=args.threads)
 
 
 def _work(args: argparse.Namespace) -> Path:
