@@ -63,7 +63,7 @@ class Settings:
     engine_url: str = ""
     engine_model: str = ""  # "" = the model the server serves
     # Embeddings through a server's /v1/embeddings ("" = the local embedding model). A library
-    # records the embedder of its vectors and refuses another (desktop/embed/fingerprint.py).
+    # records the embedder of its vectors and refuses another (desktop/library/fingerprint.py).
     embedding_url: str = ""
     embedding_server_model: str = ""
 

@@ -19,6 +19,8 @@ BINARY = ROOT / ".venv" / "bin" / "llama-server"
 ADAPTERS = ROOT / "models" / "adapters"
 SHIPPED = ("bullet-brief", "grounded")
 KEY = "folio-test-key"
+# The chat model's mean-pooled states at /v1/embeddings: the only GGUF setup provides offline.
+EMBEDDINGS = ("--embeddings", "--pooling", "mean")
 
 
 def require_binary() -> Path:

@@ -18,7 +18,7 @@ from desktop.paths import Locations
 from desktop.sample import QUESTIONS, make_corpus
 from desktop.session import Session
 from desktop.settings import Settings
-from tests.llama_server import Server, require_binary, start_server
+from tests.llama_server import EMBEDDINGS, Server, require_binary, start_server
 
 pytestmark = pytest.mark.slow
 
@@ -56,9 +56,7 @@ class LlamaMeanEmbedder(Embedder):
 def server(chat_model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     require_binary()
     log = tmp_path_factory.mktemp("embed-server") / "server.log"
-    running = start_server(
-        chat_model_path, log, adapters=(), key=None, extra=["--embeddings", "--pooling", "mean"]
-    )
+    running = start_server(chat_model_path, log, adapters=(), key=None, extra=EMBEDDINGS)
     yield running
     running.stop()
 

@@ -40,3 +40,22 @@ def test_a_session_with_another_embedder_refuses_to_search(fake_config: Config, 
     registry.register_embedder(HASHING_ID, lambda _c, _s: ReweightedEmbedder())
     with Session(fake_config, registry) as s, pytest.raises(LibraryError, match="re-index"):
         _ = s.searcher
+
+
+def test_a_library_with_nothing_in_it_takes_the_next_embedder(
+    fake_config: Config, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    """Opening a library binds it (the window searches it at start); choosing another
+    embedder before indexing anything must not be refused for vectors that do not exist."""
+    with Session(fake_config, fake_registry()) as s:
+        _ = s.searcher
+        assert s.library.embedder() == (HASHING_ID, 64)
+        other = HashingEmbedder(dim=32, model_id="server:other")
+        check_embedder(s.library, other, record=True)
+        assert s.library.embedder() is None and s.library.meta(KEY) is not None
+        s.library.bind_embedder(other.model_id, other.dim)
+        assert s.library.embedder() == ("server:other", 32)
+        s.indexer.index([make_corpus(tmp_path)])  # the first embedder takes it back, indexes
+        # ...and with passages stored, the other one is refused.
+        with pytest.raises(LibraryError, match="folio rebuild"):
+            check_embedder(s.library, other, record=False)

@@ -73,12 +73,16 @@ class Endpoint:
         """Where answers are computed, as the window shows it."""
         return "This computer (server)" if self.is_loopback else f"server: {self.host}"
 
-    def warnings(self) -> list[str]:
-        """What a person must hear before using this endpoint (empty for loopback)."""
+    def warnings(self, embeddings: bool = False) -> list[str]:
+        """What a person must hear before using this endpoint (empty for loopback) to answer,
+        or with `embeddings` to embed the documents and the questions."""
         if self.is_loopback:
             return []
         out = [
-            f"answers are computed on {self.host}: your questions and the passages of your "
+            f"your documents are embedded on {self.host}: the text of every passage you index, "
+            "and your questions, leave this computer"
+            if embeddings
+            else f"answers are computed on {self.host}: your questions and the passages of your "
             "documents leave this computer"
         ]
         if urlsplit(self.url).scheme == "http":

@@ -11,6 +11,7 @@ import numpy as np
 
 from desktop.embed.base import Embedder
 from desktop.errors import LibraryError
+from desktop.library import vectors as vector_index
 from desktop.library.store import Library
 
 FINGERPRINT_TEXT = "Folio fingerprints its embedder with this sentence about turbines and tea."
@@ -39,6 +40,15 @@ def check_embedder(library: Library, embedder: Embedder, record: bool) -> None:
     Raises:
         LibraryError: another embedder made the vectors; the message says how to re-index.
     """
+    mine = fingerprint(embedder)
+    if _bound_to_another(library, embedder, mine) and _holds_nothing(library):
+        # A library is bound when it is first opened, before anything is indexed into it:
+        # the embedder chosen next must not be refused for vectors that do not exist.
+        with library.db:
+            library.db.execute(
+                "DELETE FROM meta WHERE key IN ('embedding_model', 'embedding_dim', ?)", (KEY,)
+            )
+            vector_index.drop(library.db)
     bound = library.embedder()
     if bound is not None and bound != (embedder.model_id, embedder.dim):
         raise LibraryError(
@@ -47,7 +57,6 @@ def check_embedder(library: Library, embedder: Embedder, record: bool) -> None:
             f"Vectors of two embedders cannot be mixed: switch the embedder back, or re-index "
             "the library with this one (`folio rebuild`, which keeps the old file)."
         )
-    mine = fingerprint(embedder)
     theirs = recorded(library)
     if theirs is None:
         if record:
@@ -57,8 +66,7 @@ def check_embedder(library: Library, embedder: Embedder, record: bool) -> None:
                     (KEY, json.dumps([round(float(x), 6) for x in mine])),
                 )
         return
-    same = theirs.shape == mine.shape and float(np.dot(theirs, mine)) >= SAME
-    if not same:
+    if not _same(theirs, mine):
         cosine = float(np.dot(theirs, mine)) if theirs.shape == mine.shape else 0.0
         raise LibraryError(
             f"library {library.path} was indexed by another embedder than {embedder.model_id}, "
@@ -66,3 +74,22 @@ def check_embedder(library: Library, embedder: Embedder, record: bool) -> None:
             "Its vectors and this embedder's cannot be mixed: switch the embedder back, or "
             "re-index the library with this one (`folio rebuild`, which keeps the old file)."
         )
+
+
+def _same(theirs: np.ndarray, mine: np.ndarray) -> bool:
+    return theirs.shape == mine.shape and float(np.dot(theirs, mine)) >= SAME
+
+
+def _bound_to_another(library: Library, embedder: Embedder, mine: np.ndarray) -> bool:
+    bound, theirs = library.embedder(), recorded(library)
+    if bound is None:
+        return False
+    return bound != (embedder.model_id, embedder.dim) or not (theirs is None or _same(theirs, mine))
+
+
+def _holds_nothing(library: Library) -> bool:
+    """True if no passage and no vector was stored yet."""
+    row = library.db.execute("SELECT count(*) FROM chunks").fetchone()
+    if row and row[0]:
+        return False
+    return not (vector_index.exists(library.db) and vector_index.count(library.db))

@@ -59,6 +59,11 @@ def create(db: apsw.Connection, dim: int) -> None:
     )
 
 
+def drop(db: apsw.Connection) -> None:
+    """Remove the index (a library with no vectors, unbound from its embedder)."""
+    db.execute(f"DROP TABLE IF EXISTS {FLOATS}; DROP TABLE IF EXISTS {CODES};")
+
+
 def migrate_from_vec0(db: apsw.Connection) -> int:
     """Move the vectors of a schema-2 library out of its vec0 table; returns how many."""
     legacy = db.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (LEGACY_VEC0,)).fetchone()

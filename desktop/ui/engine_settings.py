@@ -1,5 +1,6 @@
 """Settings › Engine: where answers are computed (this computer, or a serving engine), the
-server's model and API key (kept in the OS keyring), and "Test connection"."""
+server's model and API key (kept in the OS keyring), "Test connection", and where passages
+are embedded (this computer, or a server's /v1/embeddings)."""
 
 from __future__ import annotations
 
@@ -23,24 +24,72 @@ from desktop.settings import Settings
 from desktop.ui.qtcompat import emit
 
 
-def _endpoint_warnings(url: str) -> list[str]:
+def _endpoint_warnings(url: str, embeddings: bool) -> list[str]:
     from desktop.engine.endpoint import Endpoint
 
     try:
-        return Endpoint(url).warnings()
+        return Endpoint(url).warnings(embeddings)
     except FolioError as exc:
         return [str(exc)]
 
 
+class ServerUrl:
+    """A server URL field with its warnings, and the consent that a server on another computer
+    needs (plain http:// to it gets a second warning).
+
+    Args:
+        url: the saved URL (consent given before stays given while it is unchanged).
+        consent: the check box's words, also quoted by the error when it is not ticked.
+        embeddings: word the first warning for a server that embeds, not one that answers.
+    """
+
+    def __init__(self, url: str, placeholder: str, consent: str, embeddings: bool) -> None:
+        self.line = QLineEdit(url)
+        self.line.setPlaceholderText(placeholder)
+        self.warning = QLabel()
+        self.warning.setObjectName("Warning")
+        self.warning.setWordWrap(True)
+        self.allow = QCheckBox(consent)
+        self._saved = url
+        self._embeddings = embeddings
+        self._needs_consent = False
+        self.line.textChanged.connect(self._update)
+        self._update()
+
+    def _update(self) -> None:
+        url = self.line.text().strip()
+        warnings = _endpoint_warnings(url, self._embeddings) if url else []
+        self.warning.setText("\n".join(f"⚠ {w[0].upper()}{w[1:]}." for w in warnings))
+        self.warning.setVisible(bool(warnings))
+        self._needs_consent = bool(warnings)
+        self.allow.setVisible(bool(warnings))
+        self.allow.setChecked(bool(warnings) and url == self._saved)
+
+    def value(self) -> str:
+        """The URL as entered; ValueError if a server on another computer was not confirmed."""
+        url = self.line.text().strip()
+        if url and self._needs_consent and not self.allow.isChecked():
+            raise ValueError(f"tick '{self.allow.text()}' to use a server on another computer")
+        return url
+
+
 class EngineBox(QGroupBox):
-    """The engine part of the Settings dialog."""
+    """The engine part of the Settings dialog: the server that answers, and the one that
+    embeds (each "" for this computer)."""
 
     tested = Signal(str)  # what "Test connection" found, or why it failed
 
     def __init__(self, settings: Settings, parent: QWidget | None = None) -> None:
         super().__init__("Engine", parent)
-        self.url = QLineEdit(settings.engine_url)
-        self.url.setPlaceholderText("empty: answer on this computer; or http://HOST:PORT")
+        self.server = ServerUrl(
+            settings.engine_url,
+            "empty: answer on this computer; or http://HOST:PORT",
+            "Send my questions and passages to this server",
+            embeddings=False,
+        )
+        self.url = self.server.line
+        self.warning = self.server.warning
+        self.allow_remote = self.server.allow
         self.model = QLineEdit(settings.engine_model)
         self.model.setPlaceholderText("the server's own model")
         self.key = QLineEdit()
@@ -52,10 +101,6 @@ class EngineBox(QGroupBox):
         if not secrets.has_keyring():
             self.key.setEnabled(False)
             self.keyring_note.setText(secrets.NO_KEYRING + ".")
-        self.allow_remote = QCheckBox("Send my questions and passages to this server")
-        self.warning = QLabel()
-        self.warning.setObjectName("Warning")
-        self.warning.setWordWrap(True)
         self.test_button = QPushButton("Test connection")
         self.test_button.clicked.connect(self.test_connection)
         self.result = QLabel()
@@ -64,6 +109,27 @@ class EngineBox(QGroupBox):
         row = QHBoxLayout()
         row.addWidget(self.test_button)
         row.addWidget(self.result, 1)
+        self.embedder = ServerUrl(
+            settings.embedding_url,
+            "empty: embed on this computer; or http://HOST:PORT (its /v1/embeddings)",
+            "Send my documents' passages to this server to be embedded",
+            embeddings=True,
+        )
+        self.embedding_url = self.embedder.line
+        self.embedding_url.setToolTip(
+            "An API key for this server: `folio engines key URL` (the key above is used where "
+            "both URLs are the same)"
+        )
+        self.embedding_model = QLineEdit(settings.embedding_server_model)
+        self.embedding_model.setPlaceholderText("the server's own model")
+        self.reindex_note = QLabel(
+            "⚠ A library keeps the vectors of one embedder. After this change, a library "
+            "indexed before refuses to search or index until it is re-indexed with the new "
+            "embedder (`folio rebuild`, which keeps the old file); a new library starts with it."
+        )
+        self.reindex_note.setObjectName("Warning")
+        self.reindex_note.setWordWrap(True)
+        self._embedder_saved = (settings.embedding_url, settings.embedding_server_model)
         form = QFormLayout(self)
         form.addRow("Server URL", self.url)
         form.addRow("Model", self.model)
@@ -72,29 +138,37 @@ class EngineBox(QGroupBox):
         form.addRow("", self.warning)
         form.addRow("", self.allow_remote)
         form.addRow("", row)
-        self._remote_before = settings.engine_url
-        self.url.textChanged.connect(self._update_warning)
-        self._update_warning()
+        form.addRow("Embeddings URL", self.embedding_url)
+        form.addRow("Embeddings model", self.embedding_model)
+        form.addRow("", self.embedder.warning)
+        form.addRow("", self.embedder.allow)
+        form.addRow("", self.reindex_note)
+        self.url.textChanged.connect(self._update_keyring_note)
+        self._update_keyring_note()
+        for field in (self.embedding_url, self.embedding_model):
+            field.textChanged.connect(self._update_reindex_note)
+        self._update_reindex_note()
 
-    def _update_warning(self) -> None:
-        url = self.url.text().strip()
-        warnings = _endpoint_warnings(url) if url else []
-        self.warning.setText("\n".join(f"⚠ {w[0].upper()}{w[1:]}." for w in warnings))
-        self.warning.setVisible(bool(warnings))
-        self._needs_consent = bool(warnings)
-        self.allow_remote.setVisible(bool(warnings))
-        self.allow_remote.setChecked(bool(warnings) and url == self._remote_before)
-        self.keyring_note.setVisible(bool(self.keyring_note.text()) and bool(url))
+    def _update_keyring_note(self) -> None:
+        shown = bool(self.keyring_note.text()) and bool(self.url.text().strip())
+        self.keyring_note.setVisible(shown)
+
+    def _embedder_entered(self) -> tuple[str, str]:
+        return (self.embedding_url.text().strip(), self.embedding_model.text().strip())
+
+    def _update_reindex_note(self) -> None:
+        self.reindex_note.setVisible(self._embedder_entered() != self._embedder_saved)
 
     def values(self) -> dict[str, str]:
-        """The engine settings as entered; ValueError if a remote server was not confirmed."""
-        url = self.url.text().strip()
-        if url and self._needs_consent and not self.allow_remote.isChecked():
-            raise ValueError(
-                "tick 'Send my questions and passages to this server' to use a server on "
-                "another computer"
-            )
-        return {"engine_url": url, "engine_model": self.model.text().strip()}
+        """The engine settings as entered; ValueError if a server on another computer was not
+        confirmed."""
+        url, embedding_url = self.server.value(), self.embedder.value()
+        return {
+            "engine_url": url,
+            "engine_model": self.model.text().strip(),
+            "embedding_url": embedding_url,
+            "embedding_server_model": self.embedding_model.text().strip(),
+        }
 
     def save_key(self) -> None:
         """Keep a newly typed key in the OS keyring (raises ServerError without one)."""
