@@ -163,6 +163,13 @@ def smoke(bundle: Path = BUNDLE) -> dict[str, object]:
 
         version = run("--version").stdout.strip()
         results["version"] = version
+        # API keys live in the OS keyring: the bundle must carry this platform's backend (an
+        # empty home has no keyring running, so "usable" is only reported).
+        keyrings = json.loads(run("engines", "keyring", "--json").stdout)
+        results["keyring"] = keyrings
+        wanted = {"win32": "Windows", "darwin": "macOS"}.get(sys.platform, "SecretService")
+        if wanted not in keyrings["carried"]:
+            raise SystemExit(f"smoke test failed: keyring backends carried: {keyrings}")
         docs = work / "docs"
         docs.mkdir()
         (docs / "turbine.txt").write_text(

@@ -82,6 +82,8 @@ def test_a_remote_server_warns_and_plain_http_warns_twice() -> None:
     assert len(https) == 1 and "leave this computer" in https[0]
     http = Endpoint("http://10.0.0.5:8000").warnings()
     assert len(http) == 2 and "not encrypted" in http[1]
+    embeds = Endpoint("http://10.0.0.5:8000").warnings(embeddings=True)
+    assert "every passage you index" in embeds[0] and embeds[1] == http[1]
 
 
 def test_the_api_key_never_shows_in_a_repr() -> None:
@@ -144,6 +146,23 @@ def test_without_a_keyring_the_alternative_is_said_plainly(no_keyring: None) -> 
     assert secrets.stored_key("http://127.0.0.1:8080") is None
     with pytest.raises(ServerError, match="FOLIO_ENGINE_API_KEY"):
         secrets.store_key("http://127.0.0.1:8080", "s3cret")
+
+
+def test_folio_engines_keyring_names_the_backend_and_those_carried(
+    memory_keyring: MemoryKeyring, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from keyring.backends import fail
+
+    from desktop.cli import main
+
+    assert main(["engines", "keyring", "--json"]) == 0
+    status = json.loads(capsys.readouterr().out)
+    assert status["backend"].endswith(".MemoryKeyring") and status["usable"] is True
+    # The packaged bundle's smoke test asks the same of the frozen app.
+    assert {"SecretService", "Windows", "macOS"} <= set(status["carried"])
+    keyring.set_keyring(fail.Keyring())  # the fixture puts the one before back
+    assert main(["engines", "keyring"]) == 0
+    assert "usable:   no: no OS keyring" in capsys.readouterr().out
 
 
 def test_the_session_builds_the_engine_the_settings_name(fake_config: Config) -> None:

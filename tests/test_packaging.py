@@ -96,6 +96,10 @@ def test_training_and_developer_tools_stay_out_of_the_bundle() -> None:
     spec = (ROOT / "packaging" / "folio.spec").read_text()
     assert 'collect_dynamic_libs("llama_cpp", destdir="llama_cpp/lib")' in spec
     assert "sqlite_vec" in spec and "copy_metadata" in spec
+    # keyring's backends load by entry point: the modules and keyring's metadata travel, and
+    # the smoke test asks the frozen app which backends it carries.
+    assert 'collect_submodules("keyring.backends")' in spec and '"keyring")' in spec
+    assert '"engines", "keyring", "--json"' in (ROOT / "packaging" / "build.py").read_text()
     launcher = (ROOT / "packaging" / "launcher.py").read_text()
     assert "freeze_support()" in launcher  # worker processes of the frozen app
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())

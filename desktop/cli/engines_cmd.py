@@ -1,5 +1,6 @@
-"""`folio engines test URL | key URL`: a serving engine (llama-server, vLLM, Ollama), and the
-`--engine URL` option that `folio ask` and `folio bench rag` share."""
+"""`folio engines test URL | key URL | keyring`: a serving engine (llama-server, vLLM,
+Ollama), the keyring that keeps its API key, and the `--engine URL` option that `folio ask`
+and `folio bench rag` share."""
 
 from __future__ import annotations
 
@@ -67,6 +68,9 @@ def add_parser(sub: Subcommands) -> None:
     k.add_argument("url")
     k.add_argument("--delete", action="store_true", help="forget the kept key")
     k.set_defaults(func=cmd_key)
+    r = esub.add_parser("keyring", help="which OS keyring keeps API keys here")
+    r.add_argument("--json", action="store_true")
+    r.set_defaults(func=cmd_keyring)
 
 
 def cmd_test(args: argparse.Namespace) -> int:
@@ -107,4 +111,17 @@ def cmd_key(args: argparse.Namespace) -> int:
         raise ServerError("no key given")
     secrets.store_key(url, key)
     print(f"key kept in the OS keyring for {url}")
+    return 0
+
+
+def cmd_keyring(args: argparse.Namespace) -> int:
+    from desktop.engine import secrets
+
+    status = secrets.keyring_status()
+    if args.json:
+        print_json(status)
+        return 0
+    print(f"keyring:  {status['backend']}")
+    print(f"usable:   {'yes' if status['usable'] else 'no: ' + secrets.NO_KEYRING}")
+    print(f"backends: {', '.join(status['carried']) or 'none'}")
     return 0

@@ -4,6 +4,7 @@ settings file, the library or the logs."""
 from __future__ import annotations
 
 import logging
+from typing import TypedDict
 
 import keyring
 from keyring.errors import KeyringError, NoKeyringError, PasswordDeleteError
@@ -27,6 +28,34 @@ def has_keyring() -> bool:
     except KeyringError:
         return False
     return not type(backend).__module__.startswith("keyring.backends.fail")
+
+
+class KeyringStatus(TypedDict):
+    backend: str  # module.class of the backend keyring chose
+    usable: bool
+    carried: list[str]  # the backends this Folio can load
+
+
+def keyring_status() -> KeyringStatus:
+    """Which keyring backend keeps keys here, whether it can, and the backends this Folio
+    carries (the `keyring.backends` entry points that import: a frozen bundle must carry
+    both the modules and keyring's metadata, or none is found)."""
+    from importlib.metadata import entry_points
+
+    carried = []
+    for entry in entry_points(group="keyring.backends"):
+        try:
+            entry.load()
+        except Exception as exc:  # noqa: BLE001 - a backend that fails to import is not carried
+            log.info("keyring backend %s does not import: %s", entry.name, exc)
+        else:
+            carried.append(entry.name)
+    try:
+        backend = keyring.get_keyring()
+        name = f"{type(backend).__module__}.{type(backend).__name__}"
+    except KeyringError as exc:
+        name = f"none ({exc})"
+    return {"backend": name, "usable": has_keyring(), "carried": sorted(carried)}
 
 
 def store_key(url: str, key: str) -> None:
