@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QPushButton,
+    QVBoxLayout,
     QWidget,
 )
 
@@ -33,17 +34,32 @@ def _endpoint_warnings(url: str, embeddings: bool) -> list[str]:
         return [str(exc)]
 
 
-class ServerUrl:
+# What each kind of server field says: its placeholder, and the consent a server on another
+# computer needs (quoted again by the error when it is not given).
+_WORDS = {
+    False: (
+        "empty: answer on this computer; or http://HOST:PORT",
+        "Send my questions and passages to this server",
+    ),
+    True: (
+        "empty: embed on this computer; or http://HOST:PORT (its /v1/embeddings)",
+        "Send my documents' passages to this server to be embedded",
+    ),
+}
+
+
+class ServerUrl(QWidget):
     """A server URL field with its warnings, and the consent that a server on another computer
     needs (plain http:// to it gets a second warning).
 
     Args:
         url: the saved URL (consent given before stays given while it is unchanged).
-        consent: the check box's words, also quoted by the error when it is not ticked.
-        embeddings: word the first warning for a server that embeds, not one that answers.
+        embeddings: a server that embeds the documents, not one that answers.
     """
 
-    def __init__(self, url: str, placeholder: str, consent: str, embeddings: bool) -> None:
+    def __init__(self, url: str, embeddings: bool) -> None:
+        super().__init__()
+        placeholder, consent = _WORDS[embeddings]
         self.line = QLineEdit(url)
         self.line.setPlaceholderText(placeholder)
         self.warning = QLabel()
@@ -53,6 +69,10 @@ class ServerUrl:
         self._saved = url
         self._embeddings = embeddings
         self._needs_consent = False
+        column = QVBoxLayout(self)
+        column.setContentsMargins(0, 0, 0, 0)
+        for part in (self.line, self.warning, self.allow):
+            column.addWidget(part)
         self.line.textChanged.connect(self._update)
         self._update()
 
@@ -73,20 +93,15 @@ class ServerUrl:
         return url
 
 
-class EngineBox(QGroupBox):
+class EngineBox(QWidget):
     """The engine part of the Settings dialog: the server that answers, and the one that
-    embeds (each "" for this computer)."""
+    embeds (each empty for this computer)."""
 
     tested = Signal(str)  # what "Test connection" found, or why it failed
 
     def __init__(self, settings: Settings, parent: QWidget | None = None) -> None:
-        super().__init__("Engine", parent)
-        self.server = ServerUrl(
-            settings.engine_url,
-            "empty: answer on this computer; or http://HOST:PORT",
-            "Send my questions and passages to this server",
-            embeddings=False,
-        )
+        super().__init__(parent)
+        self.server = ServerUrl(settings.engine_url, embeddings=False)
         self.url = self.server.line
         self.warning = self.server.warning
         self.allow_remote = self.server.allow
@@ -109,16 +124,18 @@ class EngineBox(QGroupBox):
         row = QHBoxLayout()
         row.addWidget(self.test_button)
         row.addWidget(self.result, 1)
-        self.embedder = ServerUrl(
-            settings.embedding_url,
-            "empty: embed on this computer; or http://HOST:PORT (its /v1/embeddings)",
-            "Send my documents' passages to this server to be embedded",
-            embeddings=True,
-        )
+        answers = QGroupBox("Engine")
+        form = QFormLayout(answers)
+        form.addRow("Server URL", self.server)
+        form.addRow("Model", self.model)
+        form.addRow("API key", self.key)
+        form.addRow("", self.keyring_note)
+        form.addRow("", row)
+        self.embedder = ServerUrl(settings.embedding_url, embeddings=True)
         self.embedding_url = self.embedder.line
         self.embedding_url.setToolTip(
-            "An API key for this server: `folio engines key URL` (the key above is used where "
-            "both URLs are the same)"
+            "An API key for this server: `folio engines key URL` (the Engine's key is used "
+            "where both URLs are the same)"
         )
         self.embedding_model = QLineEdit(settings.embedding_server_model)
         self.embedding_model.setPlaceholderText("the server's own model")
@@ -130,19 +147,15 @@ class EngineBox(QGroupBox):
         self.reindex_note.setObjectName("Warning")
         self.reindex_note.setWordWrap(True)
         self._embedder_saved = (settings.embedding_url, settings.embedding_server_model)
-        form = QFormLayout(self)
-        form.addRow("Server URL", self.url)
-        form.addRow("Model", self.model)
-        form.addRow("API key", self.key)
-        form.addRow("", self.keyring_note)
-        form.addRow("", self.warning)
-        form.addRow("", self.allow_remote)
-        form.addRow("", row)
-        form.addRow("Embeddings URL", self.embedding_url)
-        form.addRow("Embeddings model", self.embedding_model)
-        form.addRow("", self.embedder.warning)
-        form.addRow("", self.embedder.allow)
+        embeddings = QGroupBox("Embeddings")
+        form = QFormLayout(embeddings)
+        form.addRow("Server URL", self.embedder)
+        form.addRow("Model", self.embedding_model)
         form.addRow("", self.reindex_note)
+        column = QVBoxLayout(self)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.addWidget(answers)
+        column.addWidget(embeddings)
         self.url.textChanged.connect(self._update_keyring_note)
         self._update_keyring_note()
         for field in (self.embedding_url, self.embedding_model):
