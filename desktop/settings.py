@@ -11,6 +11,7 @@ from typing import Any, Literal, TypeGuard
 
 from desktop.library.modes import MODES, Mode, is_mode
 from desktop.rag.modes import ANSWER_MODES, AnswerMode, is_answer_mode
+from desktop.ranges import Range, check_ranges
 
 log = logging.getLogger(__name__)
 
@@ -20,6 +21,20 @@ THEMES: tuple[Theme, ...] = ("system", "light", "dark")
 
 def is_theme(value: object) -> TypeGuard[Theme]:
     return value in THEMES
+
+
+# The numbers a user sets, each with its range (the Settings dialog offers the same).
+RANGES = {
+    "chunk_tokens": Range(32, 512, "chunk size", " tokens"),
+    "k": Range(1, 20, "passages per answer"),
+    "max_answer_tokens": Range(1, 4096, "the answer length", " tokens"),
+    "parse_timeout_s": Range(1, 3600, "the parse time limit", " seconds"),
+    "parse_memory_mb": Range(256, 65536, "the parse memory limit", " MB"),
+    "max_file_mb": Range(1, 65536, "the file size limit", " MB"),
+    "max_text_mb": Range(1, 4096, "the text size limit", " MB"),
+    "parse_workers": Range(0, 16, "parse workers", zero="automatic"),
+    "style_scale": Range(0, 2, "the style's strength"),
+}
 
 
 @dataclass(frozen=True)
@@ -74,12 +89,9 @@ class Settings:
             raise ValueError(f"search mode must be one of {MODES}")
         if not is_answer_mode(self.answer_mode):
             raise ValueError(f"the answer mode must be one of {ANSWER_MODES}")
-        if not 32 <= self.chunk_tokens <= 512:
-            raise ValueError("chunk size must be between 32 and 512 tokens")
+        check_ranges(self, RANGES)
         if not 0 <= self.chunk_overlap < self.chunk_tokens // 2:
             raise ValueError("chunk overlap must be below half the chunk size")
-        if not 1 <= self.k <= 20:
-            raise ValueError("passages per answer must be between 1 and 20")
         if self.threads < 0:
             raise ValueError("threads must be 0 (automatic) or more")
         if (
@@ -87,20 +99,6 @@ class Settings:
             and not self.gpu_layers.strip().lstrip("-").isdigit()
         ):
             raise ValueError("GPU layers must be 'auto' or a whole number")
-        if not 1 <= self.max_answer_tokens <= 4096:
-            raise ValueError("the answer length must be between 1 and 4096 tokens")
-        if not 1 <= self.parse_timeout_s <= 3600:
-            raise ValueError("the parse time limit must be between 1 and 3600 seconds")
-        if not 256 <= self.parse_memory_mb <= 65536:
-            raise ValueError("the parse memory limit must be between 256 and 65536 MB")
-        if not 1 <= self.max_file_mb <= 65536:
-            raise ValueError("the file size limit must be between 1 and 65536 MB")
-        if not 1 <= self.max_text_mb <= 4096:
-            raise ValueError("the text size limit must be between 1 and 4096 MB")
-        if not 0 <= self.parse_workers <= 16:
-            raise ValueError("parse workers must be 0 (automatic) to 16")
-        if not 0.0 <= self.style_scale <= 2.0:
-            raise ValueError("the style's strength must be between 0 and 2")
         for url in (self.engine_url, self.embedding_url):
             if url and not url.startswith(("http://", "https://")):
                 raise ValueError("the engine URL must start with http:// or https://")

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TypedDict, cast
 
 from desktop.json_types import attributes, known_fields
+from desktop.ranges import Range, check_ranges
 
 # Adapter names become file names and dropdown labels; llama.cpp never sees them.
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}$")
@@ -20,6 +21,11 @@ NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}$")
 ATTENTION = ("q_proj", "k_proj", "v_proj", "o_proj")
 MLP = ("gate_proj", "up_proj", "down_proj")
 TARGETS = ATTENTION + MLP
+RANGES = {
+    "rank": Range(1, 256, "rank"),
+    "max_seq_len": Range(16, 8192, "max sequence length", " tokens"),
+    "batch_size": Range(1, 256, "batch size"),
+}
 
 
 class TrainJobJSON(TypedDict):
@@ -170,8 +176,7 @@ class TrainJob:
                 object.__setattr__(self, key, Path(value))
         object.__setattr__(self, "targets", tuple(self.targets))
         check_name(self.name)
-        if not 1 <= self.rank <= 256:
-            raise ValueError("rank must be between 1 and 256")
+        check_ranges(self, RANGES)
         if not (math.isfinite(self.alpha) and self.alpha > 0):
             raise ValueError("alpha must be a positive number")
         if not (math.isfinite(self.epochs) and self.epochs > 0):
@@ -180,10 +185,6 @@ class TrainJob:
             raise ValueError("learning rate must be between 0 and 1")
         if self.max_steps < 0:
             raise ValueError("max steps must be 0 (no limit) or more")
-        if not 16 <= self.max_seq_len <= 8192:
-            raise ValueError("max sequence length must be between 16 and 8192 tokens")
-        if not 1 <= self.batch_size <= 256:
-            raise ValueError("batch size must be between 1 and 256")
         bad = [t for t in self.targets if t not in TARGETS]
         if bad or not self.targets:
             raise ValueError(f"targets must be among {', '.join(TARGETS)}; got {bad or 'none'}")

@@ -23,7 +23,7 @@ from desktop.errors import FolioError
 from desktop.ingest import ocr
 from desktop.library.modes import MODES
 from desktop.paths import Locations
-from desktop.settings import THEMES, Settings
+from desktop.settings import RANGES, THEMES, Settings
 from desktop.ui.engine_settings import EngineBox
 
 _MODE_LABELS = {
@@ -72,9 +72,11 @@ class SettingsDialog(QDialog):
             "auto: all layers when a GPU build is present; 0: CPU only; "
             "-1: all layers; or a number of layers"
         )
-        self.chunk_tokens = _spin_box(32, 512, settings.chunk_tokens, " tokens")
+        self.chunk_tokens = _spin_box(
+            *RANGES["chunk_tokens"].bounds, settings.chunk_tokens, " tokens"
+        )
         self.chunk_overlap = _spin_box(0, 255, settings.chunk_overlap, " tokens")
-        self.k = _spin_box(1, 20, settings.k)
+        self.k = _spin_box(*RANGES["k"].bounds, settings.k)
         self.search_mode = QComboBox()
         for mode in MODES:
             self.search_mode.addItem(_MODE_LABELS.get(mode, mode), mode)
@@ -90,8 +92,9 @@ class SettingsDialog(QDialog):
         if not ocr.available():
             self.ocr.setEnabled(settings.ocr)  # an unusable setting can still be turned off
             self.ocr.setToolTip("OCR is not installed in this Folio (the folio[ocr] extra)")
-        self.max_file_mb = _spin_box(1, 65536, settings.max_file_mb, " MB")
-        self.parse_timeout_s = _spin_box(1, 3600, round(settings.parse_timeout_s), " s")
+        self.max_file_mb = _spin_box(*RANGES["max_file_mb"].bounds, settings.max_file_mb, " MB")
+        timeout = RANGES["parse_timeout_s"].bounds
+        self.parse_timeout_s = _spin_box(*timeout, round(settings.parse_timeout_s), " s")
         self.parse_timeout_s.setToolTip("A file that takes longer to read is marked failed")
         form = QFormLayout()
         form.addRow("Models folder", models_row)
