@@ -31,12 +31,12 @@ from desktop.evaluate.naive import (
     RawModel,
     bench_config,
     first_piece_ms,
-    messages_for,
     rate,
     retrieve,
 )
 from desktop.evaluate.stats import summarize
 from desktop.rag.budget import DEFAULT_BUDGET
+from desktop.rag.prompt import messages_for
 
 if TYPE_CHECKING:
     from desktop.bench.results import Generation, RagResult

@@ -29,7 +29,7 @@ from desktop.json_types import JSONObject
 from desktop.library.passage import Citation
 from desktop.library.search import Mode, Searcher, SearchResult
 from desktop.rag.answer import Answerer
-from desktop.rag.prompt import SYSTEM_PROMPT, user_message
+from desktop.rag.prompt import SYSTEM_PROMPT, messages_for, user_message
 
 log = logging.getLogger(__name__)
 
@@ -105,10 +105,7 @@ def _answer_fixed(engine: ChatEngine, item: EvalItem, max_tokens: int) -> tuple[
     citations = [
         Citation.of_text(i, p.text, p.source) for i, p in enumerate(item.passages, start=1)
     ]
-    messages = [
-        {"role": "system", "content": SYSTEM_PROMPT},
-        {"role": "user", "content": user_message(item.question, citations)},
-    ]
+    messages = messages_for(item.question, citations)
     text = "".join(engine.stream_chat(messages, max_tokens=max_tokens)).strip()
     return text, list(item.passages)
 

@@ -11,7 +11,7 @@ engine's, so only the levers differ.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -22,14 +22,7 @@ from desktop.evaluate.attribution import attribute
 from desktop.library.search import Mode, Searcher
 from desktop.rag.answer import Answer, collect_timed, relevant
 from desktop.rag.budget import Budget, prompt_passages, select_passages
-from desktop.rag.prompt import (
-    NOT_FOUND,
-    SYSTEM_PROMPT,
-    Citation,
-    citations_for,
-    cited_numbers,
-    user_message,
-)
+from desktop.rag.prompt import NOT_FOUND, Citation, citations_for, cited_numbers, messages_for
 
 if TYPE_CHECKING:
     import llama_cpp
@@ -140,14 +133,6 @@ def rate(pieces: Iterator[str]) -> tuple[float, int]:
         last = now
         n += 1
     return ((n - 1) / (last - first) if n > 1 and last > first else 0.0), n
-
-
-def messages_for(question: str, passages: Sequence[Citation]) -> Messages:
-    """The prompt Folio sends: system prompt, numbered passages, the question."""
-    return [
-        {"role": "system", "content": SYSTEM_PROMPT},
-        {"role": "user", "content": user_message(question, passages)},
-    ]
 
 
 @dataclass

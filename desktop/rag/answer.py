@@ -20,14 +20,7 @@ from desktop.rag.budget import (
 )
 from desktop.rag.grounding import Support, ground
 from desktop.rag.modes import AnswerMode
-from desktop.rag.prompt import (
-    NOT_FOUND,
-    SYSTEM_PROMPT,
-    Citation,
-    citations_for,
-    cited_numbers,
-    user_message,
-)
+from desktop.rag.prompt import NOT_FOUND, Citation, citations_for, cited_numbers, messages_for
 from desktop.rag.quote import choose, keyword_evidence
 
 # Cosine similarities for MiniLM-class embedders, set on SciFact: with the best passage at
@@ -149,11 +142,7 @@ class Answerer:
         if not passages:
             return _not_found(timings, started, on_token)
 
-        messages = [
-            {"role": "system", "content": SYSTEM_PROMPT},
-            *history,
-            {"role": "user", "content": user_message(question, self._prompt(question, passages))},
-        ]
+        messages = messages_for(question, self._prompt(question, passages), history)
         stream = self.engine.stream_chat(messages, max_tokens=self.max_tokens, cancel=cancel)
         pieces = collect_timed(stream, started, timings, on_token)
         raw = "".join(pieces).strip()

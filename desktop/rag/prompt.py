@@ -47,6 +47,18 @@ def user_message(question: str, passages: Sequence[Citation]) -> str:
     )
 
 
+def messages_for(
+    question: str, passages: Sequence[Citation], history: Sequence[dict[str, str]] = ()
+) -> list[dict[str, str]]:
+    """The chat Folio sends: the system prompt, earlier turns, then the numbered passages
+    with the question."""
+    return [
+        {"role": "system", "content": SYSTEM_PROMPT},
+        *history,
+        {"role": "user", "content": user_message(question, passages)},
+    ]
+
+
 def cited_numbers(answer: str, available: int) -> list[int]:
     """The passage numbers an answer cites, in first-use order, ignoring out-of-range ones."""
     seen: dict[int, None] = {}
