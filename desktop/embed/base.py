@@ -8,6 +8,8 @@ from collections.abc import Sequence
 import numpy as np
 from tokenizers import Tokenizer
 
+from desktop.errors import ModelError
+
 
 class Embedder(ABC):
     """Turns text into unit-length float32 vectors of a fixed dimension.
@@ -28,6 +30,16 @@ class Embedder(ABC):
     @abstractmethod
     def tokenizer(self) -> Tokenizer:
         """The model's own tokenizer, without padding or truncation, for sizing chunks."""
+
+    def checked(self, vectors: np.ndarray, count: int, hint: str = "") -> np.ndarray:
+        """`vectors` if they are `count` vectors of this embedder's dimension; else a
+        ModelError that says what came back, and `hint` (what may have caused it)."""
+        if vectors.shape != (count, self.dim):
+            raise ModelError(
+                f"embedding model {self.model_id} returned vectors of shape {vectors.shape}, "
+                f"expected ({count}, {self.dim}){hint}"
+            )
+        return vectors
 
     def embed_query(self, text: str) -> np.ndarray:
         """Embed a search query (models with a query instruction override this)."""

@@ -63,12 +63,7 @@ class FastEmbedEmbedder(Embedder):
         vectors = np.asarray(
             list(self._model.embed(list(texts), batch_size=max(1, len(texts)))), dtype=np.float32
         )
-        if vectors.shape != (len(texts), self.dim):
-            raise ModelError(
-                f"embedding model {self.model_id} returned vectors of shape {vectors.shape}, "
-                f"expected ({len(texts)}, {self.dim})"
-            )
-        return vectors
+        return self.checked(vectors, len(texts))
 
     def tokenizer(self) -> Tokenizer:
         with self._tokenizer_lock:

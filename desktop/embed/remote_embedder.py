@@ -71,13 +71,8 @@ class RemoteEmbedder(Embedder):
         return vectors / np.where(norms > 0, norms, 1.0)
 
     def embed_batch(self, texts: Sequence[str]) -> np.ndarray:
-        vectors = self._vectors(texts)
-        if vectors.shape != (len(texts), self.dim):
-            raise ServerError(
-                f"the server's embeddings changed shape: {vectors.shape}, expected "
-                f"({len(texts)}, {self.dim}); was another model loaded there?"
-            )
-        return vectors
+        hint = f"; was another model loaded on the server at {self.endpoint.host}?"
+        return self.checked(self._vectors(texts), len(texts), hint)
 
     def tokenizer(self) -> Tokenizer:
         if self._tokenizer is None:
