@@ -28,7 +28,7 @@ from desktop.library import subpath
 from desktop.library.chunk_keys import embedding_text
 from desktop.library.index_types import Changes, IndexProgress, IndexReport
 from desktop.library.lock import IndexLock
-from desktop.library.pipeline import FileJob, Pipeline, PipelineStats
+from desktop.library.pipeline import FileJob, Pipeline
 from desktop.library.store import DocumentRecord, Library
 
 __all__ = ["Changes", "IndexProgress", "IndexReport", "Indexer", "embedding_text", "file_digest"]
@@ -357,23 +357,12 @@ class _Run:
             self.tick(files_done=self.state.files_done + 1, current=path)
 
         pool = self.indexer.pool()
-        pipeline = Pipeline(self.library, self.indexer.embedder, pool, self.cancel, on_file)
+        embedder = self.indexer.embedder
+        pipeline = Pipeline(self.library, embedder, pool, self.cancel, on_file, self.report)
         try:
             pipeline.run(self.jobs)
         finally:
-            self._merge(pipeline.stats)
             self.report.parse_peak_rss = max(self.report.parse_peak_rss, pool.peak_rss)
-
-    def _merge(self, stats: PipelineStats) -> None:
-        r = self.report
-        r.added += stats.added
-        r.updated += stats.updated
-        r.chunks += stats.chunks
-        r.embedded += stats.embedded
-        r.reused += stats.reused
-        r.failed += stats.failed
-        r.vanished += stats.vanished
-        r.notes += stats.notes
 
 
 def _settled(record: DocumentRecord | None, st: os.stat_result) -> bool:

@@ -17,7 +17,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +29,7 @@ from desktop.ingest.types import ChunkDraft
 from desktop.ingest.walk import display_path
 from desktop.ingest.worker import Parsed
 from desktop.library.chunk_keys import embed_key, embedding_text
+from desktop.library.index_types import IndexReport
 from desktop.library.store import Library
 
 log = logging.getLogger(__name__)
@@ -99,25 +100,13 @@ class _Doc:
     missing: int
 
 
-@dataclass
-class PipelineStats:
-    """What a pipeline run did, for the report."""
-
-    added: int = 0
-    updated: int = 0
-    chunks: int = 0
-    embedded: int = 0
-    reused: int = 0
-    failed: list[tuple[str, str]] = field(default_factory=list)
-    vanished: list[str] = field(default_factory=list)
-    notes: list[tuple[str, str]] = field(default_factory=list)
-
-
 class Pipeline:
     """Runs a list of `FileJob`s through parse -> embed -> store.
 
     Args:
         on_file: called after each file is stored or failed, with the chunks it stored.
+        report: the indexing run's report, to which the pipeline adds what it does (files
+            added, updated, failed, vanished, noted; chunks stored, embedded, reused).
     """
 
     def __init__(
@@ -127,13 +116,14 @@ class Pipeline:
         pool: ParsePool,
         cancel: CancelToken,
         on_file: Callable[[str, int, bool], None],
+        report: IndexReport,
     ) -> None:
         self.library = library
         self.embedder = embedder
         self.pool = pool
         self.cancel = cancel
         self.on_file = on_file
-        self.stats = PipelineStats()
+        self.report = report
         self._jobs: deque[FileJob] = deque()
         self._want: dict[str, list[tuple[_Doc, int]]] = {}
         self._texts: dict[str, str] = {}
@@ -143,8 +133,8 @@ class Pipeline:
         self._future: Future[np.ndarray] | None = None
         self._group: list[str] = []
 
-    def run(self, jobs: Sequence[FileJob]) -> PipelineStats:
-        """Process every job; returns the totals. Stored work survives a raised Cancelled."""
+    def run(self, jobs: Sequence[FileJob]) -> None:
+        """Process every job, adding to the report. Stored work survives a raised Cancelled."""
         self._jobs.extend(jobs)
         with ThreadPoolExecutor(1, thread_name_prefix="folio-embed") as executor:
             try:
@@ -159,7 +149,6 @@ class Pipeline:
             finally:
                 if self._future is not None:
                     self._future.cancel()
-        return self.stats
 
     # -- parsing ---------------------------------------------------------------------------
     def _feed(self) -> None:
@@ -195,10 +184,10 @@ class Pipeline:
             if vector is not None:
                 doc.vectors[i] = vector
                 doc.missing -= 1
-                self.stats.reused += 1
+                self.report.reused += 1
             elif key in self._want:
                 self._want[key].append((doc, i))
-                self.stats.reused += 1
+                self.report.reused += 1
             else:
                 self._want[key] = [(doc, i)]
                 self._texts[key] = embedding_text(chunk)
@@ -214,7 +203,7 @@ class Pipeline:
             self._forget_vanished(key)
         else:
             self.library.record_failure(job.folder_id, key, job.size, job.mtime, reason)
-            self.stats.failed.append((key, reason))
+            self.report.failed.append((key, reason))
         self.on_file(key, 0, False)
 
     # -- embedding -------------------------------------------------------------------------
@@ -242,7 +231,7 @@ class Pipeline:
                 return
         self._future = None
         vectors = future.result()
-        self.stats.embedded += len(self._group)
+        self.report.embedded += len(self._group)
         for key, vector in zip(self._group, vectors, strict=True):
             del self._texts[key], self._lengths[key]
             for doc, i in self._want.pop(key):
@@ -255,7 +244,7 @@ class Pipeline:
 
     def _forget_vanished(self, key: str) -> None:
         """A file deleted while it was being read: nothing to index, and nothing to keep."""
-        self.stats.vanished.append(key)
+        self.report.vanished.append(key)
         record = self.library.document(key)
         if record is not None:
             self.library.remove_document(record.id)
@@ -281,11 +270,11 @@ class Pipeline:
             notes=parsed.notes,
         )
         n = len(parsed.chunks)
-        self.stats.chunks += n
+        self.report.chunks += n
         if job.is_new:
-            self.stats.added += 1
+            self.report.added += 1
         else:
-            self.stats.updated += 1
+            self.report.updated += 1
         for note in parsed.notes:
-            self.stats.notes.append((key, note))
+            self.report.notes.append((key, note))
         self.on_file(key, n, True)
