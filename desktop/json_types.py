@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import fields
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeAlias, TypeVar, cast
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
@@ -44,6 +44,26 @@ def known_fields(record_type: type[DataclassInstance], data: Mapping[str, Any]) 
     field that older JSON lacks takes its default."""
     names = {f.name for f in fields(record_type)}
     return {key: value for key, value in data.items() if key in names}
+
+
+J = TypeVar("J")  # a TypedDict: a record's JSON
+R = TypeVar("R", bound="JSONRecord[Any]")
+
+
+class JSONRecord(Generic[J]):
+    """A dataclass whose JSON is the TypedDict `J` (`json_type`): `to_json` writes each key it
+    declares from the attribute of that name, once, and `from_json` builds the record back
+    from the keys that name a field (figures the JSON adds are worked out again)."""
+
+    json_type: ClassVar[Any]  # J itself, for its keys at run time
+
+    def to_json(self) -> J:
+        return cast(J, attributes(self, self.json_type.__annotations__))
+
+    @classmethod
+    def from_json(cls: type[R], data: J) -> R:
+        record_type = cast("type[DataclassInstance]", cls)
+        return cls(**known_fields(record_type, cast(Mapping[str, Any], data)))
 
 
 def numbered_lines(lines: Iterable[str]) -> Iterator[tuple[int, str]]:

@@ -7,27 +7,26 @@ summary line without targets.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 from desktop.adapters.eval_record import TargetJSON
-from desktop.json_types import attributes
+from desktop.json_types import JSONRecord
 
 if TYPE_CHECKING:
     from desktop.adapters.eval_record import AdapterEvalResult, Rates
 
 
 @dataclass(frozen=True)
-class Target:
+class Target(JSONRecord[TargetJSON]):
     """One target: the adapter's figure, the base's beside it, and whether it is met."""
+
+    json_type = TargetJSON
 
     name: str
     goal: str
     value: float | None
     base: float | None
     met: bool
-
-    def to_json(self) -> TargetJSON:
-        return cast(TargetJSON, attributes(self, TargetJSON.__annotations__))
 
 
 def _pct(x: float | None) -> str:

@@ -15,7 +15,7 @@ from types import MappingProxyType
 from typing import Literal, TypedDict, cast
 
 from desktop.errors import ModelError
-from desktop.json_types import attributes
+from desktop.json_types import JSONRecord
 
 if sys.version_info >= (3, 11):
     pass
@@ -100,8 +100,11 @@ class ModelJSON(TypedDict):
 
 
 @dataclass(frozen=True)
-class ModelSpec:
-    """One model: where it comes from, how to check it, what it needs to run."""
+class ModelSpec(JSONRecord[ModelJSON]):
+    """One model: where it comes from, how to check it, what it needs to run; its JSON
+    (`to_json`) is the plain description `--json` output gives."""
+
+    json_type = ModelJSON
 
     id: str
     kind: Kind
@@ -256,10 +259,6 @@ class ModelSpec:
         if self.kind == "chat":
             return self.install_path(models_dir)
         return models_dir / self.id / self.file
-
-    def to_json(self) -> ModelJSON:
-        """A plain description for `--json` output."""
-        return cast(ModelJSON, attributes(self, ModelJSON.__annotations__))
 
 
 def _positive_int(value: object) -> bool:

@@ -10,9 +10,9 @@ import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypedDict, cast
+from typing import TypedDict
 
-from desktop.json_types import attributes, known_fields
+from desktop.json_types import JSONRecord, known_fields
 from desktop.ranges import Range, check_ranges
 
 # Adapter names become file names and dropdown labels; llama.cpp never sees them.
@@ -243,8 +243,10 @@ PHASES = ("checking", "loading", "encoding", "training", "exporting", "verifying
 
 
 @dataclass(frozen=True)
-class TrainProgress:
+class TrainProgress(JSONRecord[TrainProgressJSON]):
     """One report from a running job: the phase, and within training the step figures."""
+
+    json_type = TrainProgressJSON
 
     phase: str
     step: int = 0
@@ -273,13 +275,6 @@ class TrainProgress:
             f"step {self.step}/{self.total_steps}  {loss}  "
             f"{self.examples_per_s:.2f} examples/s  {eta}"
         )
-
-    def to_json(self) -> TrainProgressJSON:
-        return cast(TrainProgressJSON, attributes(self, TrainProgressJSON.__annotations__))
-
-    @classmethod
-    def from_json(cls, data: TrainProgressJSON) -> TrainProgress:
-        return cls(**data)
 
 
 @dataclass(frozen=True)

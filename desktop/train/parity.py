@@ -22,12 +22,12 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from desktop.closing import Closeable
-from desktop.json_types import attributes, known_fields
+from desktop.json_types import JSONRecord
 from desktop.library.passage import Citation
 from desktop.rag.prompt import SYSTEM_PROMPT, user_message
 from desktop.train.examples import Example, Message
@@ -52,8 +52,11 @@ _base_legs: dict[str, tuple[int, float, int]] = {}
 
 
 @dataclass(frozen=True)
-class ParityReport:
-    """Top-1 agreement and mean KL over every position, with and without the adapter."""
+class ParityReport(JSONRecord[ParityJSON]):
+    """Top-1 agreement and mean KL over every position, with and without the adapter; its
+    JSON adds `passed`, worked out again when read back."""
+
+    json_type = ParityJSON
 
     prompts: int
     positions: int
@@ -77,14 +80,6 @@ class ParityReport:
             f"models (KL {self.base_kl:.4f}); {self.positions} positions in "
             f"{self.prompts} prompts"
         )
-
-    def to_json(self) -> ParityJSON:
-        return cast(ParityJSON, attributes(self, ParityJSON.__annotations__))
-
-    @classmethod
-    def from_json(cls, data: ParityJSON) -> ParityReport:
-        """The report `to_json` wrote (`passed` is worked out again, not read)."""
-        return cls(**known_fields(cls, data))
 
 
 def _passage(n: int, text: str) -> Citation:
