@@ -4,6 +4,7 @@ the result of a command (JSON or a line a row)."""
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import sys
 from collections.abc import Callable, Mapping
@@ -47,6 +48,20 @@ def show(
         print_json(as_json(value))
     else:
         as_text(value)
+
+
+def add_command(
+    sub: Subcommands, name: str, command: Callable[[argparse.Namespace], int]
+) -> argparse.ArgumentParser:
+    """Add the subcommand `name`, run by `command`, and document it from its docstring: the
+    first line is the one-line help of `folio --help`, the paragraphs after it the
+    description of `folio NAME --help`."""
+    summary, _, rest = inspect.cleandoc(command.__doc__ or "").partition("\n\n")
+    summary = " ".join(summary.split()).rstrip(".")
+    help_line = summary[:1].lower() + summary[1:]
+    p = sub.add_parser(name, help=help_line, description=" ".join(rest.split()) or None)
+    p.set_defaults(func=command)
+    return p
 
 
 def add_actions(

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from desktop.cli.common import Subcommands, config_for, print_json
+from desktop.cli.common import Subcommands, add_command, config_for, print_json
 from desktop.errors import AdapterError
 from desktop.json_types import JSONObject
 
@@ -29,13 +29,7 @@ ROWS: tuple[tuple[RateKey, str], ...] = (
 def add_parser(evals: Subcommands) -> None:
     from desktop.evaluate.adapter_items import DEFAULT_QUESTIONS, DEFAULT_SEED
 
-    p = evals.add_parser(
-        "adapter",
-        help="compare the base model and an adapter on held-out questions",
-        description="Ask held-out questions (XQuAD as a library, plus unanswerable "
-        "variants without the gold paragraph; or a prompts file) with and without the "
-        "adapter, and report format compliance, grounded accuracy and refusal.",
-    )
+    p = add_command(evals, "adapter", cmd_eval_adapter)
     p.add_argument("name", help="adapter name (see `folio adapters list`) or .gguf path")
     p.add_argument("--prompts", type=Path, help="JSONL prompts with passages (instead of XQuAD)")
     p.add_argument("--xquad", type=Path, help="XQuAD folder (default ../shared/eval/xquad_en)")
@@ -43,7 +37,6 @@ def add_parser(evals: Subcommands) -> None:
     p.add_argument("--seed", type=int, default=DEFAULT_SEED, help="which XQuAD questions")
     p.add_argument("--no-cache", action="store_true", help="answer with the base model afresh")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
-    p.set_defaults(func=cmd_eval_adapter)
 
 
 def _progress(label: str, done: int, total: int) -> None:
@@ -53,6 +46,12 @@ def _progress(label: str, done: int, total: int) -> None:
 
 
 def cmd_eval_adapter(args: argparse.Namespace) -> int:
+    """Compare the base model and an adapter on held-out questions.
+
+    Ask held-out questions (XQuAD as a library, plus unanswerable variants without the gold
+    paragraph; or a prompts file) with and without the adapter, and report format
+    compliance, grounded accuracy and refusal.
+    """
     from desktop.adapters import find_adapter
     from desktop.config import Config
     from desktop.evaluate import adapter_items as ai

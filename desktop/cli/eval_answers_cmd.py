@@ -6,7 +6,7 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from desktop.cli.common import Subcommands, comma_list, print_result, say
+from desktop.cli.common import Subcommands, add_command, comma_list, print_result, say
 from desktop.cli.eval_squad_cmd import add_answer_options, check_squad_file
 from desktop.errors import FolioError
 
@@ -14,14 +14,7 @@ DEFAULT_CONFIGS = "default,base,bullet-brief,extractive"
 
 
 def add_parser(esub: Subcommands) -> None:
-    p = esub.add_parser(
-        "answers",
-        help="answer correctness and citations on a SQuAD-format file, per configuration",
-        description="Ask a SQuAD-format file's questions through the shipped answer path "
-        "under each configuration, interleaved, and score the answers: gold answer held, "
-        "citation of the gold paragraph, refusals, length, format, first-token time, and "
-        "declines when the question's article is removed from the library.",
-    )
+    p = add_command(esub, "answers", cmd_answers)
     p.add_argument("file", type=Path, help="SQuAD v1.1-format JSON (e.g. XQuAD)")
     p.add_argument("--questions", type=int, default=200, help="how many, spread over articles")
     p.add_argument(
@@ -38,10 +31,16 @@ def add_parser(esub: Subcommands) -> None:
         help="configurations also asked with each question's article removed ('' for none)",
     )
     add_answer_options(p)
-    p.set_defaults(func=cmd_answers)
 
 
 def cmd_answers(args: argparse.Namespace) -> int:
+    """Answer correctness and citations on a SQuAD-format file, per configuration.
+
+    Ask a SQuAD-format file's questions through the shipped answer path under each
+    configuration, interleaved, and score the answers: gold answer held, citation of the
+    gold paragraph, refusals, length, format, first-token time, and declines when the
+    question's article is removed from the library.
+    """
     from desktop.evaluate.answers import run_answers
 
     check_squad_file(args.file)

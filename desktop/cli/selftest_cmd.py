@@ -5,20 +5,12 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from desktop.cli.common import Subcommands
+from desktop.cli.common import Subcommands, add_command
 
 
 def add_parser(sub: Subcommands) -> None:
-    p = sub.add_parser(
-        "selftest",
-        help="open the window, index a sample, ask, switch the adapter (a smoke test)",
-        description="Opens Folio's window (offscreen when there is no display) in a temporary "
-        "home, indexes a generated sample folder, asks a question, switches the style "
-        "adapter and asks again. Exits 0 only if every step worked.",
-    )
+    p = add_command(sub, "selftest", cmd_selftest)
     p.add_argument(
         "--screenshot",
         type=Path,
@@ -26,10 +18,15 @@ def add_parser(sub: Subcommands) -> None:
         metavar="DIR",
         help="save a PNG of each state into DIR",
     )
-    p.set_defaults(func=cmd_selftest)
 
 
 def cmd_selftest(args: argparse.Namespace) -> int:
+    """Open the window, index a sample, ask, switch the adapter (a smoke test).
+
+    Opens Folio's window (offscreen when there is no display) in a temporary home, indexes
+    a generated sample folder, asks a question, switches the style adapter and asks again.
+    Exits 0 only if every step worked.
+    """
     try:
         from desktop.ui.selftest import run_selftest
     except ImportError as exc:  # a build without the GUI

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from desktop.cli.common import Subcommands, comma_list, print_json, session_for
+from desktop.cli.common import Subcommands, add_command, comma_list, print_json, session_for
 from desktop.errors import AdapterError
 from desktop.json_types import known_fields
 from desktop.models.installed import require_local
@@ -24,12 +24,7 @@ if TYPE_CHECKING:
 
 
 def add_parser(sub: Subcommands) -> None:
-    p = sub.add_parser(
-        "train-adapter",
-        help="train a style adapter (LoRA) from examples (needs the [train] add-on)",
-        description="Train a LoRA style adapter for the chat model from JSONL examples, "
-        "export it as GGUF, check it against the trained weights and install it.",
-    )
+    p = add_command(sub, "train-adapter", cmd_train)
     p.add_argument("--examples", type=Path, required=True, help="JSONL file of examples")
     p.add_argument("--name", required=True, help="the style's name (its file name too)")
     p.add_argument("--base", metavar="MODEL_ID", help="catalog id of the base chat model")
@@ -70,7 +65,6 @@ def add_parser(sub: Subcommands) -> None:
         help="save the run every N steps, so --resume can continue it (0: never)",
     )
     p.add_argument("--json", action="store_true", help="print the result as JSON")
-    p.set_defaults(func=cmd_train)
 
 
 def add_parity_parser(actions: Subcommands) -> None:
@@ -140,6 +134,11 @@ def _job_from(
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    """Train a style adapter (LoRA) from examples (needs the [train] add-on).
+
+    Train a LoRA style adapter for the chat model from JSONL examples, export it as GGUF,
+    check it against the trained weights and install it.
+    """
     from desktop.train.hf_base import require_training
     from desktop.train.process import train_adapter
 
