@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TypedDict, cast
 
 from desktop.json_types import attributes, known_fields
+from desktop.train.compute import PRECISIONS
 
 # Adapter names become file names and dropdown labels; llama.cpp never sees them.
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}$")
@@ -50,6 +51,7 @@ class TrainJobJSON(TypedDict):
     resume: bool
     restart: bool
     checkpoint_every: int
+    precision: str
 
 
 class TrainProgressJSON(TypedDict):
@@ -93,6 +95,7 @@ class TrainResultJSON(TypedDict):
     train_seconds: float
     examples_seen: int
     examples_per_hour: float
+    compute: str
 
 
 def check_name(name: str) -> str:
@@ -133,6 +136,9 @@ class TrainJob:
         resume: continue the stopped run saved beside the destination (same settings).
         restart: discard a stopped run of the same name and start over.
         checkpoint_every: save the run's state every N steps (0: never).
+        precision: "auto" (bfloat16 where the device multiplies it natively, else
+            float32), "float32" or "bfloat16" (desktop.train.compute). A CUDA GPU, when
+            there is one, trains either way.
     """
 
     examples: Path
@@ -160,6 +166,7 @@ class TrainJob:
     resume: bool = False
     restart: bool = False
     checkpoint_every: int = 20
+    precision: str = "auto"
 
     def __post_init__(self) -> None:
         if self.cache_dir is not None and not isinstance(self.cache_dir, Path):
@@ -191,6 +198,8 @@ class TrainJob:
             raise ValueError("layers must be 0 (all) or the number of top blocks to adapt")
         if self.checkpoint_every < 0:
             raise ValueError("checkpoint interval must be 0 (never) or more steps")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}")
         if self.resume and self.restart:
             raise ValueError("choose --resume or --restart, not both")
         if self.format_regex:
@@ -230,6 +239,7 @@ class TrainJob:
             "resume": self.resume,
             "restart": self.restart,
             "checkpoint_every": self.checkpoint_every,
+            "precision": self.precision,
         }
 
     @classmethod
@@ -297,6 +307,7 @@ class TrainResult:
     losses: tuple[float, ...] = ()  # every step's loss, resumed runs included
     train_seconds: float = 0.0  # the optimizer steps' own time, summed over every run
     examples_seen: int = 0  # sequences trained on over all steps (an example per epoch)
+    compute: str = ""  # where and in what precision it trained ("cpu, bfloat16")
 
     def __post_init__(self) -> None:
         # Built from JSON too: the path comes as text and the sequences as lists.
@@ -326,6 +337,7 @@ class TrainResult:
             "train_seconds": self.train_seconds,
             "examples_seen": self.examples_seen,
             "examples_per_hour": round(self.examples_per_hour, 1),
+            "compute": self.compute,
         }
 
     @classmethod
