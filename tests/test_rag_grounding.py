@@ -157,3 +157,31 @@ def test_a_bullet_ends_with_its_one_mark_and_is_said_once() -> None:
 def test_other_ways_of_declining_are_declines() -> None:
     g = ground("- The documents did not say.", _passages(LIGHTHOUSE), "Who painted it?")
     assert g.how == "declined"
+
+
+def test_bullets_that_miss_the_confident_quote_are_led_by_it() -> None:
+    passages = _passages(WAR, LIGHTHOUSE)
+    at = LIGHTHOUSE.index("The last keeper")
+    keeper = LIGHTHOUSE[at:]
+    support = Support(2, keeper, at, at + len(keeper))
+    missed = ground(
+        "- The harbour wall was rebuilt after the storm of 1943 [1]\n"
+        "- Fishing boats moored inside it [1]\n- Its light could be seen for eighteen miles [2]",
+        passages,
+        "Who was the last keeper?",
+        "- ",
+        answerable=lambda: support,
+    )
+    assert missed.text.splitlines() == [
+        "- The last keeper, Morag Duncan, left in 1994, when the light was automated [2]",
+        "- The harbour wall was rebuilt after the storm of 1943 [1]",
+        "- Fishing boats moored inside it [1]",
+    ]  # three bullets at most
+    assert missed.support[0] == support and missed.how == "corrected"
+    _check_invariants(missed.text, missed.cited, passages)
+    hit = ground("- Morag Duncan was the last keeper [2]", passages, "Who?", "- ",
+                 answerable=lambda: support)  # fmt: skip
+    assert hit.text == "- Morag Duncan was the last keeper [2]" and hit.how == "model"
+    prose = ground("The wall was rebuilt in 1943 [1].", passages, "Who?",
+                   answerable=lambda: support)  # fmt: skip
+    assert prose.text == "The wall was rebuilt in 1943 [1]."

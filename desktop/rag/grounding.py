@@ -16,7 +16,8 @@ verbatim, with its character span in the passage, so the window can show it unde
 answer and highlight it in the sources panel. A decline ("the documents don't say") is
 left as it is, unless the passages do answer: small models decline questions their
 passages answer (the SQuAD-trained and template-trained adapters alike), so when the quote
-chooser is confident, its sentence is quoted instead of the decline.
+chooser is confident, its sentence is quoted instead of the decline. For the same reason a
+bulleted (brief) answer whose bullets all miss that sentence gets it as its first bullet.
 """
 
 from __future__ import annotations
@@ -42,6 +43,9 @@ DECLINES = (
     "don't say",
     "doesn't say",
 )
+# A bulleted answer is brief: at most this many bullets when Folio adds one (the shipped
+# bullet style's own rule).
+MAX_BULLETS = 3
 _MARK = re.compile(r"\s*\[(\d{1,2}(?:\s*[,;]\s*\d{1,2})*)\]")
 _NUM = re.compile(r"\d{1,2}")
 _BULLET = re.compile(r"^\s*(?:[-*\u2022]|\d+[.)])\s+")
@@ -177,7 +181,8 @@ def ground(
             sharing most of the question's words.
         answerable: the sentence to quote when the model declines although the passages
             answer (the answerer's confident quote choice); None from it, or no callable,
-            and the decline stands.
+            and the decline stands. A bulleted answer none of whose bullets stands on that
+            sentence gets it as its first bullet (a brief answer leads with the answer).
     """
     declines = is_decline(answer)
     by_n = {p.n: p for p in passages}
@@ -224,9 +229,27 @@ def ground(
             set(content_words(question)), _best_passage(question, passages)
         )
         return _quoted(quote, by_n, quote_style)
-    text = "\n".join(lines) if any(p for p, _ in pieces) else " ".join(lines)
+    bulleted = any(p for p, _ in pieces)
+    if bulleted and answerable is not None:
+        changed = _lead_with(answerable(), lines, support, by_n) or changed
+    text = "\n".join(lines) if bulleted else " ".join(lines)
     cited_ns = list(dict.fromkeys(s.n for s in support))
     return Grounded(text, [by_n[n] for n in cited_ns], support, "corrected" if changed else "model")
+
+
+def _lead_with(
+    quote: Support | None, lines: list[str], support: list[Support], by_n: dict[int, Citation]
+) -> bool:
+    """Put `quote` first among the bullets unless one of them stands on it (its support
+    overlaps the quote's span), keeping at most MAX_BULLETS; returns whether it did."""
+    if quote is None or quote.n not in by_n:
+        return False
+    if any(s.n == quote.n and s.start < quote.end and quote.start < s.end for s in support):
+        return False
+    lines.insert(0, "- " + with_mark(quote.sentence, quote.n, bullet=True))
+    support.insert(0, quote)
+    del lines[MAX_BULLETS:], support[MAX_BULLETS:]
+    return True
 
 
 def _quoted(quote: Support, by_n: dict[int, Citation], quote_style: str) -> Grounded:
