@@ -1,5 +1,6 @@
-"""The vector index on real SQLite: three-pass search against exact search, additions and
-deletions seen by another connection, and the move of schema-2 vectors out of vec0."""
+"""The vector index on real SQLite and sqlite-vec: the sign-bit KNN plus exact rescoring
+against exact search, the folder filter inside the KNN, additions and deletions seen by
+another connection, and the move of schema-2 vectors out of vec0."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import numpy as np
 import pytest
 import sqlite_vec
 
+from desktop.bench import numpy_baseline
 from desktop.library import vectors
 from desktop.library.db import connect
 from desktop.library.store import Library
@@ -42,7 +44,7 @@ def _library(tmp_path: Path, matrix: np.ndarray) -> Library:
     return lib
 
 
-def test_three_pass_search_matches_exact_search(tmp_path: Path) -> None:
+def test_bit_pass_then_exact_floats_matches_exact_search(tmp_path: Path) -> None:
     rng = np.random.default_rng(7)
     matrix = _unit(rng, 6000)
     lib = _library(tmp_path, matrix)
@@ -56,10 +58,41 @@ def test_three_pass_search_matches_exact_search(tmp_path: Path) -> None:
         recalls.append(len({c for c, _ in found} & set(exact.tolist())) / 10)
         assert [c for c, _ in vectors.nearest_exact(lib.db, q, 10)] == exact.tolist()
     assert np.mean(recalls) >= 0.95
+    assert vectors.count_bits(lib.db) == 6000 and vectors.orphan_count(lib.db) == 0
     lib.close()
 
 
-def test_codes_follow_additions_and_deletions_by_another_connection(tmp_path: Path) -> None:
+def test_folder_filter_is_inside_the_knn(tmp_path: Path) -> None:
+    """A folder of 20 chunks far from the query, beside 3,000 chunks near it: the scoped
+    search still returns 10, all from the folder, and they are the folder's exact best."""
+    rng = np.random.default_rng(5)
+    matrix = _unit(rng, 3000)
+    lib = _library(tmp_path, matrix)
+    q = matrix[0]
+    far = _unit(rng, 20) * -1.0  # the opposite side: nowhere near the query
+    with lib.db:
+        lib.db.execute("INSERT INTO folders(id, path, added_at) VALUES (2, '/g', 0)")
+        lib.db.execute(
+            "INSERT INTO documents(id, folder_id, path, size, mtime, status, indexed_at) "
+            "VALUES (9000, 2, '/g/a.txt', 0, 0, 'indexed', 0)"
+        )
+        ids = list(range(10_001, 10_021))
+        lib.db.executemany(
+            "INSERT INTO chunks(id, document_id, ordinal, text, char_start, char_end) "
+            "VALUES (?, 9000, ?, 'y', 0, 1)",
+            ((cid, i) for i, cid in enumerate(ids)),
+        )
+        vectors.insert_many(lib.db, ids, far)
+    unscoped = [c for c, _ in vectors.nearest(lib.db, q, 10)]
+    assert not set(unscoped) & set(ids)
+    scoped = vectors.nearest(lib.db, q, 10, folder_id=2)
+    exact = [c for c, _ in vectors.nearest_exact(lib.db, q, 10, folder_id=2)]
+    assert [c for c, _ in scoped] == exact and len(exact) == 10
+    assert len(vectors.nearest(lib.db, q, 50, folder_id=2)) == 20
+    lib.close()
+
+
+def test_search_follows_additions_and_deletions_by_another_connection(tmp_path: Path) -> None:
     rng = np.random.default_rng(3)
     matrix = _unit(rng, 3000)
     reader = _library(tmp_path, matrix)
@@ -107,14 +140,15 @@ def test_migration_moves_schema_2_vectors_out_of_vec0(tmp_path: Path) -> None:
                 "INSERT INTO chunk_vectors(rowid, embedding) VALUES (?, ?)", (i, v.tobytes())
             )
     db.close()
-    db = connect(path)  # applies migration 4
+    db = connect(path)  # applies migrations 4 and 5
     assert (
         db.execute("SELECT name FROM sqlite_master WHERE name = 'chunk_vectors'").fetchone() is None
     )
     assert vectors.count(db) == 50
     stored = vectors.vectors_of(db, [7])[7]
     assert np.array_equal(stored, matrix[6])
-    assert vectors.nearest(db, matrix[6], 1)[0][0] == 7
+    assert vectors.nearest_exact(db, matrix[6], 1)[0][0] == 7
+    assert vectors.count_bits(db) == 0  # these vectors belong to no chunk: no folder
     db.close()
 
 
@@ -126,12 +160,21 @@ def test_a_vector_of_another_width_is_refused(tmp_path: Path) -> None:
     lib.close()
 
 
-def test_quantize_round_trips_within_a_step() -> None:
+def test_the_numpy_baseline_quantizes_within_a_step() -> None:
     rng = np.random.default_rng(0)
     x = _unit(rng, 10)
-    scales, codes = vectors.quantize(x)
+    scales, codes = numpy_baseline.quantize(x)
     assert codes.dtype == np.int8 and np.abs(codes).max() == 127
     assert np.abs(codes * scales[:, None] - x).max() <= scales.max() / 2 + 1e-7
-    bits = vectors.binary_codes(x)
+    bits = numpy_baseline.binary_codes(x)
     assert bits.shape == (10, 48)
     assert np.array_equal(np.unpackbits(bits, axis=1).astype(bool), x > 0)
+
+
+def test_the_numpy_baseline_agrees_with_the_index(tmp_path: Path) -> None:
+    rng = np.random.default_rng(9)
+    matrix = _unit(rng, 3000)
+    lib = _library(tmp_path, matrix)
+    q = matrix[42]
+    assert numpy_baseline.nearest(lib.db, q, 3)[0][0] == vectors.nearest(lib.db, q, 3)[0][0] == 43
+    lib.close()

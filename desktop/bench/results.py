@@ -76,6 +76,9 @@ class SizeResult(_SizeFigures, total=False):
     """Every figure for one padded library (`desktop.bench.retrieval.bench_size`)."""
 
     hnsw: HnswResult | None  # only where the HNSW comparison ran; None without usearch
+    numpy: dict[str, object]  # schema 4's in-memory path, same queries
+    folder: dict[str, object]  # the search scoped to a folder of 1 % of the chunks
+    fresh_process: dict[str, dict[str, float]]  # first search of new processes, by path
 
 
 class RetrievalResult(TypedDict):

@@ -208,10 +208,15 @@ class Library:
         """A renamed or moved file: same content, new path. Nothing is parsed or embedded."""
         with self.db:
             self.db.execute("DELETE FROM documents WHERE path = ? AND id != ?", (new_path, doc_id))
+            before = self.db.execute(
+                "SELECT folder_id FROM documents WHERE id = ?", (doc_id,)
+            ).fetchone()
             self.db.execute(
                 "UPDATE documents SET folder_id = ?, path = ?, size = ?, mtime = ? WHERE id = ?",
                 (folder_id, new_path, size, mtime, doc_id),
             )
+            if before is not None and int(before[0]) != folder_id and self.embedder():
+                vector_index.refolder_document(self.db, doc_id)  # the index's partition key
             self.db.execute("DELETE FROM skipped WHERE path = ?", (new_path,))
 
     def vectors_for_keys(self, keys: Iterable[str]) -> dict[str, np.ndarray]:

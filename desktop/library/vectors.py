@@ -1,29 +1,26 @@
 """The vector index of a library: the one place that creates, writes, deletes and reads the
 chunk embeddings.
 
-Two plain tables keyed by chunk id, written together inside the caller's transaction:
-- `chunk_vector_floats`: the exact float32 vectors, the source of truth;
-- `chunk_vector_codes`: each vector quantised to int8 with its own scale (4 + 384 bytes for
-  a 384-d vector, a quarter of the floats).
+Two tables keyed by chunk id, written together inside the caller's transaction:
+- `chunk_vector_floats`: the exact float32 vectors, a plain table (the source of truth;
+  point reads by primary key cost microseconds);
+- `chunk_vector_bits`: a sqlite-vec `vec0` table of each vector's sign bits (`bit[384]`,
+  48 bytes a chunk) with the chunk's folder as its partition key, so a search scoped to a
+  folder scans that folder's rows only and still returns k of them.
 
-`nearest` works in three passes, each on fewer candidates and finer numbers: the sign bits
-of the int8 codes (48 bytes a vector, a 32nd of the floats) by Hamming distance over every
-chunk; the int8 codes of the best few thousand; the exact floats of the best few dozen,
-read by primary key. Only the codes are held in memory (about 440 bytes a chunk). They
-follow the library: rows added since are appended, and a deletion by any connection
-(SQLite's `data_version`, this connection's change counter and a deletion counter in
-`meta` tell) reloads them, so they are never stale and need no file of their own.
+`nearest` asks sqlite-vec for the best few hundred chunks by Hamming distance of the sign
+bits, then rescores just those with the exact floats in numpy. Nothing per chunk stays in
+Python: opening a library reads nothing, and every search reads what it needs through
+SQLite's page cache, so it is never stale either.
 
-Until schema 4 the floats lived in a sqlite-vec `vec0` table. Its point reads walk a 1.5 MB
-blob each, about 1 ms a vector, too slow for rescoring, so migration 4 moved them.
+Schema 4 kept int8 codes of every vector and searched them in numpy, loaded into each
+process (about 440 bytes a chunk: 1.9 GB and 2.3 s on the first search at 1M chunks).
+Migration 5 dropped them and built the bit table from the stored floats.
 """
 
 from __future__ import annotations
 
-import threading
-import weakref
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import apsw
 import numpy as np
@@ -31,18 +28,19 @@ import numpy as np
 from desktop.library.columns import as_bytes, as_int
 
 FLOATS = "chunk_vector_floats"
-_DELETIONS = "vector_deletions"
-CODES = "chunk_vector_codes"
+BITS = "chunk_vector_bits"
+LEGACY_CODES = "chunk_vector_codes"
 LEGACY_VEC0 = "chunk_vectors"
 
-# How many candidates each pass hands to the next (at least; ties at the cut-off stay in).
-# Chosen with `folio bench retrieval`, recall@10 against exact search on libraries padded
-# with real MiniLM vectors: see docs/BENCHMARKS.md.
-BIT_CANDIDATES = 2_000
-BIT_SHARE = 0.005  # ...or this share of the library, if more
-INT8_CANDIDATES = 64
-# (A coarse pass over the first 128 bits before the full codes was tried at 1M chunks: it
-# cost recall, 0.88 against 0.99, and saved no time, so every pass reads whole codes.)
+# How many chunks the sign-bit pass hands to the exact rescoring. Chosen with `folio bench
+# retrieval` on libraries padded with real MiniLM vectors (recall@10 against exact search,
+# see docs/BENCHMARKS.md, "Retrieval on sqlite-vec").
+BIT_CANDIDATES = 400
+# Rows per vec0 chunk. sqlite-vec 0.1.9 picks each chunk's best k by k passes over the
+# chunk, so a search costs about rows x min(k, chunk size): with the default 1,024 a
+# k=1,000 search over 200k random codes took 509 ms, with 256 it took 171 ms, and k=10
+# 5 ms against 12 ms (the smaller chunks pay more per-chunk overhead).
+CHUNK_SIZE = 256
 
 
 def create(db: apsw.Connection, dim: int) -> None:
@@ -50,81 +48,86 @@ def create(db: apsw.Connection, dim: int) -> None:
     of another width is refused by the tables themselves (a constraint error)."""
     if dim <= 0:
         raise ValueError("vector dimension must be positive")
-    floats, codes = 4 * int(dim), 4 + int(dim)
     db.execute(
         f"CREATE TABLE IF NOT EXISTS {FLOATS} (id INTEGER PRIMARY KEY, "
-        f"vector BLOB NOT NULL CHECK (length(vector) = {floats}));"
-        f"CREATE TABLE IF NOT EXISTS {CODES} (id INTEGER PRIMARY KEY, "
-        f"code BLOB NOT NULL CHECK (length(code) = {codes}));"
+        f"vector BLOB NOT NULL CHECK (length(vector) = {4 * int(dim)}))"
+    )
+    _create_bits(db, dim)
+
+
+def _create_bits(db: apsw.Connection, dim: int) -> None:
+    db.execute(
+        f"CREATE VIRTUAL TABLE IF NOT EXISTS {BITS} USING vec0("
+        f"folder_id integer partition key, code bit[{int(dim)}], chunk_size={CHUNK_SIZE})"
     )
 
 
+def _dim(db: apsw.Connection) -> int | None:
+    row = db.execute("SELECT value FROM meta WHERE key = 'embedding_dim'").fetchone()
+    return None if row is None else int(str(row[0]))
+
+
+# The folder of each chunk, for the bit table's partition key.
+_FOLDER_OF = (
+    "SELECT c.id, d.folder_id, vec_quantize_binary(f.vector) FROM chunks c "
+    f"JOIN documents d ON d.id = c.document_id JOIN {FLOATS} f ON f.id = c.id"
+)
+
+
+def rebuild_index(db: apsw.Connection) -> int:
+    """(Re)build the sign-bit table from the stored floats; returns how many rows it holds.
+
+    Used by migration 5 and by compaction: a fresh table has no slots left by deletions.
+    Runs inside the caller's transaction, so a crash leaves the old table whole.
+    """
+    dim = _dim(db)
+    if dim is None or not exists(db):
+        return 0
+    db.execute(f"DROP TABLE IF EXISTS {BITS}")
+    _create_bits(db, dim)
+    db.execute(f"INSERT INTO {BITS}(rowid, folder_id, code) {_FOLDER_OF}")
+    db.execute(f"DROP TABLE IF EXISTS {LEGACY_CODES}")
+    return count_bits(db)
+
+
 def migrate_from_vec0(db: apsw.Connection) -> int:
-    """Move the vectors of a schema-2 library out of its vec0 table; returns how many."""
+    """Move the vectors of a schema-2 library out of its vec0 table; returns how many.
+
+    (Migration 4. It also wrote int8 codes then; migration 5 drops them, so they are no
+    longer written here, and builds the bit table from the floats moved here.)
+    """
     legacy = db.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (LEGACY_VEC0,)).fetchone()
-    dim = db.execute("SELECT value FROM meta WHERE key = 'embedding_dim'").fetchone()
+    dim = _dim(db)
     if legacy is None or dim is None:
         return 0
-    create(db, int(str(dim[0])))
-    moved = 0
-    batch: list[tuple[int, bytes]] = []
-    for rowid, blob in db.execute(f"SELECT rowid, embedding FROM {LEGACY_VEC0}"):
-        batch.append((as_int(rowid), as_bytes(blob)))
-        if len(batch) == 10_000:
-            moved += _insert_blobs(db, batch)
-            batch = []
-    moved += _insert_blobs(db, batch)
+    db.execute(
+        f"CREATE TABLE IF NOT EXISTS {FLOATS} (id INTEGER PRIMARY KEY, "
+        f"vector BLOB NOT NULL CHECK (length(vector) = {4 * dim}))"
+    )
+    db.execute(f"INSERT INTO {FLOATS}(id, vector) SELECT rowid, embedding FROM {LEGACY_VEC0}")
     db.execute(f"DROP TABLE {LEGACY_VEC0}")
-    return moved
-
-
-def _insert_blobs(db: apsw.Connection, rows: list[tuple[int, bytes]]) -> int:
-    if not rows:
-        return 0
-    matrix = np.stack([np.frombuffer(b, dtype=np.float32) for _, b in rows])
-    insert_many(db, [i for i, _ in rows], matrix)
-    return len(rows)
-
-
-def binary_codes(vectors: np.ndarray) -> np.ndarray:
-    """Sign bits of each row, packed 8 to a byte: shape (n, ceil(dim / 8)) of uint8."""
-    matrix = np.atleast_2d(np.asarray(vectors))
-    return np.packbits(matrix > 0, axis=1)
-
-
-def quantize(vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Each row as int8 times its own scale: (scales (n,) float32, codes (n, dim) int8)."""
-    matrix = np.atleast_2d(np.asarray(vectors, dtype=np.float32))
-    peak = np.abs(matrix).max(axis=1)
-    scales = np.where(peak > 0, peak / 127.0, 1.0).astype(np.float32)
-    codes = np.clip(np.rint(matrix / scales[:, None]), -127, 127).astype(np.int8)
-    return scales, codes
-
-
-def _encode(vectors: np.ndarray) -> list[bytes]:
-    scales, codes = quantize(vectors)
-    return [s.tobytes() + c.tobytes() for s, c in zip(scales, codes, strict=True)]
+    return count(db)
 
 
 def insert(db: apsw.Connection, chunk_id: int, vector: np.ndarray) -> None:
-    """Store the vector of one chunk."""
+    """Store the vector of one chunk (the chunk row must exist: its folder is looked up)."""
     insert_many(db, [chunk_id], np.atleast_2d(vector))
 
 
 def insert_many(db: apsw.Connection, chunk_ids: Sequence[int], matrix: np.ndarray) -> None:
-    """Store the vectors of many chunks (row i belongs to chunk_ids[i])."""
+    """Store the vectors of many chunks (row i belongs to chunk_ids[i]; the chunk rows must
+    exist, since each chunk's folder is the bit table's partition key)."""
     floats = np.ascontiguousarray(np.atleast_2d(matrix), dtype=np.float32)
     if len(floats) != len(chunk_ids):
         raise ValueError("one vector per chunk id")
-    codes = _encode(floats)
     ids = [int(i) for i in chunk_ids]
     db.executemany(
         f"INSERT INTO {FLOATS}(id, vector) VALUES (?, ?)",
         ((cid, row.tobytes()) for cid, row in zip(ids, floats, strict=True)),
     )
     db.executemany(
-        f"INSERT INTO {CODES}(id, code) VALUES (?, ?)",
-        zip(ids, codes, strict=True),
+        f"INSERT INTO {BITS}(rowid, folder_id, code) {_FOLDER_OF} WHERE c.id = ?",
+        ((cid,) for cid in ids),
     )
 
 
@@ -144,34 +147,63 @@ def delete_folder(db: apsw.Connection, folder_id: int) -> None:
 
 def _delete_where(db: apsw.Connection, chunk_ids_sql: str, args: tuple[int, ...]) -> None:
     db.execute(f"DELETE FROM {FLOATS} WHERE id IN ({chunk_ids_sql})", args)
-    db.execute(f"DELETE FROM {CODES} WHERE id IN ({chunk_ids_sql})", args)
-    # Chunk ids can be reused once deleted, so readers cannot tell a deletion from the
-    # ids alone: this counter tells every connection to reload its codes.
+    db.execute(f"DELETE FROM {BITS} WHERE rowid IN ({chunk_ids_sql})", args)
+
+
+def refolder_document(db: apsw.Connection, document_id: int) -> None:
+    """Re-file a document's bit rows under its current folder (after a move between
+    folders: sqlite-vec 0.1.9 cannot update a partition key, so the rows are rewritten)."""
+    chunks = "SELECT id FROM chunks WHERE document_id = ?"
+    db.execute(f"DELETE FROM {BITS} WHERE rowid IN ({chunks})", (document_id,))
     db.execute(
-        "INSERT INTO meta(key, value) VALUES (?, '1') "
-        "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1",
-        (_DELETIONS,),
+        f"INSERT INTO {BITS}(rowid, folder_id, code) {_FOLDER_OF} WHERE c.document_id = ?",
+        (document_id,),
     )
 
 
-def nearest(db: apsw.Connection, query: np.ndarray, k: int) -> list[tuple[int, float]]:
+def nearest(
+    db: apsw.Connection, query: np.ndarray, k: int, folder_id: int | None = None
+) -> list[tuple[int, float]]:
     """The `k` chunks nearest to `query`, as (chunk id, cosine similarity), best first.
 
-    Sign bits over all codes, int8 on the best thousands, exact floats on the best dozens.
+    Sign bits in sqlite-vec for the best `BIT_CANDIDATES`, then the exact floats of those.
+    With `folder_id`, only that folder's chunks (filtered inside the KNN, so still k).
     """
     if k <= 0:
         return []
-    index = _code_index(db)
-    candidates = index.candidates(np.asarray(query, dtype=np.float32), max(INT8_CANDIDATES, k))
-    return rescore(db, query, candidates, k)
+    return rescore(db, query, candidates(db, query, max(BIT_CANDIDATES, k), folder_id), k)
 
 
-def nearest_exact(db: apsw.Connection, query: np.ndarray, k: int) -> list[tuple[int, float]]:
+def candidates(
+    db: apsw.Connection, query: np.ndarray, wanted: int, folder_id: int | None = None
+) -> list[int]:
+    """Ids of the `wanted` chunks nearest to `query` by the Hamming distance of sign bits."""
+    blob = np.ascontiguousarray(query, dtype=np.float32).tobytes()
+    sql = f"SELECT rowid FROM {BITS} WHERE code MATCH vec_quantize_binary(?) AND k = ?"
+    args: tuple[bytes | int, ...] = (blob, int(wanted))
+    if folder_id is not None:
+        sql += " AND folder_id = ?"
+        args = (*args, int(folder_id))
+    return [as_int(r[0]) for r in db.execute(sql, args)]
+
+
+def nearest_exact(
+    db: apsw.Connection, query: np.ndarray, k: int, folder_id: int | None = None
+) -> list[tuple[int, float]]:
     """Exact k-nearest by cosine over every stored vector (a full scan in SQLite)."""
-    rows = db.execute(
-        f"SELECT id, vec_distance_cosine(vector, ?) AS d FROM {FLOATS} ORDER BY d, id LIMIT ?",
-        (np.ascontiguousarray(query, dtype=np.float32).tobytes(), k),
-    )
+    blob = np.ascontiguousarray(query, dtype=np.float32).tobytes()
+    if folder_id is None:
+        rows = db.execute(
+            f"SELECT id, vec_distance_cosine(vector, ?) AS d FROM {FLOATS} ORDER BY d, id LIMIT ?",
+            (blob, k),
+        )
+    else:
+        rows = db.execute(
+            f"SELECT f.id, vec_distance_cosine(f.vector, ?) AS d FROM {FLOATS} f "
+            "JOIN chunks c ON c.id = f.id JOIN documents doc ON doc.id = c.document_id "
+            "WHERE doc.folder_id = ? ORDER BY d, f.id LIMIT ?",
+            (blob, int(folder_id), k),
+        )
     return [(int(r), 1.0 - float(d)) for r, d in rows]
 
 
@@ -188,6 +220,13 @@ def rescore(
     return [(int(ids[i]), float(sims[i])) for i in order]
 
 
+def _dot(rows: np.ndarray, query: np.ndarray) -> np.ndarray:
+    """rows @ query without BLAS: OpenBLAS splits even small products over threads, and on a
+    busy 2-core machine waiting for the second thread cost 30 ms where numpy's own loop
+    takes 1 ms."""
+    return np.einsum("ij,j->i", rows.astype(np.float32, copy=False), query)
+
+
 def vectors_of(db: apsw.Connection, chunk_ids: Sequence[int] | np.ndarray) -> dict[int, np.ndarray]:
     """The stored vectors of these chunks (missing ids are left out)."""
     out: dict[int, np.ndarray] = {}
@@ -196,13 +235,19 @@ def vectors_of(db: apsw.Connection, chunk_ids: Sequence[int] | np.ndarray) -> di
         part = ids[start : start + 900]
         marks = ",".join("?" * len(part))
         rows = db.execute(f"SELECT id, vector FROM {FLOATS} WHERE id IN ({marks})", part)
-        out.update((int(r), np.frombuffer(blob, dtype=np.float32)) for r, blob in rows)
+        out.update((as_int(r), np.frombuffer(as_bytes(blob), dtype=np.float32)) for r, blob in rows)
     return out
 
 
 def count(db: apsw.Connection) -> int:
     """How many vectors the index holds."""
     row = db.execute(f"SELECT count(*) FROM {FLOATS}").fetchone()
+    return int(row[0]) if row else 0
+
+
+def count_bits(db: apsw.Connection) -> int:
+    """How many rows the sign-bit table holds (equal to `count` in a sound library)."""
+    row = db.execute(f"SELECT count(*) FROM {BITS}_rowids").fetchone()
     return int(row[0]) if row else 0
 
 
@@ -213,146 +258,12 @@ def exists(db: apsw.Connection) -> bool:
 
 
 def orphan_count(db: apsw.Connection) -> int:
-    """How many stored vectors or codes belong to no chunk, or chunks that lack a code (a
-    consistency check; should be 0)."""
+    """How many stored vectors or bit rows belong to no chunk, or vectors that lack their
+    bit row (a consistency check; should be 0)."""
     row = db.execute(
         f"SELECT (SELECT count(*) FROM {FLOATS} WHERE id NOT IN (SELECT id FROM chunks)) + "
-        f"(SELECT count(*) FROM {CODES} WHERE id NOT IN (SELECT id FROM chunks)) + "
+        f"(SELECT count(*) FROM {BITS}_rowids WHERE rowid NOT IN (SELECT id FROM chunks)) + "
         f"(SELECT count(*) FROM {FLOATS} f WHERE NOT EXISTS "
-        f"(SELECT 1 FROM {CODES} c WHERE c.id = f.id))"
+        f"(SELECT 1 FROM {BITS}_rowids b WHERE b.rowid = f.id))"
     ).fetchone()
     return int(row[0]) if row and row[0] is not None else 0
-
-
-# -- the in-memory code index ------------------------------------------------------------
-
-
-@dataclass
-class _CodeIndex:
-    """All codes of a library in memory: int8 rows, their scales, and their sign bits as
-    one column of uint64 words per 64 dimensions (column-major: each pass reads one array)."""
-
-    version: tuple[int, int]
-    deletions: str | None
-    ids: np.ndarray  # int64 chunk ids, ascending
-    scales: np.ndarray  # (n,) float32
-    int8: np.ndarray  # (n, dim) int8
-    words: np.ndarray  # (n_words, n) uint64
-
-    def candidates(self, query: np.ndarray, wanted: int) -> np.ndarray:
-        """Ids of (at least) the `wanted` chunks nearest to the query by their int8 codes."""
-        n = len(self.ids)
-        if n <= wanted:
-            return self.ids
-        rows = np.arange(n)
-        first = max(BIT_CANDIDATES, int(n * BIT_SHARE), wanted)
-        if n > first:
-            q = _words(binary_codes(query))[:, 0]
-            rows = _smallest(_hamming(self.words, q), first)
-        approx = _dot(self.int8[rows], query) * self.scales[rows]
-        if len(rows) > wanted:
-            rows = rows[np.argpartition(-approx, wanted - 1)[:wanted]]
-        return self.ids[rows]
-
-
-def _dot(rows: np.ndarray, query: np.ndarray) -> np.ndarray:
-    """rows @ query without BLAS: OpenBLAS splits even small products over threads, and on a
-    busy 2-core machine waiting for the second thread cost 30 ms where numpy's own loop
-    takes 1 ms."""
-    return np.einsum("ij,j->i", rows.astype(np.float32, copy=False), query)
-
-
-def _words(codes: np.ndarray) -> np.ndarray:
-    """Packed byte codes (n, b) as column-major uint64 words (ceil(b / 8), n)."""
-    n, b = codes.shape
-    padded = np.zeros((n, -(-b // 8) * 8), dtype=np.uint8)
-    padded[:, :b] = codes
-    return np.ascontiguousarray(padded.view(np.uint64).T)
-
-
-def _hamming(words: np.ndarray, q: np.ndarray) -> np.ndarray:
-    dist = np.bitwise_count(words[0] ^ q[0]).astype(np.uint16)
-    for j in range(1, words.shape[0]):
-        dist += np.bitwise_count(words[j] ^ q[j])
-    return dist
-
-
-def _smallest(dist: np.ndarray, wanted: int) -> np.ndarray:
-    """Positions of the `wanted` smallest distances, every tie at the cut-off included (a
-    histogram of the small integer distances is cheaper than a partial sort)."""
-    if len(dist) <= wanted:
-        return np.arange(len(dist))
-    cumulative = np.cumsum(np.bincount(dist))
-    cutoff = int(np.searchsorted(cumulative, wanted))
-    return np.flatnonzero(dist <= cutoff)
-
-
-_cache: weakref.WeakKeyDictionary[apsw.Connection, _CodeIndex] = weakref.WeakKeyDictionary()
-_lock = threading.Lock()
-
-
-def _version(db: apsw.Connection) -> tuple[int, int]:
-    row = db.execute("PRAGMA data_version").fetchone()
-    return (int(row[0]) if row else 0, db.total_changes())
-
-
-def _read_codes(db: apsw.Connection, after: int) -> _Rows:
-    ids: list[int] = []
-    blobs: list[bytes] = []
-    for cid, blob in db.execute(f"SELECT id, code FROM {CODES} WHERE id > ? ORDER BY id", (after,)):
-        ids.append(as_int(cid))
-        blobs.append(as_bytes(blob))
-    if not blobs:
-        return None
-    raw = np.frombuffer(b"".join(blobs), dtype=np.uint8).reshape(len(blobs), -1)
-    scales = np.ascontiguousarray(raw[:, :4]).view(np.float32)[:, 0]
-    int8 = np.ascontiguousarray(raw[:, 4:]).view(np.int8)
-    return np.asarray(ids, dtype=np.int64), scales, int8, _words(binary_codes(int8))
-
-
-_Rows = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None
-
-
-def _deletions(db: apsw.Connection) -> str | None:
-    row = db.execute("SELECT value FROM meta WHERE key = ?", (_DELETIONS,)).fetchone()
-    return None if row is None else str(row[0])
-
-
-def _code_index(db: apsw.Connection) -> _CodeIndex:
-    """The connection's in-memory codes, brought up to date with the library."""
-    version = _version(db)
-    with _lock:
-        cached = _cache.get(db)
-    if cached is not None and cached.version == version:
-        return cached
-    with db:  # one read transaction, so the counter and the rows agree
-        deletions = _deletions(db)
-        if cached is not None and cached.deletions == deletions:
-            # Only additions since (new ids are above every id stored): append them.
-            last = int(cached.ids[-1]) if len(cached.ids) else 0
-            parts = [cached.ids, cached.scales, cached.int8, cached.words]
-            new = _read_codes(db, last)
-            if new is not None:
-                if len(cached.ids) == 0:
-                    parts = list(new)
-                else:
-                    parts = [
-                        np.concatenate([a, b], axis=1 if a.ndim == 2 and i == 3 else 0)
-                        for i, (a, b) in enumerate(zip(parts, new, strict=True))
-                    ]
-        else:  # first use, or something was deleted: read them all
-            new = _read_codes(db, 0)
-            parts = (
-                list(new)
-                if new is not None
-                else [
-                    np.zeros(0, np.int64),
-                    np.zeros(0, np.float32),
-                    np.zeros((0, 1), np.int8),
-                    np.zeros((1, 0), np.uint64),
-                ]
-            )
-    index = _CodeIndex(version, deletions, *parts)
-    with _lock:
-        _cache[db] = index
-    return index

@@ -1,0 +1,130 @@
+"""Deleting a folder and compacting, on real SQLite, FTS5 and sqlite-vec: nothing of the
+folder stays behind (floats, sign bits, keyword rows), also when the deleting process is
+killed (SIGKILL) in the middle, and `compact` gives the space back."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from desktop.library import vectors
+from desktop.library.compact import compact, file_bytes
+from desktop.library.health import problems
+from desktop.library.store import Library
+
+DIM = 384
+PER_DOC = 10
+
+
+def _library(path: Path, per_folder: tuple[int, ...], seed: int = 0) -> Library:
+    """A library with these many chunks in folders 1, 2, ... (real tables, bulk inserts)."""
+    rng = np.random.default_rng(seed)
+    lib = Library(path)
+    lib.bind_embedder("test-embedder", DIM)
+    words = np.array("pump valve river station bearing cooling winter report energy".split())
+    next_chunk, next_doc = 1, 1
+    with lib.db:
+        for folder, n in enumerate(per_folder, start=1):
+            lib.db.execute(
+                "INSERT INTO folders(id, path, added_at) VALUES (?, ?, 0)", (folder, f"/f{folder}")
+            )
+            docs = range(next_doc, next_doc + -(-n // PER_DOC))
+            lib.db.executemany(
+                "INSERT INTO documents(id, folder_id, path, size, mtime, status, indexed_at) "
+                "VALUES (?, ?, ?, 0, 0, 'indexed', 0)",
+                ((d, folder, f"/f{folder}/{d}.txt") for d in docs),
+            )
+            ids = list(range(next_chunk, next_chunk + n))
+            lib.db.executemany(
+                "INSERT INTO chunks(id, document_id, ordinal, text, char_start, char_end) "
+                "VALUES (?, ?, ?, ?, 0, 1)",
+                (
+                    (cid, next_doc + i // PER_DOC, i % PER_DOC, " ".join(rng.choice(words, 12)))
+                    for i, cid in enumerate(ids)
+                ),
+            )
+            matrix = rng.standard_normal((n, DIM)).astype(np.float32)
+            vectors.insert_many(lib.db, ids, matrix / np.linalg.norm(matrix, axis=1)[:, None])
+            next_chunk += n
+            next_doc = docs.stop
+    return lib
+
+
+def _counts(lib: Library) -> tuple[int, int, int, int]:
+    def one(sql: str) -> int:
+        row = lib.db.execute(sql).fetchone()
+        return int(row[0]) if row else 0
+
+    return (
+        one("SELECT count(*) FROM chunks"),
+        vectors.count(lib.db),
+        vectors.count_bits(lib.db),
+        one("SELECT count(*) FROM chunks_fts_docsize"),
+    )
+
+
+def test_removing_a_folder_leaves_nothing_behind_and_compact_shrinks_the_file(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "lib.sqlite"
+    lib = _library(path, (20_000, 500))
+    lib.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    query = vectors.vectors_of(lib.db, [20_001])[20_001]
+    lib.remove_folder(1)
+    assert _counts(lib) == (500, 500, 500, 500)
+    assert vectors.orphan_count(lib.db) == 0
+    # The keyword index holds no trace of the removed chunks (its own integrity check).
+    lib.db.execute("INSERT INTO chunks_fts(chunks_fts) VALUES ('integrity-check')")
+    assert problems(lib.db) == []
+    lib.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    report = compact(lib.db, path)
+    assert report.bytes_after < report.bytes_before / 5, report
+    assert file_bytes(path) == report.bytes_after
+    assert _counts(lib) == (500, 500, 500, 500) and problems(lib.db) == []
+    assert vectors.nearest(lib.db, query, 1)[0][0] == 20_001
+    assert len(vectors.nearest(lib.db, query, 10, folder_id=2)) == 10
+    lib.close()
+
+
+_REMOVE = (
+    "from desktop.library.store import Library; lib = Library({path!r}); "
+    "lib.remove_folder(1); print('done')"
+)
+
+
+def test_kill_9_during_a_folder_delete_leaves_no_strays(tmp_path: Path) -> None:
+    """The delete of 60,000 chunks is killed once its writes reach the write-ahead log:
+    afterwards the folder is whole (the transaction never committed), every chunk has its
+    float, sign bits and keyword row, and deleting again leaves nothing behind."""
+    path = tmp_path / "lib.sqlite"
+    lib = _library(path, (60_000, 300), seed=1)
+    lib.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    lib.close()
+    wal = Path(f"{path}-wal")
+    child = subprocess.Popen(
+        [sys.executable, "-c", _REMOVE.format(path=str(path))],
+        stdout=subprocess.PIPE,
+        env=dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1])),
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and child.poll() is None:
+        if wal.exists() and wal.stat().st_size > 1_000_000:
+            break
+        time.sleep(0.002)
+    assert child.poll() is None, "the delete finished before it could be killed"
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    assert child.stdout is not None and child.stdout.read() == b""
+
+    with Library(path) as lib:
+        assert _counts(lib) == (60_300,) * 4
+        assert vectors.orphan_count(lib.db) == 0 and problems(lib.db) == []
+        lib.remove_folder(1)
+        assert _counts(lib) == (300,) * 4
+        assert vectors.orphan_count(lib.db) == 0 and problems(lib.db) == []
