@@ -12,7 +12,7 @@ import pytest
 import sqlite_vec
 
 from desktop.bench import numpy_baseline
-from desktop.library import vectors
+from desktop.library import cells, vectors
 from desktop.library.db import connect
 from desktop.library.store import Library
 
@@ -23,6 +23,13 @@ def _unit(rng: np.random.Generator, n: int, dim: int = 384) -> np.ndarray:
     x = centers[rng.integers(0, len(centers), n)] + 0.6 * rng.standard_normal((n, dim))
     x = x.astype(np.float32) + 0.5
     return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+def _near(rng: np.random.Generator, matrix: np.ndarray, n: int) -> np.ndarray:
+    """Queries near stored vectors, as real questions are near their passages (a random
+    direction is about equally far from every vector, and its "nearest" are arbitrary)."""
+    x = matrix[rng.integers(0, len(matrix), n)] + 0.04 * rng.standard_normal((n, 384))
+    return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
 
 
 def _library(tmp_path: Path, matrix: np.ndarray) -> Library:
@@ -49,7 +56,7 @@ def test_bit_pass_then_exact_floats_matches_exact_search(tmp_path: Path) -> None
     matrix = _unit(rng, 6000)
     lib = _library(tmp_path, matrix)
     recalls = []
-    for q in _unit(rng, 20):
+    for q in _near(rng, matrix, 20):
         exact = np.argsort(-(matrix @ q), kind="stable")[:10] + 1
         found = vectors.nearest(lib.db, q, 10)
         assert [s for _, s in found] == sorted((s for _, s in found), reverse=True)
@@ -177,4 +184,48 @@ def test_the_numpy_baseline_agrees_with_the_index(tmp_path: Path) -> None:
     lib = _library(tmp_path, matrix)
     q = matrix[42]
     assert numpy_baseline.nearest(lib.db, q, 3)[0][0] == vectors.nearest(lib.db, q, 3)[0][0] == 43
+    lib.close()
+
+
+def test_a_library_with_cells_searches_the_nearest_cells_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Cells (k-means partitions) on a small library, by lowering the thresholds: the
+    rebuild fits them, the search probes some cells only and still finds the exact best,
+    a small folder falls back to a scan of all of its cells, and additions are filed in
+    the cell of their nearest centroid."""
+    monkeypatch.setattr(cells, "MIN_CHUNKS", 1000)
+    monkeypatch.setattr(cells, "ROWS_PER_CELL", 100)
+    monkeypatch.setattr(vectors, "PROBES", 8)
+    rng = np.random.default_rng(11)
+    matrix = _unit(rng, 6000)
+    lib = _library(tmp_path, matrix)
+    with lib.db:
+        assert vectors.rebuild_index(lib.db) == 6000
+    centroids = cells.load(lib.db)
+    assert centroids is not None and len(centroids) == 64
+    q = matrix[123]
+    probe = cells.nearest(centroids, q, 8)
+    found = vectors.candidates(lib.db, q, 50)
+    owner = cells.assign(centroids, matrix[np.asarray(found) - 1])
+    assert set(owner.tolist()) <= set(probe)  # only the probed cells were searched
+    assert vectors.nearest(lib.db, q, 1)[0][0] == 124
+    recalls = []
+    for query in _near(rng, matrix, 10):
+        exact = {c for c, _ in vectors.nearest_exact(lib.db, query, 10)}
+        recalls.append(len(exact & {c for c, _ in vectors.nearest(lib.db, query, 10)}) / 10)
+    assert np.mean(recalls) >= 0.9
+    with lib.db:  # a folder of 3 chunks: far fewer than the probed cells hold
+        lib.db.execute("INSERT INTO folders(id, path, added_at) VALUES (2, '/g', 0)")
+        lib.db.execute(
+            "INSERT INTO documents(id, folder_id, path, size, mtime, status, indexed_at) "
+            "VALUES (9000, 2, '/g/a.txt', 0, 0, 'indexed', 0)"
+        )
+        lib.db.executemany(
+            "INSERT INTO chunks(id, document_id, ordinal, text, char_start, char_end) "
+            "VALUES (?, 9000, ?, 'y', 0, 1)",
+            ((cid, i) for i, cid in enumerate((7001, 7002, 7003))),
+        )
+        vectors.insert_many(lib.db, [7001, 7002, 7003], -_unit(rng, 3))
+    assert sorted(c for c, _ in vectors.nearest(lib.db, q, 10, folder_id=2)) == [7001, 7002, 7003]
     lib.close()

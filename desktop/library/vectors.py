@@ -5,17 +5,20 @@ Two tables keyed by chunk id, written together inside the caller's transaction:
 - `chunk_vector_floats`: the exact float32 vectors, a plain table (the source of truth;
   point reads by primary key cost microseconds);
 - `chunk_vector_bits`: a sqlite-vec `vec0` table of each vector's sign bits (`bit[384]`,
-  48 bytes a chunk) with the chunk's folder as its partition key, so a search scoped to a
-  folder scans that folder's rows only and still returns k of them.
+  48 bytes a chunk) with two partition keys: the chunk's folder, so a search scoped to a
+  folder filters inside the KNN and still returns k of its chunks, and the chunk's cell
+  (`desktop.library.cells`: k-means partitions of about a thousand chunks in a large
+  library, one cell in a small one).
 
-`nearest` asks sqlite-vec for the best few hundred chunks by Hamming distance of the sign
-bits, then rescores just those with the exact floats in numpy. Nothing per chunk stays in
-Python: opening a library reads nothing, and every search reads what it needs through
-SQLite's page cache, so it is never stale either.
+`nearest` asks sqlite-vec for the chunks nearest by Hamming distance of the sign bits
+(in a library with cells, only in the cells nearest to the query), then rescores just
+those with the exact floats in numpy. Nothing per chunk stays in Python: opening a library
+reads nothing, every search reads what it needs through SQLite's page cache, and no
+connection can see a stale index.
 
 Schema 4 kept int8 codes of every vector and searched them in numpy, loaded into each
 process (about 440 bytes a chunk: 1.9 GB and 2.3 s on the first search at 1M chunks).
-Migration 5 dropped them and built the bit table from the stored floats.
+Migration 5 dropped them and built this index from the stored floats.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from collections.abc import Sequence
 import apsw
 import numpy as np
 
+from desktop.library import cells
 from desktop.library.columns import as_bytes, as_int
 
 FLOATS = "chunk_vector_floats"
@@ -36,6 +40,10 @@ LEGACY_VEC0 = "chunk_vectors"
 # retrieval` on libraries padded with real MiniLM vectors (recall@10 against exact search,
 # see docs/BENCHMARKS.md, "Retrieval on sqlite-vec").
 BIT_CANDIDATES = 400
+# Cells searched, and candidates taken from each, in a library with cells
+# (`desktop.library.cells`). Chosen with `folio bench retrieval`, as BIT_CANDIDATES.
+PROBES = 32
+PER_CELL = 16
 # Rows per vec0 chunk. sqlite-vec 0.1.9 picks each chunk's best k by k passes over the
 # chunk, so a search costs about rows x min(k, chunk size): with the default 1,024 a
 # k=1,000 search over 200k random codes took 509 ms, with 256 it took 171 ms, and k=10
@@ -58,7 +66,8 @@ def create(db: apsw.Connection, dim: int) -> None:
 def _create_bits(db: apsw.Connection, dim: int) -> None:
     db.execute(
         f"CREATE VIRTUAL TABLE IF NOT EXISTS {BITS} USING vec0("
-        f"folder_id integer partition key, code bit[{int(dim)}], chunk_size={CHUNK_SIZE})"
+        f"folder_id integer partition key, cell integer partition key, code bit[{int(dim)}], "
+        f"chunk_size={CHUNK_SIZE})"
     )
 
 
@@ -67,27 +76,61 @@ def _dim(db: apsw.Connection) -> int | None:
     return None if row is None else int(str(row[0]))
 
 
-# The folder of each chunk, for the bit table's partition key.
-_FOLDER_OF = (
-    "SELECT c.id, d.folder_id, vec_quantize_binary(f.vector) FROM chunks c "
+# A chunk's row of the bit table from its float (the cell is bound as the first parameter).
+_ROW_OF = (
+    "SELECT c.id, d.folder_id, ?, vec_quantize_binary(f.vector) FROM chunks c "
     f"JOIN documents d ON d.id = c.document_id JOIN {FLOATS} f ON f.id = c.id"
 )
+_INSERT_ROW = f"INSERT INTO {BITS}(rowid, folder_id, cell, code) {_ROW_OF} WHERE c.id = ?"
 
 
-def rebuild_index(db: apsw.Connection) -> int:
-    """(Re)build the sign-bit table from the stored floats; returns how many rows it holds.
+def rebuild_index(db: apsw.Connection, batch: int = 50_000) -> int:
+    """(Re)build the cells and the sign-bit table from the stored floats; returns how many
+    rows the table holds.
 
-    Used by migration 5 and by compaction: a fresh table has no slots left by deletions.
-    Runs inside the caller's transaction, so a crash leaves the old table whole.
+    Used by migration 5 and by compaction (a fresh table has no slots left by deletions,
+    and the cells are fitted again to what the library holds now). Runs inside the
+    caller's transaction, so a crash leaves the old index whole.
     """
     dim = _dim(db)
     if dim is None or not exists(db):
         return 0
     db.execute(f"DROP TABLE IF EXISTS {BITS}")
-    _create_bits(db, dim)
-    db.execute(f"INSERT INTO {BITS}(rowid, folder_id, code) {_FOLDER_OF}")
     db.execute(f"DROP TABLE IF EXISTS {LEGACY_CODES}")
+    _create_bits(db, dim)
+    n = count(db)
+    n_cells = cells.cell_count(n)
+    centroids = None
+    if n_cells > 1:
+        step = max(1, n // (n_cells * cells.TRAIN_PER_CELL))
+        sample = _floats_where(db, "id % ? = 0", (step,))[1]
+        centroids = cells.train(sample, n_cells)
+    cells.store(db, centroids)
+    if centroids is None:
+        db.execute(f"INSERT INTO {BITS}(rowid, folder_id, cell, code) {_ROW_OF}", (0,))
+        return count_bits(db)
+    last = 0
+    while True:
+        ids, matrix = _floats_where(db, "id > ? ORDER BY id LIMIT ?", (last, batch))
+        if not len(ids):
+            break
+        owner = cells.assign(centroids, matrix)
+        db.executemany(_INSERT_ROW, zip(owner.tolist(), ids.tolist(), strict=True))
+        last = int(ids[-1])
     return count_bits(db)
+
+
+def _floats_where(
+    db: apsw.Connection, where: str, args: tuple[int, ...]
+) -> tuple[np.ndarray, np.ndarray]:
+    ids: list[int] = []
+    blobs: list[bytes] = []
+    for cid, blob in db.execute(f"SELECT id, vector FROM {FLOATS} WHERE {where}", args):
+        ids.append(as_int(cid))
+        blobs.append(as_bytes(blob))
+    dim = _dim(db) or 1
+    matrix = np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(blobs), dim)
+    return np.asarray(ids, dtype=np.int64), matrix
 
 
 def migrate_from_vec0(db: apsw.Connection) -> int:
@@ -125,10 +168,8 @@ def insert_many(db: apsw.Connection, chunk_ids: Sequence[int], matrix: np.ndarra
         f"INSERT INTO {FLOATS}(id, vector) VALUES (?, ?)",
         ((cid, row.tobytes()) for cid, row in zip(ids, floats, strict=True)),
     )
-    db.executemany(
-        f"INSERT INTO {BITS}(rowid, folder_id, code) {_FOLDER_OF} WHERE c.id = ?",
-        ((cid,) for cid in ids),
-    )
+    owner = cells.assign(cells.load(db), floats)
+    db.executemany(_INSERT_ROW, zip(owner.tolist(), ids, strict=True))
 
 
 def delete_document(db: apsw.Connection, document_id: int) -> None:
@@ -153,12 +194,15 @@ def _delete_where(db: apsw.Connection, chunk_ids_sql: str, args: tuple[int, ...]
 def refolder_document(db: apsw.Connection, document_id: int) -> None:
     """Re-file a document's bit rows under its current folder (after a move between
     folders: sqlite-vec 0.1.9 cannot update a partition key, so the rows are rewritten)."""
-    chunks = "SELECT id FROM chunks WHERE document_id = ?"
-    db.execute(f"DELETE FROM {BITS} WHERE rowid IN ({chunks})", (document_id,))
+    ids, matrix = _floats_where(
+        db, "id IN (SELECT id FROM chunks WHERE document_id = ?)", (document_id,)
+    )
     db.execute(
-        f"INSERT INTO {BITS}(rowid, folder_id, code) {_FOLDER_OF} WHERE c.document_id = ?",
+        f"DELETE FROM {BITS} WHERE rowid IN (SELECT id FROM chunks WHERE document_id = ?)",
         (document_id,),
     )
+    owner = cells.assign(cells.load(db), matrix)
+    db.executemany(_INSERT_ROW, zip(owner.tolist(), ids.tolist(), strict=True))
 
 
 def nearest(
@@ -177,14 +221,44 @@ def nearest(
 def candidates(
     db: apsw.Connection, query: np.ndarray, wanted: int, folder_id: int | None = None
 ) -> list[int]:
-    """Ids of the `wanted` chunks nearest to `query` by the Hamming distance of sign bits."""
-    blob = np.ascontiguousarray(query, dtype=np.float32).tobytes()
-    sql = f"SELECT rowid FROM {BITS} WHERE code MATCH vec_quantize_binary(?) AND k = ?"
-    args: tuple[bytes | int, ...] = (blob, int(wanted))
+    """Ids of (about) the `wanted` chunks nearest to `query` by the Hamming distance of
+    sign bits: over the whole library (or folder) when it has one cell, else over the
+    `PROBES` cells nearest to the query, `PER_CELL` from each."""
+    q = np.ascontiguousarray(query, dtype=np.float32)
+    centroids = cells.load(db)
+    if centroids is not None:
+        probe = cells.nearest(centroids, q, PROBES)
+        per_cell = max(PER_CELL, -(-wanted // len(probe)))
+        found = _knn(db, q, per_cell, folder_id, probe)
+        if len(found) >= wanted or folder_id is None:
+            return [cid for cid, _ in sorted(found, key=lambda r: (r[1], r[0]))[:wanted]]
+        # A small folder has too few chunks in the probed cells: scan all of its cells.
+    return [cid for cid, _ in _knn(db, q, wanted, folder_id, None)]
+
+
+def _knn(
+    db: apsw.Connection,
+    query: np.ndarray,
+    k: int,
+    folder_id: int | None,
+    probe: list[int] | None,
+) -> list[tuple[int, float]]:
+    """sqlite-vec's KNN on the sign bits, filtered inside the KNN by the partition keys.
+    With `probe`, each listed cell gives its own best `k`, one statement per cell:
+    sqlite-vec 0.1.9 accepts `cell IN (...)` but its answer was not each cell's best
+    (distances 155+ where the cell alone gave 84), so it is not used."""
+    sql = f"SELECT rowid, distance FROM {BITS} WHERE code MATCH vec_quantize_binary(?) AND k = ?"
+    args: list[bytes | int] = [query.tobytes(), int(k)]
     if folder_id is not None:
         sql += " AND folder_id = ?"
-        args = (*args, int(folder_id))
-    return [as_int(r[0]) for r in db.execute(sql, args)]
+        args.append(int(folder_id))
+    if probe is None:
+        return [(as_int(r), float(d)) for r, d in db.execute(sql, args)]
+    sql += " AND cell = ?"
+    out: list[tuple[int, float]] = []
+    for cell in probe:
+        out.extend((as_int(r), float(d)) for r, d in db.execute(sql, [*args, cell]))
+    return out
 
 
 def nearest_exact(
