@@ -229,3 +229,20 @@ def test_a_library_with_cells_searches_the_nearest_cells_only(
         vectors.insert_many(lib.db, [7001, 7002, 7003], -_unit(rng, 3))
     assert sorted(c for c, _ in vectors.nearest(lib.db, q, 10, folder_id=2)) == [7001, 7002, 7003]
     lib.close()
+
+
+def test_cells_are_refitted_once_the_library_has_grown(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(cells, "MIN_CHUNKS", 1000)
+    monkeypatch.setattr(cells, "ROWS_PER_CELL", 100)
+    lib = _library(tmp_path, _unit(np.random.default_rng(12), 3000))
+    assert cells.load(lib.db) is None  # built one insert at a time: one cell
+    with lib.db:
+        assert vectors.refit_if_grown(lib.db)
+    fitted = cells.load(lib.db)
+    assert fitted is not None and len(fitted) == 32
+    with lib.db:
+        assert not vectors.refit_if_grown(lib.db)  # not grown since
+    assert vectors.count_bits(lib.db) == 3000 and vectors.orphan_count(lib.db) == 0
+    lib.close()

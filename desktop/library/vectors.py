@@ -120,6 +120,19 @@ def rebuild_index(db: apsw.Connection, batch: int = 50_000) -> int:
     return count_bits(db)
 
 
+def refit_if_grown(db: apsw.Connection) -> bool:
+    """Rebuild the index with more cells once the library has grown to four times what its
+    cells were fitted for (each rebuild costs about what the growth since the last one
+    did, so the total stays in proportion). Returns whether it rebuilt."""
+    if not exists(db):
+        return False
+    centroids = cells.load(db)
+    if cells.cell_count(count(db)) < 4 * (1 if centroids is None else len(centroids)):
+        return False
+    rebuild_index(db)
+    return True
+
+
 def _floats_where(
     db: apsw.Connection, where: str, args: tuple[int, ...]
 ) -> tuple[np.ndarray, np.ndarray]:
