@@ -130,4 +130,5 @@ class BenchResults(TypedDict, total=False):
     index: IndexResult
     startup: StartupResult
     memory: MemoryResult
+    delete: dict[str, float]  # `desktop.bench.deletes.bench_delete`
     eval: JSONObject  # `folio eval` results placed beside the run, free-form JSON

@@ -107,8 +107,10 @@ def load(db: apsw.Connection) -> np.ndarray | None:
     if cached is not None and cached[0] == version:
         return cached[1]
     exists = db.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (TABLE,)).fetchone()
-    blobs = [] if exists is None else db.execute(f"SELECT centroid FROM {TABLE} ORDER BY id")
-    rows = [np.frombuffer(as_bytes(b[0]), dtype=np.float32) for b in blobs]
+    rows: list[np.ndarray] = []
+    if exists is not None:
+        for (blob,) in db.execute(f"SELECT centroid FROM {TABLE} ORDER BY id"):
+            rows.append(np.frombuffer(as_bytes(blob), dtype=np.float32))
     centroids = np.stack(rows) if len(rows) > 1 else None
     with _lock:
         _cache[db] = (version, centroids)
