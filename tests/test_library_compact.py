@@ -64,7 +64,7 @@ def _counts(lib: Library) -> tuple[int, int, int, int]:
     return (
         one("SELECT count(*) FROM chunks"),
         vectors.count(lib.db),
-        vectors.count_bits(lib.db),
+        vectors.count_indexed(lib.db),
         one("SELECT count(*) FROM chunks_fts_docsize"),
     )
 

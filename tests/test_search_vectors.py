@@ -65,7 +65,7 @@ def test_bit_pass_then_exact_floats_matches_exact_search(tmp_path: Path) -> None
         recalls.append(len({c for c, _ in found} & set(exact.tolist())) / 10)
         assert [c for c, _ in vectors.nearest_exact(lib.db, q, 10)] == exact.tolist()
     assert np.mean(recalls) >= 0.95
-    assert vectors.count_bits(lib.db) == 6000 and vectors.orphan_count(lib.db) == 0
+    assert vectors.count_indexed(lib.db) == 6000 and vectors.orphan_count(lib.db) == 0
     lib.close()
 
 
@@ -155,7 +155,7 @@ def test_migration_moves_schema_2_vectors_out_of_vec0(tmp_path: Path) -> None:
     stored = vectors.vectors_of(db, [7])[7]
     assert np.array_equal(stored, matrix[6])
     assert vectors.nearest_exact(db, matrix[6], 1)[0][0] == 7
-    assert vectors.count_bits(db) == 0  # these vectors belong to no chunk: no folder
+    assert vectors.count_indexed(db) == 0  # these vectors belong to no chunk: no folder
     db.close()
 
 
@@ -244,5 +244,5 @@ def test_cells_are_refitted_once_the_library_has_grown(
     assert fitted is not None and len(fitted) == 32
     with lib.db:
         assert not vectors.refit_if_grown(lib.db)  # not grown since
-    assert vectors.count_bits(lib.db) == 3000 and vectors.orphan_count(lib.db) == 0
+    assert vectors.count_indexed(lib.db) == 3000 and vectors.orphan_count(lib.db) == 0
     lib.close()

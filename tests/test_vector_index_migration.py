@@ -91,7 +91,7 @@ def _assert_migrated(db: apsw.Connection, matrix: np.ndarray) -> None:
     n = len(matrix)
     assert schema_version(db) == len(MIGRATIONS) == 5
     assert not _has_table(db, vectors.LEGACY_CODES)
-    assert vectors.count(db) == vectors.count_bits(db) == n
+    assert vectors.count(db) == vectors.count_indexed(db) == n
     assert vectors.orphan_count(db) == 0
     assert np.array_equal(vectors.vectors_of(db, [n // 2])[n // 2], matrix[n // 2 - 1])
     for i in (0, n // 3, n - 1):  # the floats came through untouched: each finds itself
@@ -141,7 +141,7 @@ def test_kill_9_during_the_migration_leaves_schema_4_whole(tmp_path: Path) -> No
     raw.load_extension(sqlite_vec.loadable_path())
     assert schema_version(raw) == 4
     assert raw.execute("PRAGMA integrity_check").fetchone() == ("ok",)
-    assert not _has_table(raw, vectors.BITS)
+    assert not _has_table(raw, vectors.INDEX)
     assert raw.execute("SELECT count(*) FROM chunk_vector_codes").fetchone() == (60_000,)
     raw.close()
 

@@ -38,7 +38,7 @@ def bench_delete(padded: Path, work: Path) -> dict[str, float]:
         remove_s = time.perf_counter() - t
         fts = lib.db.execute("SELECT count(*) FROM chunks_fts_docsize").fetchone()
         left = (
-            vectors.count(lib.db) + vectors.count_bits(lib.db) + (int(fts[0]) if fts else 0)
+            vectors.count(lib.db) + vectors.count_indexed(lib.db) + (int(fts[0]) if fts else 0)
         ) - 3 * lib.counts()["chunks"]
         strays = vectors.orphan_count(lib.db)
         lib.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")

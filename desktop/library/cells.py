@@ -20,9 +20,9 @@ from desktop.library.columns import as_bytes
 TABLE = "chunk_vector_cells"
 _VERSION = "vector_cells_version"
 
-# Below this many chunks one cell: sqlite-vec's sign-bit scan of the whole library is fast
+# Below this many chunks one cell: sqlite-vec's int8 scan of the whole library is fast
 # enough (see `desktop.library.vectors`).
-MIN_CHUNKS = 50_000
+MIN_CHUNKS = 20_000
 ROWS_PER_CELL = 1_000
 MAX_CELLS = 4_096
 TRAIN_PER_CELL = 40  # sample rows per cell for k-means

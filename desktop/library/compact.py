@@ -2,8 +2,9 @@
 
 Deleting rows frees pages inside the file but never shrinks it, and sqlite-vec 0.1.9 only
 marks a deleted vector's slot as invalid (every later search still scans the slot). So
-compaction rebuilds the sign-bit index from the stored floats, merges the keyword index's
-segments, then rewrites the file (`VACUUM`) and truncates the write-ahead log.
+compaction rebuilds the int8 index (and its cells) from the stored floats, merges the
+keyword index's segments, then rewrites the file (`VACUUM`) and truncates the write-ahead
+log.
 """
 
 from __future__ import annotations

@@ -4,17 +4,19 @@ chunk embeddings.
 Two tables keyed by chunk id, written together inside the caller's transaction:
 - `chunk_vector_floats`: the exact float32 vectors, a plain table (the source of truth;
   point reads by primary key cost microseconds);
-- `chunk_vector_bits`: a sqlite-vec `vec0` table of each vector's sign bits (`bit[384]`,
-  48 bytes a chunk) with two partition keys: the chunk's folder, so a search scoped to a
-  folder filters inside the KNN and still returns k of its chunks, and the chunk's cell
-  (`desktop.library.cells`: k-means partitions of about a thousand chunks in a large
-  library, one cell in a small one).
+- `chunk_vector_index`: a sqlite-vec `vec0` table of each vector as int8 codes (384
+  bytes, each row at its own scale: the index ranks by cosine) with two partition keys:
+  the chunk's folder, so a search scoped to a folder filters inside the KNN and still
+  returns k of its chunks, and the chunk's cell (`desktop.library.cells`: k-means
+  partitions of about a thousand chunks in a large library, one cell in a small one).
 
-`nearest` asks sqlite-vec for the chunks nearest by Hamming distance of the sign bits
-(in a library with cells, only in the cells nearest to the query), then rescores just
+`nearest` asks sqlite-vec for the chunks nearest by the cosine of their int8 codes (in a
+library with cells, only in the `PROBES` cells nearest to the query), then rescores just
 those with the exact floats in numpy. Nothing per chunk stays in Python: opening a library
 reads nothing, every search reads what it needs through SQLite's page cache, and no
-connection can see a stale index.
+connection can see a stale index. (Sign bits, `bit[384]`, were tried first: at 100k
+padded chunks they needed 800 candidates for recall@10 0.967, and asking sqlite-vec 0.1.9
+for that many costs each row about `min(k, chunk size)` comparisons.)
 
 Schema 4 kept int8 codes of every vector and searched them in numpy, loaded into each
 process (about 440 bytes a chunk: 1.9 GB and 2.3 s on the first search at 1M chunks).
@@ -32,22 +34,17 @@ from desktop.library import cells
 from desktop.library.columns import as_bytes, as_int
 
 FLOATS = "chunk_vector_floats"
-BITS = "chunk_vector_bits"
+INDEX = "chunk_vector_index"
 LEGACY_CODES = "chunk_vector_codes"
 LEGACY_VEC0 = "chunk_vectors"
 
-# How many chunks the sign-bit pass hands to the exact rescoring. Chosen with `folio bench
-# retrieval` on libraries padded with real MiniLM vectors (recall@10 against exact search,
-# see docs/BENCHMARKS.md, "Retrieval on sqlite-vec").
-BIT_CANDIDATES = 400
-# Cells searched, and candidates taken from each, in a library with cells
-# (`desktop.library.cells`). Chosen with `folio bench retrieval`, as BIT_CANDIDATES.
-PROBES = 32
-PER_CELL = 16
-# Rows per vec0 chunk. sqlite-vec 0.1.9 picks each chunk's best k by k passes over the
-# chunk, so a search costs about rows x min(k, chunk size): with the default 1,024 a
-# k=1,000 search over 200k random codes took 509 ms, with 256 it took 171 ms, and k=10
-# 5 ms against 12 ms (the smaller chunks pay more per-chunk overhead).
+# Candidates the int8 pass hands to the exact rescoring (at least; more when more results
+# are asked for), and cells searched in a library with cells. Chosen with `folio bench
+# retrieval` on libraries padded with real MiniLM vectors (recall@10 against exact search:
+# docs/BENCHMARKS.md, "Retrieval on sqlite-vec").
+CANDIDATES = 64
+PROBES = 16
+# Rows per vec0 chunk: 256 scanned 17 cells of 1,000 int8 codes in 12.6 ms, 64 in 34 ms.
 CHUNK_SIZE = 256
 
 
@@ -60,19 +57,19 @@ def create(db: apsw.Connection, dim: int) -> None:
         f"CREATE TABLE IF NOT EXISTS {FLOATS} (id INTEGER PRIMARY KEY, "
         f"vector BLOB NOT NULL CHECK (length(vector) = {4 * int(dim)}))"
     )
-    _create_bits(db, dim)
+    _create_index(db, dim)
 
 
-def _create_bits(db: apsw.Connection, dim: int) -> None:
+def _create_index(db: apsw.Connection, dim: int) -> None:
     db.execute(
-        f"CREATE VIRTUAL TABLE IF NOT EXISTS {BITS} USING vec0("
-        f"folder_id integer partition key, cell integer partition key, code bit[{int(dim)}], "
-        f"chunk_size={CHUNK_SIZE})"
+        f"CREATE VIRTUAL TABLE IF NOT EXISTS {INDEX} USING vec0("
+        f"folder_id integer partition key, cell integer partition key, "
+        f"code int8[{int(dim)}] distance_metric=cosine, chunk_size={CHUNK_SIZE})"
     )
     # sqlite-vec 0.1.9 finds a partition's chunks by scanning its whole `_chunks` table,
     # unindexed: 2.1 ms a statement at 200k rows in 200 cells, 0.06 ms with these indexes
     # (partition00 is the folder, partition01 the cell). Another layout: no indexes.
-    shadow = f"{BITS}_chunks"
+    shadow = f"{INDEX}_chunks"
     columns = {str(r[1]) for r in db.execute(f"PRAGMA table_info({shadow})")}
     if {"partition00", "partition01"} <= columns:
         db.execute(
@@ -81,21 +78,42 @@ def _create_bits(db: apsw.Connection, dim: int) -> None:
         )
 
 
+def quantize(vectors: np.ndarray) -> np.ndarray:
+    """Each row as int8 at its own scale (its largest component to 127). The index ranks
+    by cosine, which no per-row scale changes, so the scales need not be kept."""
+    matrix = np.atleast_2d(np.asarray(vectors, dtype=np.float32))
+    peak = np.abs(matrix).max(axis=1, keepdims=True)
+    return np.clip(np.rint(matrix * (127.0 / np.maximum(peak, 1e-12))), -127, 127).astype(np.int8)
+
+
 def _dim(db: apsw.Connection) -> int | None:
     row = db.execute("SELECT value FROM meta WHERE key = 'embedding_dim'").fetchone()
     return None if row is None else int(str(row[0]))
 
 
-# A chunk's row of the bit table from its float (the cell is bound as the first parameter).
-_ROW_OF = (
-    "SELECT c.id, d.folder_id, ?, vec_quantize_binary(f.vector) FROM chunks c "
-    f"JOIN documents d ON d.id = c.document_id JOIN {FLOATS} f ON f.id = c.id"
+# A chunk's row of the index: its folder from the chunk, its cell and code bound.
+_INSERT_ROW = (
+    f"INSERT INTO {INDEX}(rowid, folder_id, cell, code) SELECT c.id, d.folder_id, ?, "
+    "vec_int8(?) FROM chunks c JOIN documents d ON d.id = c.document_id WHERE c.id = ?"
 )
-_INSERT_ROW = f"INSERT INTO {BITS}(rowid, folder_id, cell, code) {_ROW_OF} WHERE c.id = ?"
+
+
+def _insert_rows(
+    db: apsw.Connection, ids: Sequence[int], matrix: np.ndarray, centroids: np.ndarray | None
+) -> None:
+    owner = cells.assign(centroids, matrix).tolist()
+    codes = quantize(matrix)
+    db.executemany(
+        _INSERT_ROW,
+        (
+            (cell, code.tobytes(), int(cid))
+            for cell, code, cid in zip(owner, codes, ids, strict=True)
+        ),
+    )
 
 
 def rebuild_index(db: apsw.Connection, batch: int = 50_000) -> int:
-    """(Re)build the cells and the sign-bit table from the stored floats; returns how many
+    """(Re)build the cells and the int8 index from the stored floats; returns how many
     rows the table holds.
 
     Used by migration 5 and by compaction (a fresh table has no slots left by deletions,
@@ -105,9 +123,9 @@ def rebuild_index(db: apsw.Connection, batch: int = 50_000) -> int:
     dim = _dim(db)
     if dim is None or not exists(db):
         return 0
-    db.execute(f"DROP TABLE IF EXISTS {BITS}")
+    db.execute(f"DROP TABLE IF EXISTS {INDEX}")
     db.execute(f"DROP TABLE IF EXISTS {LEGACY_CODES}")
-    _create_bits(db, dim)
+    _create_index(db, dim)
     n = count(db)
     n_cells = cells.cell_count(n)
     centroids = None
@@ -116,18 +134,14 @@ def rebuild_index(db: apsw.Connection, batch: int = 50_000) -> int:
         sample = _floats_where(db, "id % ? = 0", (step,))[1]
         centroids = cells.train(sample, n_cells)
     cells.store(db, centroids)
-    if centroids is None:
-        db.execute(f"INSERT INTO {BITS}(rowid, folder_id, cell, code) {_ROW_OF}", (0,))
-        return count_bits(db)
     last = 0
     while True:
         ids, matrix = _floats_where(db, "id > ? ORDER BY id LIMIT ?", (last, batch))
         if not len(ids):
             break
-        owner = cells.assign(centroids, matrix)
-        db.executemany(_INSERT_ROW, zip(owner.tolist(), ids.tolist(), strict=True))
+        _insert_rows(db, ids.tolist(), matrix, centroids)
         last = int(ids[-1])
-    return count_bits(db)
+    return count_indexed(db)
 
 
 def refit_if_grown(db: apsw.Connection) -> bool:
@@ -191,8 +205,7 @@ def insert_many(db: apsw.Connection, chunk_ids: Sequence[int], matrix: np.ndarra
         f"INSERT INTO {FLOATS}(id, vector) VALUES (?, ?)",
         ((cid, row.tobytes()) for cid, row in zip(ids, floats, strict=True)),
     )
-    owner = cells.assign(cells.load(db), floats)
-    db.executemany(_INSERT_ROW, zip(owner.tolist(), ids, strict=True))
+    _insert_rows(db, ids, floats, cells.load(db))
 
 
 def delete_document(db: apsw.Connection, document_id: int) -> None:
@@ -211,7 +224,7 @@ def delete_folder(db: apsw.Connection, folder_id: int) -> None:
 
 def _delete_where(db: apsw.Connection, chunk_ids_sql: str, args: tuple[int, ...]) -> None:
     db.execute(f"DELETE FROM {FLOATS} WHERE id IN ({chunk_ids_sql})", args)
-    db.execute(f"DELETE FROM {BITS} WHERE rowid IN ({chunk_ids_sql})", args)
+    db.execute(f"DELETE FROM {INDEX} WHERE rowid IN ({chunk_ids_sql})", args)
 
 
 def refolder_document(db: apsw.Connection, document_id: int) -> None:
@@ -221,11 +234,10 @@ def refolder_document(db: apsw.Connection, document_id: int) -> None:
         db, "id IN (SELECT id FROM chunks WHERE document_id = ?)", (document_id,)
     )
     db.execute(
-        f"DELETE FROM {BITS} WHERE rowid IN (SELECT id FROM chunks WHERE document_id = ?)",
+        f"DELETE FROM {INDEX} WHERE rowid IN (SELECT id FROM chunks WHERE document_id = ?)",
         (document_id,),
     )
-    owner = cells.assign(cells.load(db), matrix)
-    db.executemany(_INSERT_ROW, zip(owner.tolist(), ids.tolist(), strict=True))
+    _insert_rows(db, ids.tolist(), matrix, cells.load(db))
 
 
 def nearest(
@@ -233,45 +245,45 @@ def nearest(
 ) -> list[tuple[int, float]]:
     """The `k` chunks nearest to `query`, as (chunk id, cosine similarity), best first.
 
-    Sign bits in sqlite-vec for the best `BIT_CANDIDATES`, then the exact floats of those.
-    With `folder_id`, only that folder's chunks (filtered inside the KNN, so still k).
+    int8 codes in sqlite-vec (in the cells nearest to the query) for the best
+    `CANDIDATES`, then the exact floats of those. With `folder_id`, only that folder's
+    chunks (filtered inside the KNN, so still k).
     """
     if k <= 0:
         return []
-    return rescore(db, query, candidates(db, query, max(BIT_CANDIDATES, k), folder_id), k)
+    return rescore(db, query, candidates(db, query, max(CANDIDATES, k), folder_id), k)
 
 
 def candidates(
     db: apsw.Connection, query: np.ndarray, wanted: int, folder_id: int | None = None
 ) -> list[int]:
-    """Ids of (about) the `wanted` chunks nearest to `query` by the Hamming distance of
-    sign bits: over the whole library (or folder) when it has one cell, else over the
-    `PROBES` cells nearest to the query, `PER_CELL` from each."""
+    """Ids of the `wanted` chunks nearest to `query` by the cosine of int8 codes: over the
+    whole library (or folder) when it has one cell, else over the `PROBES` cells nearest
+    to the query (each cell's best `wanted`, then the best `wanted` of them all)."""
     q = np.ascontiguousarray(query, dtype=np.float32)
+    code = quantize(q)[0].tobytes()
     centroids = cells.load(db)
     if centroids is not None:
-        probe = cells.nearest(centroids, q, PROBES)
-        per_cell = max(PER_CELL, -(-wanted // len(probe)))
-        found = _knn(db, q, per_cell, folder_id, probe)
+        found = _knn(db, code, wanted, folder_id, cells.nearest(centroids, q, PROBES))
         if len(found) >= wanted or folder_id is None:
             return [cid for cid, _ in sorted(found, key=lambda r: (r[1], r[0]))[:wanted]]
         # A small folder has too few chunks in the probed cells: scan all of its cells.
-    return [cid for cid, _ in _knn(db, q, wanted, folder_id, None)]
+    return [cid for cid, _ in _knn(db, code, wanted, folder_id, None)]
 
 
 def _knn(
     db: apsw.Connection,
-    query: np.ndarray,
+    code: bytes,
     k: int,
     folder_id: int | None,
     probe: list[int] | None,
 ) -> list[tuple[int, float]]:
-    """sqlite-vec's KNN on the sign bits, filtered inside the KNN by the partition keys.
+    """sqlite-vec's KNN on the int8 codes, filtered inside the KNN by the partition keys.
     With `probe`, each listed cell gives its own best `k`, one statement per cell:
     sqlite-vec 0.1.9 accepts `cell IN (...)` but its answer was not each cell's best
     (distances 155+ where the cell alone gave 84), so it is not used."""
-    sql = f"SELECT rowid, distance FROM {BITS} WHERE code MATCH vec_quantize_binary(?) AND k = ?"
-    args: list[bytes | int] = [query.tobytes(), int(k)]
+    sql = f"SELECT rowid, distance FROM {INDEX} WHERE code MATCH vec_int8(?) AND k = ?"
+    args: list[bytes | int] = [code, int(k)]
     if folder_id is not None:
         sql += " AND folder_id = ?"
         args.append(int(folder_id))
@@ -342,9 +354,9 @@ def count(db: apsw.Connection) -> int:
     return int(row[0]) if row else 0
 
 
-def count_bits(db: apsw.Connection) -> int:
-    """How many rows the sign-bit table holds (equal to `count` in a sound library)."""
-    row = db.execute(f"SELECT count(*) FROM {BITS}_rowids").fetchone()
+def count_indexed(db: apsw.Connection) -> int:
+    """How many rows the int8 index holds (equal to `count` in a sound library)."""
+    row = db.execute(f"SELECT count(*) FROM {INDEX}_rowids").fetchone()
     return int(row[0]) if row else 0
 
 
@@ -359,8 +371,8 @@ def orphan_count(db: apsw.Connection) -> int:
     bit row (a consistency check; should be 0)."""
     row = db.execute(
         f"SELECT (SELECT count(*) FROM {FLOATS} WHERE id NOT IN (SELECT id FROM chunks)) + "
-        f"(SELECT count(*) FROM {BITS}_rowids WHERE rowid NOT IN (SELECT id FROM chunks)) + "
+        f"(SELECT count(*) FROM {INDEX}_rowids WHERE rowid NOT IN (SELECT id FROM chunks)) + "
         f"(SELECT count(*) FROM {FLOATS} f WHERE NOT EXISTS "
-        f"(SELECT 1 FROM {BITS}_rowids b WHERE b.rowid = f.id))"
+        f"(SELECT 1 FROM {INDEX}_rowids b WHERE b.rowid = f.id))"
     ).fetchone()
     return int(row[0]) if row and row[0] is not None else 0
