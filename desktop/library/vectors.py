@@ -39,11 +39,12 @@ LEGACY_CODES = "chunk_vector_codes"
 LEGACY_VEC0 = "chunk_vectors"
 
 # Candidates the int8 pass hands to the exact rescoring (at least; more when more results
-# are asked for), and cells searched in a library with cells. Chosen with `folio bench
-# retrieval` on libraries padded with real MiniLM vectors (recall@10 against exact search:
-# docs/BENCHMARKS.md, "Retrieval on sqlite-vec").
+# are asked for), and cells searched in a library with cells. Chosen on the 100k padded
+# library (real MiniLM vectors, 20 SciFact queries, recall@10 against exact search, load
+# 8): 8 cells of 128 gave recall 0.835 in 12 ms, 16 0.885 in 23 ms, 32 0.985 in 45 ms,
+# 64 1.0 in 90 ms (docs/BENCHMARKS.md, "Retrieval on sqlite-vec").
 CANDIDATES = 64
-PROBES = 16
+PROBES = 32
 # Rows per vec0 chunk: 256 scanned 17 cells of 1,000 int8 codes in 12.6 ms, 64 in 34 ms.
 CHUNK_SIZE = 256
 
