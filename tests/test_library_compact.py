@@ -92,6 +92,39 @@ def test_removing_a_folder_leaves_nothing_behind_and_compact_shrinks_the_file(
     lib.close()
 
 
+def test_a_removed_folder_can_be_indexed_again(tmp_path: Path) -> None:
+    """Both ways of deleting a folder's keyword rows leave a sound index, and the index
+    rows go by whole sqlite-vec partitions: new rows in the same folder id afterwards land
+    in fresh ones and are found."""
+    lib = _library(tmp_path / "lib.sqlite", (3000, 200, 200))
+    lib.remove_folder(3)  # the small one: its keyword rows go one by one
+    assert _counts(lib) == (3200,) * 4 and problems(lib.db) == []
+    lib.remove_folder(1)  # most of the library: the keyword index is rebuilt instead
+    again = _library(tmp_path / "other.sqlite", (50,), seed=3)
+    rows = again.db.execute("SELECT id FROM chunks ORDER BY id").fetchall()
+    moved = vectors.vectors_of(again.db, [int(r[0]) for r in rows])
+    again.close()
+    with lib.db:
+        lib.db.execute("INSERT INTO folders(id, path, added_at) VALUES (1, '/f1', 0)")
+        lib.db.execute(
+            "INSERT INTO documents(id, folder_id, path, size, mtime, status, indexed_at) "
+            "VALUES (1, 1, '/f1/new.txt', 0, 0, 'indexed', 0)"
+        )
+        ids = list(range(90_001, 90_051))
+        lib.db.executemany(
+            "INSERT INTO chunks(id, document_id, ordinal, text, char_start, char_end) "
+            "VALUES (?, 1, ?, 'pump', 0, 1)",
+            ((cid, i) for i, cid in enumerate(ids)),
+        )
+        vectors.insert_many(lib.db, ids, np.stack(list(moved.values())))
+    assert _counts(lib) == (250, 250, 250, 250) and vectors.orphan_count(lib.db) == 0
+    first = next(iter(moved.values()))
+    assert vectors.nearest(lib.db, first, 1, folder_id=1)[0][0] == 90_001
+    assert len(vectors.nearest(lib.db, first, 20, folder_id=1)) == 20
+    assert problems(lib.db) == []
+    lib.close()
+
+
 _REMOVE = (
     "from desktop.library.store import Library; lib = Library({path!r}); "
     "lib.remove_folder(1); print('done')"

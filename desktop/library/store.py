@@ -21,6 +21,7 @@ from desktop.ingest.types import ChunkDraft
 from desktop.library import folder_list, subpath
 from desktop.library import vectors as vector_index
 from desktop.library.db import DEFAULT_BUSY_TIMEOUT_MS, connect
+from desktop.library.folder_delete import delete_folder_chunks
 from desktop.library.passage import ChunkRecord
 from desktop.library.status import FolderStatus, folder_statuses
 
@@ -138,11 +139,7 @@ class Library:
         with self.db:
             if self.embedder() is not None:
                 vector_index.delete_folder(self.db, folder_id)
-            self.db.execute(
-                "DELETE FROM chunks WHERE document_id IN "
-                "(SELECT id FROM documents WHERE folder_id = ?)",
-                (folder_id,),
-            )
+            delete_folder_chunks(self.db, folder_id)  # with their keyword rows
             self.db.execute("DELETE FROM documents WHERE folder_id = ?", (folder_id,))
             self.db.execute("DELETE FROM skipped WHERE folder_id = ?", (folder_id,))
             self.db.execute("DELETE FROM folders WHERE id = ?", (folder_id,))
