@@ -229,7 +229,7 @@ def delete_folder(db: apsw.Connection, folder_id: int) -> None:
     shadow = f"{INDEX}_chunks"
     columns = {str(r[1]) for r in db.execute(f"PRAGMA table_info({shadow})")}
     if not {"chunk_id", "partition00"} <= columns:
-        db.execute(f"DELETE FROM {INDEX} WHERE rowid IN ({chunk_ids})", (folder_id,))
+        _delete_rows(db, chunk_ids, (folder_id,))
         return
     blocks = f"SELECT chunk_id FROM {shadow} WHERE partition00 = ?"
     db.execute(f"DELETE FROM {INDEX}_rowids WHERE chunk_id IN ({blocks})", (folder_id,))
@@ -239,19 +239,23 @@ def delete_folder(db: apsw.Connection, folder_id: int) -> None:
 
 def _delete_where(db: apsw.Connection, chunk_ids_sql: str, args: tuple[int, ...]) -> None:
     db.execute(f"DELETE FROM {FLOATS} WHERE id IN ({chunk_ids_sql})", args)
-    db.execute(f"DELETE FROM {INDEX} WHERE rowid IN ({chunk_ids_sql})", args)
+    _delete_rows(db, chunk_ids_sql, args)
+
+
+def _delete_rows(db: apsw.Connection, chunk_ids_sql: str, args: tuple[int, ...]) -> None:
+    """Delete index rows one rowid at a time: vec0 0.1.9 answers `rowid IN (...)` with a
+    scan of the whole table (seconds per document at 1M chunks), `rowid = ?` directly."""
+    ids = [(as_int(r[0]),) for r in db.execute(chunk_ids_sql, args)]
+    db.executemany(f"DELETE FROM {INDEX} WHERE rowid = ?", ids)
 
 
 def refolder_document(db: apsw.Connection, document_id: int) -> None:
-    """Re-file a document's bit rows under its current folder (after a move between
+    """Re-file a document's index rows under its current folder (after a move between
     folders: sqlite-vec 0.1.9 cannot update a partition key, so the rows are rewritten)."""
     ids, matrix = _floats_where(
         db, "id IN (SELECT id FROM chunks WHERE document_id = ?)", (document_id,)
     )
-    db.execute(
-        f"DELETE FROM {INDEX} WHERE rowid IN (SELECT id FROM chunks WHERE document_id = ?)",
-        (document_id,),
-    )
+    _delete_rows(db, "SELECT id FROM chunks WHERE document_id = ?", (document_id,))
     _insert_rows(db, ids.tolist(), matrix, cells.load(db))
 
 
