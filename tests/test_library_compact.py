@@ -161,3 +161,45 @@ def test_kill_9_during_a_folder_delete_leaves_no_strays(tmp_path: Path) -> None:
         lib.remove_folder(1)
         assert _counts(lib) == (300,) * 4
         assert vectors.orphan_count(lib.db) == 0 and problems(lib.db) == []
+
+
+def test_a_folder_scoped_search_keeps_to_the_folder_in_both_legs(tmp_path: Path) -> None:
+    """Folder 1 holds 300 chunks that match the query's words better; folder 2 holds 12
+    that match it less. Scoped to folder 2, each leg still returns folder 2's chunks,
+    as many as were asked for (the filter is inside each leg, not applied after it)."""
+    from desktop.library.search import Searcher
+    from tests.fakes import HashingEmbedder
+
+    embedder = HashingEmbedder(dim=64)
+    lib = Library(tmp_path / "lib.sqlite")
+    lib.bind_embedder(embedder.model_id, embedder.dim)
+    texts = {1: ["pump valve river pump valve"] * 300, 2: ["pump station winter report"] * 12}
+    with lib.db:
+        for folder, chunk_texts in texts.items():
+            lib.db.execute(
+                "INSERT INTO folders(id, path, added_at) VALUES (?, ?, 0)", (folder, f"/f{folder}")
+            )
+            lib.db.execute(
+                "INSERT INTO documents(id, folder_id, path, size, mtime, status, indexed_at) "
+                "VALUES (?, ?, ?, 0, 0, 'indexed', 0)",
+                (folder, folder, f"/f{folder}/a.txt"),
+            )
+            start = 1 if folder == 1 else 1001
+            ids = list(range(start, start + len(chunk_texts)))
+            lib.db.executemany(
+                "INSERT INTO chunks(id, document_id, ordinal, text, char_start, char_end) "
+                "VALUES (?, ?, ?, ?, 0, 1)",
+                (
+                    (cid, folder, i, t)
+                    for i, (cid, t) in enumerate(zip(ids, chunk_texts, strict=True))
+                ),
+            )
+            vectors.insert_many(lib.db, ids, embedder.embed_batch(chunk_texts))
+    searcher = Searcher(lib, embedder)
+    for mode in ("keyword", "vector", "hybrid"):
+        everywhere = searcher.search("pump valve", k=10, mode=mode)  # type: ignore[arg-type]
+        assert {h.chunk.path for h in everywhere.hits} == {"/f1/a.txt"}
+        scoped = searcher.search("pump valve", k=10, mode=mode, folder_id=2)  # type: ignore[arg-type]
+        assert len(scoped.hits) == 10
+        assert {h.chunk.path for h in scoped.hits} == {"/f2/a.txt"}
+    lib.close()
