@@ -1,4 +1,4 @@
-"""The vector index on real SQLite and sqlite-vec: the sign-bit KNN plus exact rescoring
+"""The vector index on real SQLite and sqlite-vec: the int8 KNN (in cells) plus exact rescoring
 against exact search, the folder filter inside the KNN, additions and deletions seen by
 another connection, and the move of schema-2 vectors out of vec0."""
 
@@ -51,7 +51,7 @@ def _library(tmp_path: Path, matrix: np.ndarray) -> Library:
     return lib
 
 
-def test_bit_pass_then_exact_floats_matches_exact_search(tmp_path: Path) -> None:
+def test_int8_pass_then_exact_floats_matches_exact_search(tmp_path: Path) -> None:
     rng = np.random.default_rng(7)
     matrix = _unit(rng, 6000)
     lib = _library(tmp_path, matrix)
