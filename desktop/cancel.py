@@ -27,6 +27,10 @@ class CancelToken:
     def cancelled(self) -> bool:
         return self._cancelled.is_set()
 
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until cancelled or `timeout` seconds pass; True if cancelled."""
+        return self._cancelled.wait(timeout)
+
     def pause(self) -> None:
         self._running.clear()
 

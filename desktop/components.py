@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 
 EmbedderFactory = Callable[["Config", "ModelSpec | None"], Embedder]
 ChatEngineFactory = Callable[["Config", "ModelSpec | None"], ChatEngine]
+RemoteEngineFactory = Callable[["Config"], ChatEngine]
+RemoteEmbedderFactory = Callable[["Config"], Embedder]
 
 # The engine's context holds the prompt and the answer, never more than the model supports.
 # A prompt is the system prompt, the budgeted passages (desktop/rag/budget.py: 70 words by
@@ -74,6 +76,33 @@ def llama_engine(config: Config, spec: ModelSpec | None) -> ChatEngine:
     )
 
 
+def http_engine(config: Config) -> ChatEngine:
+    """The chat engine on the serving engine the settings name (Settings › Engine)."""
+    from desktop.engine import secrets
+    from desktop.engine.endpoint import Endpoint
+    from desktop.engine.remote import RemoteEngine
+
+    s = config.settings
+    key = config.engine_api_key or secrets.stored_key(s.engine_url)
+    return RemoteEngine(Endpoint(s.engine_url, s.engine_model, key))
+
+
+def http_embedder(config: Config) -> Embedder:
+    """The embedder on the server the settings name (`embedding_url`); chunks are sized with
+    the catalog's default embedding model's tokenizer."""
+    from desktop.embed.remote_embedder import RemoteEmbedder
+    from desktop.engine import secrets
+    from desktop.engine.endpoint import Endpoint
+    from desktop.models.catalog import load_catalog
+    from desktop.models.installed import require_local
+
+    s = config.settings
+    key = config.engine_api_key or secrets.stored_key(s.embedding_url)
+    spec = load_catalog(imported_from=config.locations.user_models_dir).default("embedding")
+    folder = require_local(spec, config.locations.models_search_path)
+    return RemoteEmbedder(Endpoint(s.embedding_url, s.embedding_server_model, key), folder)
+
+
 @dataclass
 class Registry:
     """Which factory builds the part for a model id; catalog models use the defaults."""
@@ -82,6 +111,8 @@ class Registry:
     chat_engines: dict[str, ChatEngineFactory] = field(default_factory=dict)
     default_embedder: EmbedderFactory = fastembed_embedder
     default_chat_engine: ChatEngineFactory = llama_engine
+    remote_chat_engine: RemoteEngineFactory = http_engine
+    remote_embedder: RemoteEmbedderFactory = http_embedder
 
     def register_embedder(self, model_id: str, factory: EmbedderFactory) -> None:
         self.embedders[model_id] = factory

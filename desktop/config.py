@@ -6,7 +6,8 @@ factories (desktop/components.py) read it; both import it from here.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+import os
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 
@@ -25,12 +26,15 @@ class Config:
         locations: the folders, with the settings' models folder applied.
         library_path: the library file.
         busy_timeout_ms: how long a library connection waits for another's write lock.
+        engine_api_key: the serving engine's key given for this run (FOLIO_ENGINE_API_KEY),
+            where no OS keyring holds it; None: the keyring's (desktop/engine/secrets.py).
     """
 
     settings: Settings
     locations: Locations
     library_path: Path
     busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS
+    engine_api_key: str | None = field(default=None, repr=False)
 
     @classmethod
     def resolve(
@@ -49,7 +53,9 @@ class Config:
     def from_environment(cls, library_path: Path | None = None) -> Config:
         """The configuration of this user (for the clients' start-up only)."""
         locations = Locations.from_environment()
-        return cls.resolve(settings_mod.load(locations.settings_file), locations, library_path)
+        config = cls.resolve(settings_mod.load(locations.settings_file), locations, library_path)
+        key = os.environ.get("FOLIO_ENGINE_API_KEY")
+        return replace(config, engine_api_key=key) if key else config
 
     def with_settings(self, settings: Settings) -> Config:
         """The same library and folders under new settings."""

@@ -34,5 +34,9 @@ class NetworkError(FolioError):
     """A download was asked for but the network or the hub cannot be reached."""
 
 
+class ServerError(FolioError):
+    """A serving engine (llama-server, vLLM, Ollama) cannot be reached or refused a request."""
+
+
 class Cancelled(Exception):
     """Work stopped because the user cancelled it."""

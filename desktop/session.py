@@ -29,6 +29,7 @@ from desktop.embed.base import Embedder
 from desktop.engine.api import ChatEngine
 from desktop.errors import FolioError, ModelError
 from desktop.ingest.limits import IngestLimits
+from desktop.library.fingerprint import check_embedder
 from desktop.library.indexer import Indexer
 from desktop.library.search import Searcher
 from desktop.library.store import Library
@@ -134,9 +135,12 @@ class Session:
         """The embedding model, loaded once and shared by every thread."""
         config = self._config
         model_id = config.settings.embedding_model
-        key = (model_id, config.locations.models_search_path, config.threads)
+        served = (config.settings.embedding_url, config.settings.embedding_server_model)
+        key = (model_id, config.locations.models_search_path, config.threads, served)
         with self._lock:
-            if self._embedder is None or self._embedder.key != key:
+            if served[0] and (self._embedder is None or self._embedder.key != key):
+                self._embedder = _Built(key, self.registry.remote_embedder(config))
+            elif self._embedder is None or self._embedder.key != key:
                 factory = self.registry.embedder_factory(model_id)
                 spec = self._spec_for("embedding", factory is not None)
                 build = factory or self.registry.default_embedder
@@ -186,6 +190,7 @@ class Session:
         limits = self.ingest_limits
         key = (id(embedder), s.chunk_tokens, s.chunk_overlap, limits)
         if parts.indexer is None or parts.indexer.key != key:
+            check_embedder(self.library, embedder, record=True)
             indexer = Indexer(
                 self.library,
                 embedder,
@@ -204,6 +209,7 @@ class Session:
         embedder = self.embedder
         key = id(embedder)
         if parts.searcher is None or parts.searcher.key != key:
+            check_embedder(self.library, embedder, record=False)
             parts.searcher = _Built(key, Searcher(self.library, embedder))
         return parts.searcher.part
 
@@ -216,6 +222,8 @@ class Session:
             c.threads,
             c.gpu_layers,
             c.settings.max_answer_tokens,
+            c.settings.engine_url,
+            c.settings.engine_model,
         )
 
     @property
@@ -231,11 +239,14 @@ class Session:
         if parts.engine is not None:
             log.info("the settings changed the chat model: reloading it")
         self._close_engine(parts)
-        model_id = self.settings.chat_model
-        factory = self.registry.chat_engine_factory(model_id)
-        spec = self._spec_for("chat", factory is not None)
-        build = factory or self.registry.default_chat_engine
-        engine = build(self._config, spec)
+        if self.settings.engine_url:  # a serving engine (desktop/engine/remote.py)
+            engine = self.registry.remote_chat_engine(self._config)
+        else:
+            model_id = self.settings.chat_model
+            factory = self.registry.chat_engine_factory(model_id)
+            spec = self._spec_for("chat", factory is not None)
+            build = factory or self.registry.default_chat_engine
+            engine = build(self._config, spec)
         self._apply_default_style(engine)
         parts.engine = _Built(key, engine)
         return engine
@@ -250,7 +261,11 @@ class Session:
             return
         from desktop.adapters import discover
 
-        if name not in {info.name for info in discover(self.locations.adapter_dirs)}:
+        if self.settings.engine_url:
+            offered = set(engine.info.adapters)  # what the server holds
+        else:
+            offered = {info.name for info in discover(self.locations.adapter_dirs)}
+        if name not in offered:
             log.warning("the default style '%s' is not installed; answering without it", name)
             return
         try:
@@ -272,11 +287,17 @@ class Session:
     def answerer(self) -> Answerer:
         """This thread's answerer: its searcher and engine, with the answer settings."""
         parts, s = self._parts(), self.settings
-        searcher, engine = self.searcher, self.engine
-        key = (id(searcher), id(engine), s.k, s.search_mode, s.max_answer_tokens)
+        # Quoting needs no language model: it answers even before (or without) one loads.
+        searcher, engine = self.searcher, (self.engine if s.answer_mode == "write" else None)
+        key = (id(searcher), id(engine), s.k, s.search_mode, s.max_answer_tokens, s.answer_mode)
         if parts.answerer is None or parts.answerer.key != key:
             answerer = Answerer(
-                searcher, engine, k=s.k, mode=s.search_mode, max_tokens=s.max_answer_tokens
+                searcher,
+                engine,
+                k=s.k,
+                mode=s.search_mode,
+                max_tokens=s.max_answer_tokens,
+                answer_mode=s.answer_mode,
             )
             parts.answerer = _Built(key, answerer)
         return parts.answerer.part

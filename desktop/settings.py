@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, Literal, TypeGuard
 
 from desktop.library.modes import MODES, Mode, is_mode
+from desktop.rag.modes import ANSWER_MODES, AnswerMode, is_answer_mode
 
 log = logging.getLogger(__name__)
 
@@ -48,17 +49,31 @@ class Settings:
     parse_workers: int = 0  # 0 = automatic
     ocr: bool = False  # read scanned pages with the optional OCR extra (folio[ocr])
     watch_folders: bool = True  # keep indexed folders in step while the window is open
-    # The style adapter every answer starts with ("" = None, the model's own style). None is
-    # the default: on 200 XQuAD questions (`folio eval answers`, docs/BENCHMARKS.md) no
-    # shipped adapter beat the base model on citations and refusals together.
+    # How answers are made. Quoting the passage sentence that answers (desktop/rag/quote.py)
+    # is the default: on 200 XQuAD questions (`folio eval answers`, docs/BENCHMARKS.md) it
+    # holds the answer far more often than anything the default model writes, and faster.
+    answer_mode: AnswerMode = "quote"
+    # The style adapter the model writes with ("" = None, the model's own style); "write"
+    # answers only. None is the default: no shipped adapter beat the base model on
+    # citations and refusals together (same benchmark).
     style: str = ""
     style_scale: float = 1.0
+    # A serving engine (docs/server.md): "" answers on this computer (the default). Its API
+    # key is kept in the OS keyring (desktop/engine/secrets.py), never here.
+    engine_url: str = ""
+    engine_model: str = ""  # "" = the model the server serves
+    # Embeddings through a server's /v1/embeddings ("" = the local embedding model). A library
+    # records the embedder of its vectors and refuses another (desktop/embed/fingerprint.py).
+    embedding_url: str = ""
+    embedding_server_model: str = ""
 
     def __post_init__(self) -> None:
         if not is_theme(self.theme):
             raise ValueError(f"theme must be one of {THEMES}")
         if not is_mode(self.search_mode):
             raise ValueError(f"search mode must be one of {MODES}")
+        if not is_answer_mode(self.answer_mode):
+            raise ValueError(f"the answer mode must be one of {ANSWER_MODES}")
         if not 32 <= self.chunk_tokens <= 512:
             raise ValueError("chunk size must be between 32 and 512 tokens")
         if not 0 <= self.chunk_overlap < self.chunk_tokens // 2:
@@ -86,6 +101,9 @@ class Settings:
             raise ValueError("parse workers must be 0 (automatic) to 16")
         if not 0.0 <= self.style_scale <= 2.0:
             raise ValueError("the style's strength must be between 0 and 2")
+        for url in (self.engine_url, self.embedding_url):
+            if url and not url.startswith(("http://", "https://")):
+                raise ValueError("the engine URL must start with http:// or https://")
 
     def with_changes(self, **changes: Any) -> Settings:
         """A copy with some values changed (checked like any new Settings)."""

@@ -8,6 +8,9 @@
 `test` also installs the `train` extra (torch CPU, transformers, peft), so the training tests
 run; `run` and `setup` leave it out (Teach a style… then says how to add it).
 
+`setup` and `test` also build llama.cpp's llama-server into .venv/bin (for `--engine` and its
+tests; docs/server.md).
+
 Idempotent: the virtual environment (.venv at the repo root) is reused while pyproject.toml
 is unchanged, llama-cpp-python is compiled once per machine (pip's wheel cache keeps the
 build), and the default models are only fetched if their verified copies are missing.
@@ -19,8 +22,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tarfile
 import time
 import venv
 from pathlib import Path
@@ -126,6 +131,72 @@ def ensure_venv(extras: tuple[str, ...]) -> None:
     say(f"dependencies ready in {time.monotonic() - started:.0f} s")
 
 
+# llama.cpp's OpenAI-compatible server, built from the very llama.cpp that llama-cpp-python
+# vendors (its source distribution carries tools/server), for `--engine` and its tests.
+# Static, so the one file in .venv/bin is the whole server.
+SERVER_CMAKE_ARGS = (
+    "-DLLAMA_CURL=OFF -DLLAMA_OPENSSL=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF "
+    "-DLLAMA_BUILD_SERVER=ON -DLLAMA_BUILD_TOOLS=ON -DBUILD_SHARED_LIBS=OFF "
+    "-DCMAKE_BUILD_TYPE=Release"
+)
+SERVER_STAMP = VENV / ".folio-llama-server"
+
+
+def llama_server_path() -> Path:
+    return VENV / ("Scripts/llama-server.exe" if os.name == "nt" else "bin/llama-server")
+
+
+def server_cache() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "folio" / "llama-server"
+
+
+def ensure_llama_server() -> None:
+    """Build llama-server into the venv once (about 10 minutes on 2 cores); the sources and
+    the build folder stay in the user's cache, so a new venv only copies the binary."""
+    flags = f"{cmake_args()} {SERVER_CMAKE_ARGS}"
+    wanted = {"requirement": LLAMA_REQUIREMENT, "cmake_args": flags}
+    target = llama_server_path()
+    try:
+        if target.is_file() and json.loads(SERVER_STAMP.read_text()) == wanted:
+            return
+    except (OSError, ValueError):
+        pass
+    if not shutil.which("cmake"):
+        say("cmake not found: skipping llama-server (only `--engine` with a local server needs it)")
+        return
+    started = time.monotonic()
+    cache = server_cache()
+    version = LLAMA_REQUIREMENT.split("==")[1]
+    source = cache / f"llama_cpp_python-{version}" / "vendor" / "llama.cpp"
+    if not (source / "tools" / "server").is_dir():
+        say(f"fetching the llama.cpp sources of {LLAMA_REQUIREMENT}")
+        cache.mkdir(parents=True, exist_ok=True)
+        run(
+            [str(venv_python()), "-m", "pip", "download", "--quiet", "--no-deps",
+             "--no-binary", ":all:", LLAMA_REQUIREMENT, "-d", str(cache)]
+        )  # fmt: skip
+        with tarfile.open(cache / f"llama_cpp_python-{version}.tar.gz") as tar:
+            if hasattr(tarfile, "data_filter"):  # Python >= 3.10.12
+                tar.extractall(cache, filter="data")
+            else:  # pragma: no cover
+                tar.extractall(cache)  # noqa: S202 - PyPI's own sdist of the pinned version
+    build = cache / "build"
+    flags_file = cache / "build-flags.txt"
+    if build.exists() and (not flags_file.is_file() or flags_file.read_text() != flags):
+        shutil.rmtree(build)  # other flags: a clean build, not a mix
+    say("building llama-server (the first time takes ~10 min)")
+    run(["cmake", "-S", str(source), "-B", str(build), *flags.split()], stdout=subprocess.DEVNULL)
+    flags_file.write_text(flags)
+    jobs = str(os.cpu_count() or 2)
+    run(["cmake", "--build", str(build), "--target", "llama-server", "-j", jobs])
+    built = build / "bin" / target.name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(built, target)
+    SERVER_STAMP.write_text(json.dumps(wanted))
+    say(f"llama-server ready at {target} in {time.monotonic() - started:.0f} s")
+
+
 def ensure_models() -> None:
     run([str(venv_python()), "-m", "desktop.models.setup_defaults"])
 
@@ -138,6 +209,8 @@ def main(argv: list[str]) -> int:
     started = time.monotonic()
     ensure_venv(EXTRAS[action])
     ensure_models()
+    if action in ("setup", "test"):
+        ensure_llama_server()
     say(f"setup done in {time.monotonic() - started:.1f} s")
     py = str(venv_python())
     if action == "setup":

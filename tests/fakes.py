@@ -28,6 +28,7 @@ from desktop.cancel import CancelToken
 from desktop.components import Registry
 from desktop.config import Config
 from desktop.embed.base import Embedder
+from desktop.engine.api import EngineInfo
 from desktop.engine.lora import AdapterSpec
 from desktop.models.spec import ModelSpec
 
@@ -142,6 +143,13 @@ class ScriptedEngine:
 
     def warm_prefix(self, messages: Sequence[dict[str, str]]) -> bool:
         return False
+
+    @property
+    def info(self) -> EngineInfo:
+        return EngineInfo(model=self.model_path.name, context=4096)
+
+    def count_tokens(self, text: str) -> int:
+        return len(text.split())
 
     def close(self) -> None:
         self.closed = True

@@ -1,6 +1,6 @@
 """What a new user gets, on the real stack (real embedder, SQLite with sqlite-vec and FTS5,
-the real llama.cpp model with the default style): the cases seen in the window and the
-CLI that answered wrongly or refused before."""
+the real llama.cpp model): the cases seen in the window and the CLI that answered wrongly or
+refused before, answered by quoting (a new install's default) and by the model writing."""
 
 from __future__ import annotations
 
@@ -38,8 +38,14 @@ FERRY = (
 )
 
 
+BOTH = pytest.mark.parametrize("session", ["quote", "write"], indirect=True)
+
+
 @pytest.fixture()
-def session(tmp_path: Path, locations: Locations) -> Iterator[Session]:
+def session(
+    request: pytest.FixtureRequest, tmp_path: Path, locations: Locations
+) -> Iterator[Session]:
+    """The three-file library, answered by quoting and (the second run) by the model."""
     docs = tmp_path / "docs"
     docs.mkdir()
     for name, text in (
@@ -48,7 +54,8 @@ def session(tmp_path: Path, locations: Locations) -> Iterator[Session]:
         ("article3.md", HARBOUR),
     ):
         (docs / name).write_text(text, encoding="utf-8")
-    s = Session(Config.resolve(Settings(), locations, tmp_path / "library.sqlite"))
+    settings = Settings(answer_mode=request.param)  # tests name it: BOTH, or their own list
+    s = Session(Config.resolve(settings, locations, tmp_path / "library.sqlite"))
     s.indexer.index([docs])
     yield s
     s.close()
@@ -68,17 +75,22 @@ def _check_citations(answer) -> None:  # type: ignore[no-untyped-def]
         assert s.sentence in by_n[s.n].text  # verbatim, with its place in the passage
 
 
-def test_a_new_user_gets_the_default_style_and_a_chosen_one_sticks(
-    session: Session, tmp_path: Path, locations: Locations
+def test_a_new_user_gets_the_default_answer_and_a_chosen_style_sticks(
+    tmp_path: Path, locations: Locations
 ) -> None:
-    # The measured-best default is the model's own style (docs/BENCHMARKS.md).
-    assert session.settings.style == ""
-    assert session.engine.active_adapters == ()
+    # The measured-best default is quoting; written answers in the model's own style
+    # (docs/BENCHMARKS.md).
+    fresh = Settings()
+    assert fresh.answer_mode == "quote" and fresh.style == ""
+    with Session(Config.resolve(fresh, locations, tmp_path / "new.sqlite")) as new:
+        assert new.answerer.answer_mode == "quote"
+        assert new.engine.active_adapters == ()
     chosen = Settings(style="grounded", style_scale=0.8)
     with Session(Config.resolve(chosen, locations, tmp_path / "other.sqlite")) as other:
         assert other.engine.active_adapters == (("grounded", 0.8),)
 
 
+@BOTH
 def test_the_last_keeper_is_answered_not_refused(session: Session) -> None:
     # The question lacks "lighthouse"; its content words are in the passage.
     answer = session.answerer.ask("Who was the last keeper?")
@@ -88,7 +100,11 @@ def test_the_last_keeper_is_answered_not_refused(session: Session) -> None:
     assert [Path(c.path).name for c in answer.citations] == ["article2.md"]
 
 
-@pytest.mark.parametrize("style", ["", "grounded"])
+@pytest.mark.parametrize(
+    ("session", "style"),
+    [("quote", ""), ("write", ""), ("write", "grounded")],
+    indirect=["session"],
+)
 def test_the_lighthouse_questions_are_answered(session: Session, style: str) -> None:
     session.engine.set_adapters([(style, 1.0)] if style else [])
     built = session.answerer.ask("When was the Skerry Point lighthouse built?")
@@ -99,6 +115,7 @@ def test_the_lighthouse_questions_are_answered(session: Session, style: str) -> 
         _check_citations(answer)
 
 
+@BOTH
 def test_the_numbers_in_the_text_are_the_sources_listed(session: Session) -> None:
     # Seen before: "[1] 1943" in the text, while the list said [2] was the one cited.
     for question in (

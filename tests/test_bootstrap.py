@@ -63,3 +63,35 @@ def test_extras_accumulate_so_actions_do_not_fight(bootstrap, monkeypatch) -> No
     bootstrap.ensure_venv(bootstrap.EXTRAS["run"])  # a subset: nothing to install
     bootstrap.ensure_venv(bootstrap.EXTRAS["package"])
     assert calls == []
+
+
+def test_llama_server_is_built_once(bootstrap, monkeypatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    calls: list[list[str]] = []
+    cache = tmp_path / "cache"
+    source = cache / "llama_cpp_python-0.3.36" / "vendor" / "llama.cpp" / "tools" / "server"
+    source.mkdir(parents=True)  # the sources already fetched: no pip download
+    target = tmp_path / "venv" / "bin" / "llama-server"
+
+    def fake_run(cmd: list[str], **kw: object) -> None:
+        calls.append(cmd)
+        if "--build" in cmd:  # what cmake would leave behind
+            built = cache / "build" / "bin" / "llama-server"
+            built.parent.mkdir(parents=True, exist_ok=True)
+            built.write_text("binary")
+
+    monkeypatch.setattr(bootstrap, "run", fake_run)
+    monkeypatch.setattr(bootstrap, "server_cache", lambda: cache)
+    monkeypatch.setattr(bootstrap, "llama_server_path", lambda: target)
+    monkeypatch.setattr(bootstrap, "SERVER_STAMP", tmp_path / "server-stamp")
+    monkeypatch.delenv("FOLIO_CMAKE_ARGS", raising=False)
+    bootstrap.ensure_llama_server()
+    configure = next(c for c in calls if "-S" in c)
+    assert "-DGGML_NATIVE=OFF" in configure and "-DBUILD_SHARED_LIBS=OFF" in configure
+    assert any("llama-server" in c for c in calls if "--build" in c)
+    assert target.read_text() == "binary"
+    calls.clear()
+    bootstrap.ensure_llama_server()
+    assert calls == [], "a second setup must not touch cmake"
+    monkeypatch.setenv("FOLIO_CMAKE_ARGS", "-DGGML_NATIVE=OFF -DGGML_CUDA=on")
+    bootstrap.ensure_llama_server()
+    assert any("-DGGML_CUDA=on" in c for c in calls), "new flags rebuild the server"

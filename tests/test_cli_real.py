@@ -48,6 +48,13 @@ def test_index_search_ask_status(tmp_path: Path, capsys: pytest.CaptureFixture[s
     cite = ans["citations"][0]
     assert {"n", "path", "page", "text"} <= set(cite)
     assert Path(cite["path"]).name == "operations-report.pdf" and cite["page"] == 2
+    # A new install quotes the sentence that answers; --write lets the model write it.
+    assert ans["answer_mode"] == "quote" and ans["grounding"] == "quoted"
+    assert ans["support"][0]["sentence"] in cite["text"]
+    question = "How many megawatts did the Zorblax turbine produce?"
+    written = run_json(capsys, "--library", lib, "ask", question, "--write", "--json")
+    assert written["answer_mode"] == "write" and written["tokens"] > 0
+    assert Path(written["citations"][0]["path"]).name == "operations-report.pdf"
 
     (docs / "bad.pdf").write_bytes(b"not a pdf at all")
     run_json(capsys, "--library", lib, "index", str(docs), "--json")

@@ -117,18 +117,21 @@ def test_eval_answers_scores_each_configuration_and_the_removed_article(
     squad = tmp_path / "tiny.json"
     squad.write_text(json.dumps(data))
     args = ["eval", "answers", str(squad), "--work", str(tmp_path / "w"), "--max-tokens", "32"]
-    args += ["--configs", "default,grounded,extractive", "--removed", "default", "--json"]
-    assert main(args) == 0
+    args += ["--configs", "default,base,grounded,extractive", "--removed", "default,base"]
+    assert main([*args, "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     rows = out["configs"]
-    assert set(rows) == {"default (no adapter)", "grounded", "extractive"}
-    # The quote of the best sentence holds the answer here (one sentence a passage).
-    assert rows["extractive"]["contains_gold"] == 100.0
-    assert rows["extractive"]["citation_of_gold"] == 100.0
-    default = rows["default (no adapter)"]
-    assert default["n"] == 2 and default["n_removed"] == 2
-    assert 0 <= default["declined_article_removed"] <= 100
-    assert default["format_compliance"] is None  # no adapter, no declared format
+    assert set(rows) == {"default (quote)", "base", "grounded", "extractive"}
+    # The quote of the best sentence holds the answer here (one sentence a passage), and a
+    # fresh install's quote too, with no model run (no tokens: its first token is the quote).
+    for quoted in ("extractive", "default (quote)"):
+        assert rows[quoted]["contains_gold"] == 100.0
+        assert rows[quoted]["citation_of_gold"] == 100.0
+    default, base = rows["default (quote)"], rows["base"]
+    assert default["n"] == 2 and default["n_removed"] == 2 and base["n_removed"] == 2
+    assert default["declined_article_removed"] == 100.0  # nothing else answers these
+    assert 0 <= base["declined_article_removed"] <= 100
+    assert base["format_compliance"] is None  # no adapter, no declared format
     assert rows["grounded"]["format_compliance"] is not None  # its sidecar declares one
     assert main(["eval", "answers", str(squad), "--configs", "nonsense"]) == 1
     assert "unknown configuration 'nonsense'" in capsys.readouterr().err

@@ -26,6 +26,7 @@ def test_a_two_core_laptop_keeps_the_default_and_faster_machines_get_more() -> N
 def test_the_answerer_sizes_each_prompt_by_the_engines_measured_speed(
     fake_session: Session,
 ) -> None:
+    fake_session.configure(fake_session.settings.with_changes(answer_mode="write"))
     answerer = fake_session.answerer
     engine = fake_session.engine
     assert isinstance(engine, ScriptedEngine) and answerer.adaptive

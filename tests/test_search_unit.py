@@ -81,8 +81,8 @@ def test_relevance_gate_counts_keyword_evidence() -> None:
 
 
 def test_attribution_keeps_supported_citations_and_corrects_wrong_ones() -> None:
+    from desktop.evaluate.attribution import attribute
     from desktop.library.passage import Citation
-    from desktop.rag.answer import attribute
 
     turbine = Citation.numbered(
         1, ChunkRecord(10, 1, "/r.pdf", 2, None, "The Zorblax turbine produced 42 megawatts.", 0, 9)

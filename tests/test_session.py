@@ -39,10 +39,17 @@ def test_the_session_builds_every_part_from_the_registered_fakes(
     hits = fake_session.searcher.search("sourdough starter Gregory", k=3).hits
     assert hits and hits[0].chunk.path.endswith("recipes.md")
 
-    answer = fake_session.answerer.ask("What is the office sourdough starter called?")
+    question = "What is the office sourdough starter called?"
+    quoted = fake_session.answerer.ask(question)  # a new install quotes: no model call
     engine = fake_session.engine
     assert isinstance(engine, ScriptedEngine)
-    assert "Gregory" in answer.text and answer.citations[0].path.endswith("recipes.md")
+    assert quoted.grounding == "quoted" and not engine.prompts
+    assert "Gregory" in quoted.text and quoted.citations[0].path.endswith("recipes.md")
+    assert quoted.support[0].sentence in quoted.citations[0].text
+
+    fake_session.configure(fake_session.settings.with_changes(answer_mode="write"))
+    written = fake_session.answerer.ask(question)
+    assert "Gregory" in written.text and written.citations[0].path.endswith("recipes.md")
     assert len(engine.prompts) == 1 and engine.prompts[0][0]["role"] == "system"
 
 
@@ -56,7 +63,8 @@ def test_parts_follow_the_settings_they_depend_on(fake_config: Config) -> None:
     registry = fake_registry()
     registry.register_chat_engine(SCRIPTED_ID, build)
     registry.register_chat_engine("other-fake", build)
-    with Session(fake_config, registry) as s:
+    written = fake_config.settings.with_changes(answer_mode="write")
+    with Session(fake_config.with_settings(written), registry) as s:
         first = s.answerer
         assert s.answerer is first  # nothing changed: nothing rebuilt
         s.configure(s.settings.with_changes(k=2, search_mode="keyword"))
@@ -176,3 +184,21 @@ def test_configuration_is_explicit(locations: Locations, tmp_path: Path) -> None
     )
     with pytest.raises(ValueError, match="search mode"):
         fake_settings().with_changes(search_mode="fuzzy")
+
+
+def test_a_written_answer_no_passage_supports_falls_back_to_the_quote(
+    fake_config: Config, tmp_path: Path
+) -> None:
+    docs = make_corpus(tmp_path / "docs", pdf=False)
+    invented = ScriptedEngine(lambda _m: "The starter is called Brenda and eats muffins [1].")
+    written = fake_config.with_settings(fake_config.settings.with_changes(answer_mode="write"))
+    with Session(written, fake_registry(engine=invented)) as s:
+        s.indexer.index([docs])
+        question = "What is the office sourdough starter called?"
+        answer = s.answerer.ask(question)
+        s.configure(s.settings.with_changes(answer_mode="quote"))
+        quoted = s.answerer.ask(question)
+    assert answer.model_text.startswith("The starter is called Brenda")
+    assert answer.grounding == "quoted" and "Brenda" not in answer.text
+    assert answer.text == quoted.text and "Gregory" in answer.text
+    assert answer.support == quoted.support

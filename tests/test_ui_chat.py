@@ -35,10 +35,12 @@ STOP_BUDGET_MS = 200
 
 @pytest.fixture()
 def open_window(open_window) -> Callable[..., MainWindow]:  # type: ignore[no-untyped-def]
-    """A window on the real default models, with these settings changed."""
+    """A window on the real default models, the model writing the answers (these tests are
+    about streaming, Stop and adapters), with these settings changed."""
 
     def make(**changes: Any) -> MainWindow:
-        settings = Settings(max_answer_tokens=48, k=3).with_changes(**changes)
+        written = Settings(max_answer_tokens=48, k=3, answer_mode="write")
+        settings = written.with_changes(**changes)
         return open_window(Session(Config.resolve(settings, Locations.from_environment())))
 
     return make
@@ -310,6 +312,13 @@ def test_missing_model_is_explained_and_asking_says_why(qtbot) -> None:  # type:
     assert "Traceback" not in box.text()
     assert w.model_bar.status.text() == "No model loaded"
     assert w.model_bar.download_button.isVisibleTo(w)  # the fix is one click away
+    # Quoting (a new install's answers) needs no model: the question is answered.
+    with qtbot.waitSignal(w.chat.answer_finished, timeout=30_000) as quoted:
+        w.chat.send("Anything?")
+    assert not quoted.args[1].found  # an empty library: nothing to quote, and it says so
+    # Writing does: choosing Write and asking says why it cannot.
+    bar = w.model_bar
+    bar.answer_combo.setCurrentIndex(bar.answer_combo.findData("write"))
     with qtbot.waitSignal(w.chat.answer_failed, timeout=30_000) as failed:
         w.chat.send("Anything?")
     assert "not loaded" in failed.args[1]
@@ -340,14 +349,16 @@ def test_an_adapter_trained_elsewhere_is_added_from_the_window(  # type: ignore[
     assert w.model_bar.select_adapter("warm")
 
 
+@pytest.mark.parametrize("answer_mode", ["quote", "write"])
 def test_the_numbers_in_the_answer_are_the_sources_listed_and_the_support_is_highlighted(  # type: ignore[no-untyped-def]
-    qtbot, open_window, tmp_path: Path
+    qtbot, open_window, tmp_path: Path, answer_mode: str
 ) -> None:
     import re
 
-    w = open_window()
-    # A fresh install answers with the default style (None), and the Style list says so.
+    w = open_window(answer_mode=answer_mode)
+    # The bar shows how answers are made; the style is None (a new install's).
     qtbot.waitUntil(lambda: w.model_bar.adapter_model.rowCount() > 1, timeout=30_000)
+    assert w.model_bar.answer_mode() == answer_mode
     assert w.model_bar.adapter_combo.currentText() == "None"
     index_sample(qtbot, w, tmp_path)
     answer, info = ask(qtbot, w, ZORBLAX)

@@ -24,11 +24,14 @@ LONG = " ".join(f"word{i}" for i in range(400))
 
 @pytest.fixture
 def open_fake(open_window, fake_config: Config):  # type: ignore[no-untyped-def]
-    """A window on the fakes, with this scripted engine."""
+    """A window on the fakes, with this scripted engine writing the answers (the streaming and
+    Stop machinery is the model's: `answer_mode="quote"` for a new install's window)."""
 
-    def make(engine: ScriptedEngine | None = None) -> MainWindow:
+    def make(engine: ScriptedEngine | None = None, answer_mode: str = "write") -> MainWindow:
         registry = fake_registry(engine=engine or ScriptedEngine())
-        return open_window(Session(fake_config, registry), model_timeout_ms=10_000)
+        settings = fake_config.settings.with_changes(answer_mode=answer_mode)
+        config = fake_config.with_settings(settings)
+        return open_window(Session(config, registry), model_timeout_ms=10_000)
 
     return make
 
@@ -67,6 +70,30 @@ def test_an_answer_streams_cites_and_is_stored(  # type: ignore[no-untyped-def]
     assert w.history.list.count() == 1
     stored = w.chat.chats.messages(w.chat.chat_id or 0)
     assert [m.role for m in stored] == ["user", "assistant"] and stored[1].citations
+
+
+def test_a_new_window_quotes_and_the_answer_menu_switches_to_writing(  # type: ignore[no-untyped-def]
+    qtbot, open_fake, tmp_path: Path
+) -> None:
+    engine = ScriptedEngine()
+    w = open_fake(engine, answer_mode="quote")
+    bar = w.model_bar
+    assert bar.answer_mode() == "quote" and not bar.adapter_combo.isEnabled()
+    index(qtbot, w, notes(tmp_path / "docs"))
+    with qtbot.waitSignal(w.chat.answer_finished, timeout=10_000) as done:
+        w.chat.send("What is the sourdough starter called?")
+    quoted = done.args[1]
+    assert quoted.grounding == "quoted" and not engine.prompts
+    assert quoted.text == "The office sourdough starter is named Gregory [1]."
+    assert quoted.support[0].sentence == "The office sourdough starter is named Gregory."
+    assert quoted.citations[0].path.endswith("starter.txt")
+
+    bar.answer_combo.setCurrentIndex(bar.answer_combo.findData("write"))
+    assert bar.adapter_combo.isEnabled()
+    assert w.session.settings.answer_mode == "write"  # remembered for the next start
+    with qtbot.waitSignal(w.chat.answer_finished, timeout=10_000) as done:
+        w.chat.send("What is the sourdough starter called?")
+    assert done.args[1].grounding != "quoted" and len(engine.prompts) == 1
 
 
 def _stop_at_first_piece(qtbot, w: MainWindow) -> tuple[object, dict]:  # type: ignore[no-untyped-def]

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, TypedDict
 from desktop.adapters import check_compatibility, discover
 from desktop.adapters.synth import write_lora
 from desktop.engine.llm import DEFAULT_PREFIX_CACHE_BYTES, Engine, default_threads
+from desktop.evaluate.naive import first_piece_ms
 from desktop.rag.prompt import SYSTEM_PROMPT
 
 if TYPE_CHECKING:
@@ -71,17 +72,6 @@ def _p50(values: Sequence[float]) -> float:
     return round(statistics.median(values), 3)
 
 
-def _first_piece_ms(pieces: Iterator[object], started: float) -> float:
-    """Milliseconds from `started` until `pieces` yields; then stops the generation."""
-    try:
-        next(pieces, None)
-        return (time.perf_counter() - started) * 1000
-    finally:
-        close = getattr(pieces, "close", None)
-        if close is not None:
-            close()
-
-
 def _adapter_paths(model_path: Path, adapters_dir: Path | None, tmp: Path) -> list[Path]:
     if adapters_dir is not None:
         fitting = [
@@ -118,9 +108,7 @@ def _hot_swap(
             engine.set_adapters([(target, 1.0)])
             switch_ms.append((time.perf_counter() - started) * 1000)
             started = time.perf_counter()
-            ttft_ms.append(
-                _first_piece_ms(engine.stream_chat(msgs, max_tokens=max_tokens), started)
-            )
+            ttft_ms.append(first_piece_ms(engine.stream_chat(msgs, max_tokens=max_tokens), started))
     return switch_ms, ttft_ms, prompt_tokens
 
 
@@ -163,7 +151,7 @@ def _reload(
             llm = load(target)
             switch_ms.append((time.perf_counter() - started) * 1000)
             started = time.perf_counter()
-            ttft_ms.append(_first_piece_ms(ask(llm), started))
+            ttft_ms.append(first_piece_ms(ask(llm), started))
     finally:
         llm.close()
     return switch_ms, ttft_ms

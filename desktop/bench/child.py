@@ -167,7 +167,8 @@ def memory(kind: str, library: Path, questions: list[str]) -> Figures:
             for q in questions:
                 naive_answer(model, retrieve(s.searcher, q, 5, DEFAULT_BUDGET), 64)
             model.close()
-        else:
+        else:  # the model writes: quoting alone would leave it unloaded
+            s.configure(s.settings.with_changes(answer_mode="write"))
             s.answerer.max_tokens = 64
             for q in questions:
                 s.answerer.ask(q)

@@ -126,6 +126,7 @@ class BenchResults(TypedDict, total=False):
 
     load_at_start: list[float]
     rag: dict[str, RagResult]  # workload name -> result
+    rag_served: JSONObject  # `--engine URL`: desktop/bench/served.py
     retrieval: RetrievalResult
     index: IndexResult
     startup: StartupResult

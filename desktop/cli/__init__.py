@@ -29,6 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     from desktop.cli import (
         adapters_cmd,
         bench_cmd,
+        engines_cmd,
         eval_cmd,
         library_cmd,
         models_cmd,
@@ -48,7 +49,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug output")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    commands = (library_cmd, models_cmd, adapters_cmd, train_cmd, bench_cmd, eval_cmd, selftest_cmd)
+    commands = (
+        library_cmd,
+        models_cmd,
+        adapters_cmd,
+        engines_cmd,
+        train_cmd,
+        bench_cmd,
+        eval_cmd,
+        selftest_cmd,
+    )
     for module in commands:
         module.add_parser(sub)
     return parser

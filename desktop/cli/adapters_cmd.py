@@ -14,18 +14,19 @@ from desktop.adapters import (
     discover,
     install_adapter,
 )
-from desktop.cli.common import Subcommands, print_json, session_for
+from desktop.cli.common import Subcommands, add_actions, print_json, session_for
 from desktop.errors import AdapterError, ModelError
 from desktop.session import Session
 
 
 def add_parser(sub: Subcommands) -> None:
-    p = sub.add_parser("adapters", help="LoRA style adapters and their fit with the chat model")
-    p.set_defaults(func=cmd_list, json=False)
-    actions = p.add_subparsers(dest="adapters_command", metavar="ACTION")
-    lst = actions.add_parser("list", help="list adapters, showing which fit the current model")
-    lst.add_argument("--json", action="store_true", help="print a JSON report")
-    lst.set_defaults(func=cmd_list)
+    actions = add_actions(
+        sub,
+        "adapters",
+        "LoRA style adapters and their fit with the chat model",
+        "list adapters, showing which fit the current model",
+        cmd_list,
+    )
     add = actions.add_parser("add", help="add an adapter trained elsewhere (.gguf + sidecar)")
     add.add_argument("path", type=Path, help="the adapter's .gguf file")
     add.add_argument("--json", action="store_true", help="print a JSON report")
@@ -159,6 +160,9 @@ def apply_adapter_args(session: Session, specs: Sequence[str]) -> None:
     repeated = sorted({n for n in names if names.count(n) > 1})
     if repeated:
         raise AdapterError(f"adapter given more than once: {', '.join(repeated)}")
+    if session.settings.engine_url:  # the server's adapters: it checks the names itself
+        session.engine.set_adapters(parsed)
+        return
     known = {info.name for info in discover(session.locations.adapter_dirs)}
     for name in names:
         if name not in known and not (

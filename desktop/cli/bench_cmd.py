@@ -12,7 +12,7 @@ import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from desktop.cli.common import Subcommands, print_json
 from desktop.errors import FolioError
@@ -41,6 +41,11 @@ def add_parser(sub: Subcommands) -> None:
         b = bsub.add_parser(name, help=text)
         _common(b)
         b.set_defaults(func=cmd_bench, parts=PARTS if name == "all" else (name,))
+        if name == "rag":
+            b.add_argument(
+                "--engine", default=None, metavar="URL", help="also answer through this server"
+            )
+            b.add_argument("--clients", type=int, default=4, help="concurrent clients (--engine)")
     a = bsub.add_parser("adapters", help="adapter switch latency vs reloading the model")
     a.add_argument("--runs", type=int, default=20)
     a.add_argument("--json", action="store_true")
@@ -81,6 +86,22 @@ def _common(b: argparse.ArgumentParser) -> None:
     b.add_argument("--json", action="store_true", help="print one JSON object")
 
 
+def _served(args: argparse.Namespace, workload: Workload, libraries: Mapping[str, Path]) -> Any:
+    """Local beside the server at --engine, 1 and --clients clients (desktop/bench/served.py)."""
+    from desktop.bench.served import bench_served, markdown
+    from desktop.cli.engines_cmd import warn_about
+
+    if args.clients < 1:
+        raise FolioError("--clients must be at least 1")
+    warn_about(args.engine)
+    counts = (1, args.clients) if args.clients > 1 else (1,)
+    library = libraries[workload.name]
+    results = bench_served(workload, library, args.engine, counts, threads=args.threads)
+    if not args.json:
+        print(markdown(results))
+    return results
+
+
 def _work(args: argparse.Namespace) -> Path:
     if args.work is not None:
         return Path(args.work)
@@ -107,7 +128,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
     libraries = {w.name: work / _slug(w.name) / "library.sqlite" for w in workloads}
     for part in args.parts:
         _say(f"{part} ...")
-        if part == "rag":
+        if part == "rag" and getattr(args, "engine", None):
+            results["rag_served"] = _served(args, workloads[0], libraries)
+        elif part == "rag":
             from desktop.bench.rag import bench_rag
 
             results["rag"] = {

@@ -79,8 +79,10 @@ def cmd_eval_adapter(args: argparse.Namespace) -> int:
         items = ai.xquad_items(questions, args.questions, args.seed)
         library = cache / "xquad.sqlite"
         source = "XQuAD (en)"
-    # The user's settings and models, on the evaluation's own library (never the user's).
-    with Session(Config.resolve(user.settings, user.locations, library)) as s:
+    # The user's settings and models, on the evaluation's own library (never the user's);
+    # the model writes (an adapter shapes written answers only).
+    written = user.settings.with_changes(answer_mode="write")
+    with Session(Config.resolve(written, user.locations, library)) as s:
         if not args.prompts:
             report = s.indexer.index([cache / "docs"])
             if report.added or report.updated:

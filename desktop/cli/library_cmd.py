@@ -11,7 +11,8 @@ from pathlib import Path
 from tqdm import tqdm
 
 from desktop.cli import library_view
-from desktop.cli.common import Subcommands, print_json, session_for
+from desktop.cli.common import Subcommands, print_json, session_for, show
+from desktop.cli.engines_cmd import add_engine_option, apply_engine_option
 from desktop.errors import FolioError, LibraryError
 from desktop.library.indexer import Indexer, IndexProgress, IndexReport
 from desktop.library.modes import MODES
@@ -41,16 +42,32 @@ def add_parser(sub: Subcommands) -> None:
     p.add_argument("question")
     p.add_argument("--k", type=int, default=None, help="passages given to the model")
     p.add_argument("--mode", choices=MODES, default=None)
+    how = p.add_mutually_exclusive_group()
+    how.add_argument(
+        "--quote",
+        dest="answer_mode",
+        action="store_const",
+        const="quote",
+        help="answer with the passage sentence that answers, verbatim (the default setting)",
+    )
+    how.add_argument(
+        "--write",
+        dest="answer_mode",
+        action="store_const",
+        const="write",
+        help="let the model write the answer (in the Style setting's adapter, if any)",
+    )
     p.add_argument(
         "--adapter",
         action="append",
         default=[],
         metavar="NAME[:SCALE]",
-        help="style adapter to apply (repeatable; default: the Style setting, grounded on a "
-        "new install; 'none' for the model's own style)",
+        help="style adapter the model writes with (repeatable; implies --write; default: the "
+        "Style setting; 'none' for the model's own style)",
     )
     p.add_argument("--json", action="store_true")
-    p.set_defaults(func=cmd_ask)
+    add_engine_option(p)
+    p.set_defaults(func=cmd_ask, answer_mode=None)
 
     p = sub.add_parser("status", help="folders, documents, chunks, failed and skipped files")
     p.add_argument("--json", action="store_true")
@@ -135,10 +152,7 @@ def cmd_index(args: argparse.Namespace) -> int:
             report = s.indexer.index(args.paths, progress=bar)
         finally:
             bar.close()
-        if args.json:
-            print_json(library_view.report_json(report))
-        else:
-            library_view.print_report(report)
+        show(args, report, library_view.report_json, library_view.print_report)
     return 0
 
 
@@ -183,8 +197,19 @@ def cmd_ask(args: argparse.Namespace) -> int:
     if args.k is not None and args.k < 1:
         raise FolioError("--k must be at least 1")
     with session_for(args) as s:
-        if args.mode:
-            s.configure(s.settings.with_changes(search_mode=args.mode))
+        if args.adapter and args.answer_mode == "quote":
+            raise FolioError("--adapter styles what the model writes: it cannot go with --quote")
+        # An adapter, or a server's model, is asked for to write the answer.
+        served = args.engine is not None and args.engine.strip().lower() != "local"
+        mode = "write" if (args.adapter or (served and not args.answer_mode)) else args.answer_mode
+        if args.mode or mode:
+            s.configure(
+                s.settings.with_changes(
+                    search_mode=args.mode or s.settings.search_mode,
+                    answer_mode=mode or s.settings.answer_mode,
+                )
+            )
+        apply_engine_option(s, args)
         if args.adapter:
             from desktop.cli.adapters_cmd import apply_adapter_args
 
@@ -194,8 +219,13 @@ def cmd_ask(args: argparse.Namespace) -> int:
         on_token = None if args.json else _stream_to_stdout
         answer = answerer.ask(args.question, k=args.k, on_token=on_token)
         if args.json:
-            style = [{"name": n, "scale": sc} for n, sc in s.engine.active_adapters]
-            print_json({**answer.to_json(), "adapters": style})
+            writes = s.settings.answer_mode == "write"
+            style = (
+                [{"name": n, "scale": sc} for n, sc in s.engine.active_adapters] if writes else []
+            )
+            print_json(
+                {**answer.to_json(), "answer_mode": s.settings.answer_mode, "adapters": style}
+            )
             return 0
         sys.stdout.write("\n")
         if answer.citations:
@@ -208,9 +238,10 @@ def cmd_ask(args: argparse.Namespace) -> int:
                     + f"\n      {snippet}"
                 )
         t = answer.timings_ms
+        how = "quoted" if answer.tokens == 0 else f"{answer.tokens_per_s:.1f} tokens/s"
         print(
             f"\n(retrieval {t['retrieve']:.0f} ms, first token {t['first_token']:.0f} ms, "
-            f"{answer.tokens_per_s:.1f} tokens/s, total {time.perf_counter() - started:.1f} s)",
+            f"{how}, total {time.perf_counter() - started:.1f} s)",
             file=sys.stderr,
         )
     return 0
@@ -232,11 +263,7 @@ def cmd_status(args: argparse.Namespace) -> int:
             return 1
         raise LibraryError(diagnosis.message())
     with s:
-        lib = s.library
-        if args.json:
-            print_json(library_view.status_json(lib))
-        else:
-            library_view.print_status(lib)
+        show(args, s.library, library_view.status_json, library_view.print_status)
     return 0
 
 

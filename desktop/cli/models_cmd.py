@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from desktop.cli.common import Subcommands, config_for, print_json
+from desktop.cli.common import Subcommands, add_actions, config_for, print_json
 from desktop.models.catalog import Catalog, load_catalog
 from desktop.models.installed import SearchPath, local_path
 from desktop.models.spec import ModelJSON, ModelSpec
@@ -24,14 +24,13 @@ class ModelRow(ModelJSON):
 
 
 def add_parser(sub: Subcommands) -> None:
-    p = sub.add_parser("models", help="list, download, import and verify models")
-    p.set_defaults(func=cmd_list, json=False)
-    actions = p.add_subparsers(dest="models_action", metavar="ACTION")
-
-    a = actions.add_parser("list", help="every known model, and whether it is installed")
-    a.add_argument("--json", action="store_true", help="print one JSON object")
-    a.set_defaults(func=cmd_list)
-
+    actions = add_actions(
+        sub,
+        "models",
+        "list, download, import and verify models",
+        "every known model, and whether it is installed",
+        cmd_list,
+    )
     a = actions.add_parser("pull", help="download a model from the Hugging Face hub")
     a.add_argument("id", help="model id, as `folio models list` shows it")
     a.add_argument(

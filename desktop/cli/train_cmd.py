@@ -12,8 +12,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from desktop.cli.common import Subcommands, print_json, session_for
+from desktop.cli.common import Subcommands, comma_list, print_json, session_for
 from desktop.errors import AdapterError
+from desktop.json_types import known_fields
 from desktop.models.installed import require_local
 from desktop.paths import Locations
 from desktop.train.job import ATTENTION, TARGETS, TrainJob, TrainProgress
@@ -115,35 +116,22 @@ class _StderrProgress:
 def _job_from(
     args: argparse.Namespace, model_path: Path, model_id: str, where: Locations
 ) -> TrainJob:
-    targets = tuple(t.strip() for t in args.targets.split(",") if t.strip())
+    targets = tuple(comma_list(args.targets))
     command = "folio " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     try:
+        # The options spelled like the job's fields (--rank, --lr, ...) pass through as they are.
+        options = known_fields(TrainJob, vars(args))
         return TrainJob(
-            examples=args.examples,
-            name=args.name,
-            model_path=model_path,
-            out_dir=args.out or where.user_adapters_dir,
-            rank=args.rank,
-            alpha=args.alpha,
-            epochs=args.epochs,
-            lr=args.lr,
-            max_steps=args.max_steps,
-            max_seq_len=args.max_seq_len,
-            batch_size=args.batch_size,
-            targets=targets,
-            seed=args.seed,
-            description=args.description,
-            format_regex=args.format_regex,
-            parity=not args.no_parity,
-            overwrite=args.overwrite,
-            threads=args.threads,
-            base_model_id=model_id,
-            command=command,
-            cache_dir=where.cache_dir,
-            layers=args.layers,
-            resume=args.resume,
-            restart=args.restart,
-            checkpoint_every=args.checkpoint_every,
+            **{
+                **options,
+                "model_path": model_path,
+                "out_dir": args.out or where.user_adapters_dir,
+                "targets": targets,
+                "parity": not args.no_parity,
+                "base_model_id": model_id,
+                "command": command,
+                "cache_dir": where.cache_dir,
+            }
         )
     except ValueError as exc:
         from desktop.train.errors import TrainingError

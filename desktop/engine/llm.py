@@ -21,13 +21,16 @@ from llama_cpp import llama_types
 
 from desktop.adapters import AdapterDirs
 from desktop.cancel import CancelToken
+from desktop.closing import Closeable
 from desktop.engine import llama_internals
+from desktop.engine.api import LOCAL, EngineInfo
 from desktop.engine.gpu import ALL_LAYERS
 from desktop.engine.lora import AdapterSpec, AdapterSwitcher, SwitchStats
 from desktop.engine.prefix_cache import forget_all
 from desktop.errors import ModelError
 
 DEFAULT_PREFIX_CACHE_BYTES = 64 * 2**20
+REPEAT_PENALTY = 1.1
 MIN_TIMED_BATCH = 32  # shorter prompt batches say little about the prefill speed
 
 log = logging.getLogger(__name__)
@@ -38,7 +41,7 @@ def default_threads() -> int:
     return max(1, min(8, os.cpu_count() or 1))
 
 
-class Engine:
+class Engine(Closeable):
     """A loaded chat model that streams replies using the chat template stored in its GGUF.
 
     Args:
@@ -52,6 +55,8 @@ class Engine:
         prefix_cache_bytes: bound on the saved system-prompt states, one per adapter set.
         adapter_dirs: folders where adapters named in `set_adapters` are looked for.
         cache_dir: where the model's tensor layout is cached between runs (None: memory).
+        repeat_penalty: llama.cpp's repeat penalty over the last 64 generated tokens (1.0:
+            none; the HTTP engine's comparison tests set it).
     """
 
     def __init__(
@@ -64,8 +69,10 @@ class Engine:
         prefix_cache_bytes: int = DEFAULT_PREFIX_CACHE_BYTES,
         adapter_dirs: AdapterDirs = (),
         cache_dir: Path | None = None,
+        repeat_penalty: float = REPEAT_PENALTY,
     ) -> None:
         self.model_path = Path(model_path)
+        self.repeat_penalty = repeat_penalty
         if not self.model_path.is_file():
             raise ModelError(f"model file not found: {self.model_path}")
         if gpu_layers < ALL_LAYERS:
@@ -93,6 +100,7 @@ class Engine:
                 raise ModelError(f"cannot load model {self.model_path}: {exc2}") from exc2
         self.gpu_layers = layers
         self.n_ctx = n_ctx
+        self._adapters_dirs = adapter_dirs
         self._prefill_rate: float | None = None
         self._adapters = AdapterSwitcher(
             self._llm, self.model_path, prefix_cache_bytes, adapter_dirs, cache_dir
@@ -120,6 +128,17 @@ class Engine:
         return str(self._llm.metadata.get("general.architecture", ""))
 
     @property
+    def info(self) -> EngineInfo:
+        from desktop.adapters import discover
+
+        return EngineInfo(
+            model=self.model_path.name,
+            context=self.n_ctx,
+            where=LOCAL,
+            adapters=tuple(i.name for i in discover(self._adapters_dirs)),
+        )
+
+    @property
     def llama(self) -> llama_cpp.Llama:
         """The underlying llama_cpp.Llama, for the engine's own modules only."""
         return self._llm
@@ -144,7 +163,7 @@ class Engine:
             messages=chat,
             max_tokens=max_tokens,
             temperature=temperature,
-            repeat_penalty=1.1,
+            repeat_penalty=self.repeat_penalty,
             stream=True,
         )
         if isinstance(stream, dict):  # only without stream=True
@@ -266,12 +285,6 @@ class Engine:
 
     def close(self) -> None:
         self._llm.close()
-
-    def __enter__(self) -> Engine:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 def _content(event: llama_types.CreateChatCompletionStreamResponse) -> str:

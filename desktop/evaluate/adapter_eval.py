@@ -121,6 +121,8 @@ def answer_item(
     """Ask one item the way `folio ask` does, and score the answer."""
     started = time.perf_counter()
     found = True
+    if answerer.engine is None:
+        raise ValueError("an adapter is judged on written answers: the answerer has no model")
     if item.passages:
         text, passages = _answer_fixed(answerer.engine, item, answerer.max_tokens)
     else:

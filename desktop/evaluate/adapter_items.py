@@ -18,7 +18,7 @@ from pathlib import Path
 from desktop import paths
 from desktop.errors import FolioError
 from desktop.evaluate.adapter_scoring import Passage
-from desktop.json_types import JSONObject
+from desktop.json_types import JSONObject, numbered_lines
 
 XQUAD_FILE = "xquad.en.json"
 DEFAULT_QUESTIONS = 40
@@ -119,9 +119,7 @@ def prompts_items(path: Path) -> list[EvalItem]:
     except OSError as exc:
         raise EvalDataError(f"cannot read prompts file {path}: {exc.strerror or exc}") from None
     items: list[EvalItem] = []
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
+    for number, line in numbered_lines(lines):
         try:
             obj = json.loads(line)
             question = obj["question"]

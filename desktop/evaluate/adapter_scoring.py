@@ -11,8 +11,8 @@ import string
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from desktop.evaluate.attribution import attribute
 from desktop.library.passage import Citation
-from desktop.rag.answer import attribute
 from desktop.rag.prompt import cited_numbers
 
 # Ways the default model and the adapters say that the passages lack the answer, and the

@@ -7,10 +7,13 @@ summary line without targets.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
+
+from desktop.adapters.eval_record import TargetJSON
+from desktop.json_types import attributes
 
 if TYPE_CHECKING:
-    from desktop.adapters.eval_record import AdapterEvalResult, Rates, TargetJSON
+    from desktop.adapters.eval_record import AdapterEvalResult, Rates
 
 
 @dataclass(frozen=True)
@@ -24,13 +27,7 @@ class Target:
     met: bool
 
     def to_json(self) -> TargetJSON:
-        return {
-            "name": self.name,
-            "goal": self.goal,
-            "value": self.value,
-            "base": self.base,
-            "met": self.met,
-        }
+        return cast(TargetJSON, attributes(self, TargetJSON.__annotations__))
 
 
 def _pct(x: float | None) -> str:

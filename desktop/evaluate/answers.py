@@ -5,8 +5,9 @@ Every configuration answers the same SQuAD-format questions in the same run, int
 file's paragraphs (one text file each), the same searcher, the same engine.
 
 Configurations:
-- `default`: what a fresh install answers with (Settings' default style);
-- `base`: no style adapter;
+- `default`: what a fresh install answers with (Settings' default answer mode and style);
+- `quote`: Folio's quote answer (desktop/rag/quote.py): no model, the chosen sentence;
+- `base`: the model writes, no style adapter;
 - an adapter's name (`grounded`), or `LABEL=PATH.gguf` for an adapter file (for example
   the adapters shipped before, to compare with);
 - `extractive`: no language model: the sentence of the top three passages that the
@@ -51,6 +52,7 @@ if TYPE_CHECKING:
     from desktop.engine.api import ChatEngine
     from desktop.library.modes import Mode
     from desktop.rag.answer import Answer
+    from desktop.rag.modes import AnswerMode
     from desktop.session import Session
 
 Say = Callable[[str], None]
@@ -131,33 +133,41 @@ class WithoutArticle(Searcher):
 
 @dataclass(frozen=True)
 class Config:
-    """One way of answering: a label, and the adapters it applies (None: extractive)."""
+    """One way of answering: a label, and the adapters the model writes with (None: the
+    extractive bar; `quote`: Folio's quote answer, no model)."""
 
     label: str
     adapters: tuple[tuple[str | Path, float], ...] | None
     format_regex: str = ""
+    quote: bool = False
 
 
 def parse_configs(names: Sequence[str], session: Session) -> list[Config]:
     """Configurations from their names (see the module docstring)."""
     from desktop.adapters import discover
+    from desktop.settings import Settings
     from desktop.train import sidecar
 
     def fmt(path: Path) -> str:
         return str(sidecar.read_sidecar(path).get("format_regex", ""))
 
     infos = {i.name: i for i in discover(session.locations.adapter_dirs)}
-    default = session.settings.style
+    fresh = Settings()  # what a new install answers with, whatever this user has chosen
+    default = fresh.style
     out: list[Config] = []
     for name in names:
         label, _, path = name.partition("=")
         if name == "extractive":
             out.append(Config(name, None))
+        elif name == "quote":
+            out.append(Config(name, (), quote=True))
         elif name == "base":
             out.append(Config(name, ()))
+        elif name == "default" and fresh.answer_mode == "quote":
+            out.append(Config("default (quote)", (), quote=True))
         elif name == "default":
             regex = fmt(infos[default].path) if default in infos else ""
-            adapters = ((default, session.settings.style_scale),) if default else ()
+            adapters = ((default, fresh.style_scale),) if default else ()
             out.append(Config(f"default ({default or 'no adapter'})", adapters, regex))
         elif path:
             out.append(Config(label, ((Path(path), 1.0),), fmt(Path(path))))
@@ -197,9 +207,11 @@ def _ask(
 
     if cfg.adapters is None:
         return extractive(searcher, q.question, session.answerer.k)
-    engine.set_adapters(list(cfg.adapters))
+    if not cfg.quote:
+        engine.set_adapters(list(cfg.adapters))
     a = session.answerer
-    answerer = Answerer(searcher, engine, a.k, a.mode, a.max_tokens, a.budget)
+    mode: AnswerMode = "quote" if cfg.quote else "write"
+    answerer = Answerer(searcher, engine, a.k, a.mode, a.max_tokens, a.budget, answer_mode=mode)
     return answerer.ask(q.question)
 
 

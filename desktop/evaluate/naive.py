@@ -18,8 +18,9 @@ from typing import TYPE_CHECKING
 
 from desktop.config import Config
 from desktop.engine.llm import default_threads
+from desktop.evaluate.attribution import attribute
 from desktop.library.search import Mode, Searcher
-from desktop.rag.answer import Answer, attribute, relevant
+from desktop.rag.answer import Answer, collect_timed, relevant
 from desktop.rag.budget import Budget, prompt_passages, select_passages
 from desktop.rag.prompt import (
     NOT_FOUND,
@@ -40,12 +41,15 @@ FAST_MODEL = "smollm2-135m-instruct-q8_0"  # the Q8_0 file setup makes from it
 
 
 def bench_config(library: Path, threads: int = 0) -> Config:
-    """The user's configuration for `library`, with `threads` CPU threads for the models if
-    it is not 0 (on a busy machine one thread is steadier than two: ../shared/FACTS.md)."""
+    """The user's configuration for `library`, with the model writing the answers (what these
+    benchmarks measure; `folio eval answers` adds quoting beside it), and `threads` CPU
+    threads for the models if it is not 0 (on a busy machine one thread is steadier than
+    two: ../shared/FACTS.md)."""
     config = Config.from_environment(library)
+    changes: dict[str, object] = {"answer_mode": "write"}
     if threads:
-        config = config.with_settings(config.settings.with_changes(threads=threads))
-    return config
+        changes["threads"] = threads
+    return config.with_settings(config.settings.with_changes(**changes))
 
 
 class RawModel:
@@ -112,9 +116,10 @@ def _llama_messages(messages: Messages) -> list[llama_types.ChatCompletionReques
     return out
 
 
-def first_piece_ms(pieces: Iterator[str]) -> float:
-    """Milliseconds until `pieces` yields its first piece; the rest is not generated."""
-    started = time.perf_counter()
+def first_piece_ms(pieces: Iterator[object], started: float | None = None) -> float:
+    """Milliseconds from `started` (a perf_counter reading; default: now) until `pieces`
+    yields its first piece; the rest is not generated."""
+    started = time.perf_counter() if started is None else started
     try:
         next(pieces, None)
         return (time.perf_counter() - started) * 1000
@@ -189,15 +194,8 @@ def naive_answer(
         timings["first_token"] = timings["total"] = context.retrieve_ms
         return Answer(NOT_FOUND, [], [], timings, tokens=0, found=False)
     started = time.perf_counter() - context.retrieve_ms / 1000
-    pieces: list[str] = []
-    for piece in model.stream(messages_for(context.question, context.passages), max_tokens):
-        if not pieces:
-            timings["first_token"] = (time.perf_counter() - started) * 1000
-        pieces.append(piece)
-        if on_piece:
-            on_piece(piece)
-    timings["total"] = (time.perf_counter() - started) * 1000
-    timings.setdefault("first_token", timings["total"])
+    stream = model.stream(messages_for(context.question, context.passages), max_tokens)
+    pieces = collect_timed(stream, started, timings, on_piece)
     text = "".join(pieces).strip()
     cited = attribute(text, cited_numbers(text, len(context.passages)), context.passages)
     return Answer(text, cited, context.passages, timings, tokens=len(pieces))

@@ -25,6 +25,7 @@ from pathlib import Path
 import psutil
 from tokenizers import Tokenizer
 
+from desktop.closing import Closeable
 from desktop.ingest.limits import MB, IngestLimits
 from desktop.ingest.worker import Init, Parsed, main, memory_message
 
@@ -91,7 +92,7 @@ class _Worker:
         self.conn.close()
 
 
-class ParsePool:
+class ParsePool(Closeable):
     """Reads files in worker processes; `poll` hands back (key, Parsed | reason) pairs.
 
     Args:
@@ -174,12 +175,6 @@ class ParsePool:
             worker.stop()
         self._workers.clear()
         self._queue.clear()
-
-    def __enter__(self) -> ParsePool:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     # -- inside ----------------------------------------------------------------------------
     def _dispatch(self) -> None:

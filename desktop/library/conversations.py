@@ -94,27 +94,26 @@ class Conversations:
             new_id = int(self.db.last_insert_rowid())
         return new_id
 
-    def all(self) -> list[Conversation]:
-        """Every chat, the most recently used first."""
+    def _chats(self, clause: str, params: tuple[int, ...] = ()) -> list[Conversation]:
+        """The chats that `clause` (WHERE and/or ORDER BY over `c`) selects."""
         rows = self.db.execute(
             "SELECT c.id, c.title, c.created_at, c.updated_at, "
             "(SELECT count(*) FROM messages m WHERE m.conversation_id = c.id) "
-            "FROM conversations c ORDER BY c.updated_at DESC, c.id DESC"
+            "FROM conversations c " + clause,
+            params,
         )
         return [Conversation(int(i), str(t), float(c), float(u), int(n)) for i, t, c, u, n in rows]
 
+    def all(self) -> list[Conversation]:
+        """Every chat, the most recently used first."""
+        return self._chats("ORDER BY c.updated_at DESC, c.id DESC")
+
     def get(self, conversation_id: int) -> Conversation:
         """Raises: LibraryError: no chat has this id (it was deleted)."""
-        row = self.db.execute(
-            "SELECT c.id, c.title, c.created_at, c.updated_at, "
-            "(SELECT count(*) FROM messages m WHERE m.conversation_id = c.id) "
-            "FROM conversations c WHERE c.id = ?",
-            (conversation_id,),
-        ).fetchone()
-        if row is None:
+        found = self._chats("WHERE c.id = ?", (conversation_id,))
+        if not found:
             raise LibraryError(f"chat {conversation_id} no longer exists")
-        i, t, c, u, n = row
-        return Conversation(int(i), str(t), float(c), float(u), int(n))
+        return found[0]
 
     def latest(self) -> Conversation | None:
         chats = self.all()

@@ -6,7 +6,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
 
-from desktop.json_types import JSONObject
+from desktop.json_types import JSONObject, attributes
+
+# What a passage's JSON holds: its place and text (the document id stays in the library).
+_JSON_KEYS = ("chunk_id", "path", "page", "heading", "location", "char_start", "char_end", "text")
 
 
 @dataclass(frozen=True)
@@ -24,16 +27,7 @@ class ChunkRecord:
     location: str | None = None
 
     def to_json(self) -> JSONObject:
-        return {
-            "chunk_id": self.chunk_id,
-            "path": self.path,
-            "page": self.page,
-            "heading": self.heading,
-            "location": self.location,
-            "char_start": self.char_start,
-            "char_end": self.char_end,
-            "text": self.text,
-        }
+        return attributes(self, _JSON_KEYS)
 
 
 @dataclass(frozen=True)

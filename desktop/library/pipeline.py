@@ -211,11 +211,7 @@ class Pipeline:
     def _failed(self, job: FileJob, reason: str) -> None:
         key = display_path(job.path)
         if not os.path.lexists(job.path):
-            # Deleted while it was being read: nothing to index, and nothing to keep.
-            self.stats.vanished.append(key)
-            record = self.library.document(key)
-            if record is not None:
-                self.library.remove_document(record.id)
+            self._forget_vanished(key)
         else:
             self.library.record_failure(job.folder_id, key, job.size, job.mtime, reason)
             self.stats.failed.append((key, reason))
@@ -257,15 +253,19 @@ class Pipeline:
                     self._store(doc)
         self._group = []
 
+    def _forget_vanished(self, key: str) -> None:
+        """A file deleted while it was being read: nothing to index, and nothing to keep."""
+        self.stats.vanished.append(key)
+        record = self.library.document(key)
+        if record is not None:
+            self.library.remove_document(record.id)
+
     # -- storing ---------------------------------------------------------------------------
     def _store(self, doc: _Doc) -> None:
         job, parsed = doc.job, doc.parsed
         key = display_path(job.path)
         if not os.path.lexists(job.path):
-            self.stats.vanished.append(key)
-            record = self.library.document(key)
-            if record is not None:
-                self.library.remove_document(record.id)
+            self._forget_vanished(key)
             self.on_file(key, 0, False)
             return
         self.library.store_document(

@@ -16,6 +16,7 @@ from pathlib import Path
 import apsw
 import numpy as np
 
+from desktop.closing import Closeable
 from desktop.errors import LibraryError
 from desktop.ingest.types import ChunkDraft
 from desktop.library import folder_list, subpath
@@ -44,7 +45,7 @@ class DocumentRecord:
     error: str | None
 
 
-class Library:
+class Library(Closeable):
     """A Folio library file. Not thread-safe: use one `Library` per thread.
 
     Args:
@@ -59,12 +60,6 @@ class Library:
     # -- lifecycle -------------------------------------------------------------------------
     def close(self) -> None:
         self.db.close()
-
-    def __enter__(self) -> Library:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     # -- embedder binding ------------------------------------------------------------------
     def meta(self, key: str) -> str | None:

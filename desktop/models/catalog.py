@@ -136,26 +136,8 @@ def spec_from_table(table: Mapping[str, Any], where: str) -> ModelSpec:
         raise ModelError(f"{label}: pypi must be an array of tables ([[models.pypi]])")
     pypi = tuple(_pypi_from_table(t, label) for t in pypi_tables)
     try:
-        return ModelSpec(
-            id=table["id"],
-            kind=table["kind"],
-            name=table["name"],
-            repo=table["repo"],
-            file=table["file"],
-            revision=table["revision"],
-            sha256=table["sha256"],
-            size=table["size"],
-            license=table["license"],
-            ram_gb=table["ram_gb"],
-            default=table.get("default", False),
-            context=table.get("context"),
-            dim=table.get("dim"),
-            fastembed_name=table.get("fastembed_name"),
-            extra_files=extra,
-            pypi=pypi,
-            derived_from=table.get("derived_from"),
-            quantization=table.get("quantization"),
-        )
+        # Every key was checked against ModelSpec's fields above; its __post_init__ checks values.
+        return ModelSpec(**{"default": False, **table, "extra_files": extra, "pypi": pypi})
     except ValueError as exc:
         raise ModelError(f"{label}: {exc}") from None
 

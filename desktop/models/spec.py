@@ -15,6 +15,7 @@ from types import MappingProxyType
 from typing import Literal, TypedDict, cast
 
 from desktop.errors import ModelError
+from desktop.json_types import attributes
 
 if sys.version_info >= (3, 11):
     pass
@@ -258,25 +259,7 @@ class ModelSpec:
 
     def to_json(self) -> ModelJSON:
         """A plain description for `--json` output."""
-        return {
-            "id": self.id,
-            "kind": self.kind,
-            "name": self.name,
-            "repo": self.repo,
-            "file": self.file,
-            "revision": self.revision,
-            "sha256": self.sha256,
-            "size": self.size,
-            "license": self.license,
-            "ram_gb": self.ram_gb,
-            "default": self.default,
-            "imported": self.imported,
-            "context": self.context,
-            "dim": self.dim,
-            "fastembed_name": self.fastembed_name,
-            "derived_from": self.derived_from,
-            "quantization": self.quantization,
-        }
+        return cast(ModelJSON, attributes(self, ModelJSON.__annotations__))
 
 
 def _positive_int(value: object) -> bool:

@@ -1,10 +1,10 @@
-"""Ask a question of the library: retrieve, gate on relevance, stream a cited answer."""
+"""Ask a question of the library: retrieve, gate on relevance, then quote or write a cited
+answer (`AnswerMode`: quoting is the default, desktop/rag/quote.py says why)."""
 
 from __future__ import annotations
 
-import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from desktop.cancel import CancelToken
@@ -15,11 +15,11 @@ from desktop.rag.budget import (
     DEFAULT_BUDGET,
     Budget,
     budget_for,
-    content_words,
     prompt_passages,
     select_passages,
 )
 from desktop.rag.grounding import Support, ground
+from desktop.rag.modes import AnswerMode
 from desktop.rag.prompt import (
     NOT_FOUND,
     SYSTEM_PROMPT,
@@ -28,6 +28,7 @@ from desktop.rag.prompt import (
     cited_numbers,
     user_message,
 )
+from desktop.rag.quote import choose, keyword_evidence
 
 # Cosine similarities for MiniLM-class embedders, set on SciFact: with the best passage at
 # 0.36 or more, 99.7% of SciFact's test questions are answered while 78% of off-topic XQuAD
@@ -77,15 +78,6 @@ MIN_KEYWORD_SHARE = 0.6
 MIN_KEYWORD_WORDS = 2
 
 
-def keyword_evidence(question: str, passage: str) -> tuple[int, float]:
-    """(how many, what share) of the question's content words the passage holds."""
-    wanted = set(content_words(question))
-    if not wanted:
-        return 0, 0.0
-    held = len(wanted & set(content_words(passage)))
-    return held, held / len(wanted)
-
-
 def relevant(hits: Sequence[Hit], question: str = "") -> list[Hit]:
     """The passages worth answering from, or none when the library does not cover the question.
 
@@ -108,47 +100,18 @@ def relevant(hits: Sequence[Hit], question: str = "") -> list[Hit]:
     ]
 
 
-_WORDS = re.compile(r"[a-z0-9]{3,}")
-
-
-# Share of an answer's content words a passage must contain to count as its source.
-MIN_SUPPORT = 0.3
-
-
-def _support(answer_words: set[str], passage: Citation) -> float:
-    if not answer_words:
-        return 0.0
-    return len(answer_words & set(_WORDS.findall(passage.text.lower()))) / len(answer_words)
-
-
-def attribute(answer: str, cited: Sequence[int], passages: Sequence[Citation]) -> list[Citation]:
-    """The passages an answer really draws on.
-
-    Citations the model wrote are kept when the passage supports the answer's wording (small
-    models cite the wrong number); when none survive, the answer is attributed to the
-    passages that share most of its content words.
-    """
-    words = set(_WORDS.findall(answer.lower()))
-    kept = [passages[n - 1] for n in cited if _support(words, passages[n - 1]) >= MIN_SUPPORT]
-    if kept:
-        return kept
-    scored = [(_support(words, c), c) for c in passages]
-    scored = [pair for pair in scored if pair[0] >= MIN_SUPPORT]
-    scored.sort(key=lambda pair: -pair[0])
-    return [c for _, c in scored[:2]]
-
-
 class Answerer:
     """Retrieval plus generation, with citations mapped back to file, page and passage."""
 
     def __init__(
         self,
         searcher: Searcher,
-        engine: ChatEngine,
+        engine: ChatEngine | None,
         k: int = 5,
         mode: Mode = "hybrid",
         max_tokens: int = 384,
         budget: Budget | None = DEFAULT_BUDGET,
+        answer_mode: AnswerMode = "write",
     ) -> None:
         self.searcher = searcher
         self.engine = engine
@@ -159,6 +122,7 @@ class Answerer:
         # The shipped budget follows the prefill speed the engine measures on this machine
         # (budget_for); a budget passed in explicitly (benchmarks) stays as it is.
         self.adaptive = budget is DEFAULT_BUDGET
+        self.answer_mode: AnswerMode = answer_mode
 
     def ask(
         self,
@@ -170,42 +134,42 @@ class Answerer:
     ) -> Answer:
         """Answer `question` from the library, streaming text pieces to `on_token`."""
         started = time.perf_counter()
-        if self.adaptive:
-            self.budget = budget_for(self.engine.prefill_tokens_per_s)
         result = self.searcher.search(question, k or self.k, self.mode)
         hits = relevant(result.hits, question)
+        if self.answer_mode == "quote":
+            return self._quote(question, hits, started, on_token)
+        if self.engine is None:
+            raise RuntimeError("writing an answer needs a language model: none was given")
+        if self.adaptive:
+            self.budget = budget_for(self.engine.prefill_tokens_per_s)
         if self.budget is not None:
             hits = select_passages(hits, self.budget)
         timings = {"retrieve": (time.perf_counter() - started) * 1000}
         passages = citations_for(hits)
         if not passages:
-            if on_token:
-                on_token(NOT_FOUND)
-            timings["first_token"] = timings["total"] = (time.perf_counter() - started) * 1000
-            return Answer(NOT_FOUND, [], [], timings, tokens=0, found=False)
+            return _not_found(timings, started, on_token)
 
         messages = [
             {"role": "system", "content": SYSTEM_PROMPT},
             *history,
             {"role": "user", "content": user_message(question, self._prompt(question, passages))},
         ]
-        pieces: list[str] = []
         stream = self.engine.stream_chat(messages, max_tokens=self.max_tokens, cancel=cancel)
-        for piece in stream:
-            if not pieces:
-                timings["first_token"] = (time.perf_counter() - started) * 1000
-            pieces.append(piece)
-            if on_token:
-                on_token(piece)
-        timings["total"] = (time.perf_counter() - started) * 1000
-        timings.setdefault("first_token", timings["total"])
+        pieces = collect_timed(stream, started, timings, on_token)
         raw = "".join(pieces).strip()
         stopped = cancel is not None and cancel.cancelled
-        if stopped:  # a partial answer: its citations as written, where a passage backs them
-            cited = attribute(raw, cited_numbers(raw, len(passages)), passages)
+        if stopped:  # a partial answer, as the user saw it: the [n] the check upholds
+            held = {c.n for c in ground(raw, passages, question).cited}
+            cited = [passages[n - 1] for n in cited_numbers(raw, len(passages)) if n in held]
             return Answer(raw, cited, passages, timings, len(pieces), stopped=True, model_text=raw)
         style = "- " if raw.lstrip().startswith("- ") else ""
-        g = ground(raw, passages, question, style)
+        sims = [h.similarity for h in hits]
+
+        def quoted() -> Support | None:  # nothing the model wrote held: quote as Quote does
+            quote = choose(question, passages, sims, self.searcher.embedder)
+            return quote.support if quote is not None else None
+
+        g = ground(raw, passages, question, style, quoted)
         return Answer(
             g.text,
             g.cited,
@@ -217,8 +181,65 @@ class Answerer:
             model_text=raw,
         )
 
+    def _quote(
+        self,
+        question: str,
+        hits: Sequence[Hit],
+        started: float,
+        on_token: Callable[[str], None] | None,
+    ) -> Answer:
+        """The passage sentence that answers, verbatim, or a decline when none is good enough."""
+        timings = {"retrieve": (time.perf_counter() - started) * 1000}
+        passages = citations_for(hits)
+        sims = [h.similarity for h in hits]
+        quote = choose(question, passages, sims, self.searcher.embedder)
+        if quote is None or not quote.confident:
+            return _not_found(timings, started, on_token)
+        if on_token:
+            on_token(quote.text)
+        timings["first_token"] = timings["total"] = (time.perf_counter() - started) * 1000
+        return Answer(
+            quote.text,
+            [quote.passage],
+            passages,
+            timings,
+            tokens=0,
+            support=[quote.support],
+            grounding="quoted",
+        )
+
     def _prompt(self, question: str, passages: list[Citation]) -> list[Citation]:
         """The passages as the model reads them: trimmed to the budget, if there is one."""
         if self.budget is None:
             return passages
         return prompt_passages(question, passages, self.budget)
+
+
+def collect_timed(
+    stream: Iterable[str],
+    started: float,
+    timings: dict[str, float],
+    on_piece: Callable[[str], None] | None = None,
+) -> list[str]:
+    """Every piece of `stream`, passed on to `on_piece` as it comes; sets `timings`'
+    first_token and total (milliseconds since `started`, a perf_counter reading)."""
+    pieces: list[str] = []
+    for piece in stream:
+        if not pieces:
+            timings["first_token"] = (time.perf_counter() - started) * 1000
+        pieces.append(piece)
+        if on_piece:
+            on_piece(piece)
+    timings["total"] = (time.perf_counter() - started) * 1000
+    timings.setdefault("first_token", timings["total"])
+    return pieces
+
+
+def _not_found(
+    timings: dict[str, float], started: float, on_token: Callable[[str], None] | None
+) -> Answer:
+    """The decline: nothing in the library answers the question."""
+    if on_token:
+        on_token(NOT_FOUND)
+    timings["first_token"] = timings["total"] = (time.perf_counter() - started) * 1000
+    return Answer(NOT_FOUND, [], [], timings, tokens=0, found=False)

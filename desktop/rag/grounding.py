@@ -20,7 +20,7 @@ left as it is.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from desktop.json_types import JSONObject
@@ -124,7 +124,7 @@ def _split_sentences(text: str) -> list[str]:
     return [p for p in (q.strip() for q in parts) if p]
 
 
-def _with_mark(body: str, n: int, bullet: bool = False) -> str:
+def with_mark(body: str, n: int, bullet: bool = False) -> str:
     """`body` with its citation marks replaced by one [n] before the final stop (a bullet
     ends with its mark)."""
     bare = _MARK.sub("", body).rstrip()
@@ -138,7 +138,7 @@ def _renumbered(body: str, n: int, bullet: bool) -> str:
     """`body` citing [n] alone: its first mark becomes [n] and the others go; a body with
     no mark gets [n] at its end."""
     if not _MARK.search(body):
-        return _with_mark(body, n, bullet)
+        return with_mark(body, n, bullet)
     first = True
 
     def swap(_m: re.Match[str]) -> str:
@@ -150,13 +150,20 @@ def _renumbered(body: str, n: int, bullet: bool) -> str:
 
 
 def ground(
-    answer: str, passages: Sequence[Citation], question: str, quote_style: str = ""
+    answer: str,
+    passages: Sequence[Citation],
+    question: str,
+    quote_style: str = "",
+    fallback: Callable[[], Support | None] | None = None,
 ) -> Grounded:
     """Check `answer`'s citations against `passages` (numbered 1..n as the model saw them).
 
     Args:
         quote_style: "- " to write a fallback quote as a bullet (the bullet style);
             otherwise it is written as a plain sentence.
+        fallback: chooses the sentence to quote when nothing the model wrote holds (the
+            answerer's quote choice); without one, or when it finds none, the sentence
+            sharing most of the question's words.
     """
     declines = is_decline(answer)
     if not passages or not answer.strip() or declines:
@@ -188,8 +195,10 @@ def ground(
         lines.append(line)
         support.append(best_sentence(words, by_n[n]))
     if not lines:
-        quote = best_sentence(set(content_words(question)), _best_passage(question, passages))
-        text = quote_style + _with_mark(quote.sentence, quote.n, bool(quote_style))
+        quote = (fallback() if fallback else None) or best_sentence(
+            set(content_words(question)), _best_passage(question, passages)
+        )
+        text = quote_style + with_mark(quote.sentence, quote.n, bool(quote_style))
         return Grounded(text, [by_n[quote.n]], [quote], "quoted")
     text = "\n".join(lines) if any(p for p, _ in pieces) else " ".join(lines)
     cited_ns = list(dict.fromkeys(s.n for s in support))

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from desktop.json_types import numbered_lines
 from desktop.train.errors import ExamplesError
 
 ROLES = ("system", "user", "assistant")
@@ -123,9 +124,7 @@ def parse_jsonl_lines(lines: Iterable[str], label: str) -> list[Example]:
     """
     examples: list[Example] = []
     problems: list[str] = []
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
+    for number, line in numbered_lines(lines):
         try:
             obj = json.loads(line)
         except json.JSONDecodeError as exc:

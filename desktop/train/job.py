@@ -10,7 +10,9 @@ import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypedDict
+from typing import TypedDict, cast
+
+from desktop.json_types import attributes, known_fields
 
 # Adapter names become file names and dropdown labels; llama.cpp never sees them.
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}$")
@@ -232,33 +234,8 @@ class TrainJob:
 
     @classmethod
     def from_json(cls, data: TrainJobJSON) -> TrainJob:
-        return cls(
-            examples=Path(data["examples"]),
-            name=data["name"],
-            model_path=Path(data["model_path"]),
-            out_dir=Path(data["out_dir"]),
-            rank=data["rank"],
-            alpha=data["alpha"],
-            epochs=data["epochs"],
-            lr=data["lr"],
-            max_steps=data["max_steps"],
-            max_seq_len=data["max_seq_len"],
-            batch_size=data["batch_size"],
-            targets=tuple(data["targets"]),
-            seed=data["seed"],
-            description=data["description"],
-            format_regex=data["format_regex"],
-            parity=data["parity"],
-            overwrite=data["overwrite"],
-            threads=data["threads"],
-            base_model_id=data["base_model_id"],
-            command=data["command"],
-            cache_dir=Path(data["cache_dir"]) if data["cache_dir"] else None,
-            layers=data.get("layers", 0),
-            resume=data.get("resume", False),
-            restart=data.get("restart", False),
-            checkpoint_every=data.get("checkpoint_every", 20),
-        )
+        """The job `to_json` wrote (__post_init__ turns paths and targets back)."""
+        return cls(**{**known_fields(cls, data), "cache_dir": data["cache_dir"] or None})
 
 
 PHASES = ("checking", "loading", "encoding", "training", "exporting", "verifying", "done")
@@ -297,16 +274,7 @@ class TrainProgress:
         )
 
     def to_json(self) -> TrainProgressJSON:
-        return {
-            "phase": self.phase,
-            "step": self.step,
-            "total_steps": self.total_steps,
-            "loss": self.loss,
-            "examples_per_s": self.examples_per_s,
-            "eta_s": self.eta_s,
-            "elapsed_s": self.elapsed_s,
-            "message": self.message,
-        }
+        return cast(TrainProgressJSON, attributes(self, TrainProgressJSON.__annotations__))
 
     @classmethod
     def from_json(cls, data: TrainProgressJSON) -> TrainProgress:
@@ -329,6 +297,13 @@ class TrainResult:
     losses: tuple[float, ...] = ()  # every step's loss, resumed runs included
     train_seconds: float = 0.0  # the optimizer steps' own time, summed over every run
     examples_seen: int = 0  # sequences trained on over all steps (an example per epoch)
+
+    def __post_init__(self) -> None:
+        # Built from JSON too: the path comes as text and the sequences as lists.
+        object.__setattr__(self, "adapter_path", Path(self.adapter_path))
+        object.__setattr__(self, "warnings", tuple(self.warnings))
+        object.__setattr__(self, "losses", tuple(self.losses))
+        object.__setattr__(self, "parity", ParityJSON(**self.parity))
 
     @property
     def examples_per_hour(self) -> float:
@@ -355,20 +330,8 @@ class TrainResult:
 
     @classmethod
     def from_json(cls, data: TrainResultJSON) -> TrainResult:
-        return cls(
-            adapter_path=Path(data["adapter_path"]),
-            name=data["name"],
-            steps=int(data["steps"]),
-            examples=int(data["examples"]),
-            seconds=float(data["seconds"]),
-            seconds_per_step=float(data["seconds_per_step"]),
-            final_loss=float(data["final_loss"]),
-            warnings=tuple(data.get("warnings", ())),
-            parity=data.get("parity", ParityJSON()).copy(),
-            losses=tuple(data.get("losses", ())),
-            train_seconds=float(data.get("train_seconds", 0.0)),
-            examples_seen=int(data.get("examples_seen", 0)),
-        )
+        """The result `to_json` wrote (`examples_per_hour` is worked out again, not read)."""
+        return cls(**known_fields(cls, data))
 
 
 def format_duration(seconds: float | None) -> str:

@@ -22,10 +22,12 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 
+from desktop.closing import Closeable
+from desktop.json_types import attributes, known_fields
 from desktop.library.passage import Citation
 from desktop.rag.prompt import SYSTEM_PROMPT, user_message
 from desktop.train.examples import Example, Message
@@ -77,27 +79,12 @@ class ParityReport:
         )
 
     def to_json(self) -> ParityJSON:
-        return {
-            "prompts": self.prompts,
-            "positions": self.positions,
-            "adapter_agreement": self.adapter_agreement,
-            "adapter_kl": self.adapter_kl,
-            "base_agreement": self.base_agreement,
-            "base_kl": self.base_kl,
-            "passed": self.passed,
-        }
+        return cast(ParityJSON, attributes(self, ParityJSON.__annotations__))
 
     @classmethod
     def from_json(cls, data: ParityJSON) -> ParityReport:
         """The report `to_json` wrote (`passed` is worked out again, not read)."""
-        return cls(
-            prompts=data["prompts"],
-            positions=data["positions"],
-            adapter_agreement=data["adapter_agreement"],
-            adapter_kl=data["adapter_kl"],
-            base_agreement=data["base_agreement"],
-            base_kl=data["base_kl"],
-        )
+        return cls(**known_fields(cls, data))
 
 
 def _passage(n: int, text: str) -> Citation:
@@ -174,7 +161,7 @@ def compare(reference: np.ndarray, other: np.ndarray) -> tuple[int, float, int]:
     return agree, kl, int(reference.shape[0])
 
 
-class LlamaLogits:
+class LlamaLogits(Closeable):
     """The base GGUF in llama.cpp with every position's logits kept; adapters on demand."""
 
     def __init__(self, model_path: Path, n_ctx: int, threads: int | None = None) -> None:
@@ -217,12 +204,6 @@ class LlamaLogits:
     def close(self) -> None:
         self.pool.close()
         self.llm.close()
-
-    def __enter__(self) -> LlamaLogits:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 def base_leg_key(

@@ -70,7 +70,7 @@ class Pending:
 class ChatController(QObject):
     """Owns the chat worker thread and the chat history of the library."""
 
-    answer_finished = Signal(int, object, object)  # request id, Answer, info
+    answer_finished = Signal(int, Answer, AnswerInfo)  # request id, the answer, what wrote it
     answer_failed = Signal(int, str)
     busy_changed = Signal(bool)
     streamed = Signal(int, str)  # request id, piece shown

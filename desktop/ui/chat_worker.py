@@ -19,9 +19,11 @@ from desktop.adapters import AdapterInfo, check_compatibility, discover, install
 from desktop.cancel import CancelToken
 from desktop.engine.api import ChatEngine
 from desktop.errors import ModelError
+from desktop.rag.answer import Answer
 from desktop.rag.prompt import SYSTEM_PROMPT
 from desktop.session import Session
 from desktop.train.sidecar import effect_line
+from desktop.ui.engine_rows import server_rows
 from desktop.ui.qtcompat import emit
 from desktop.ui.workers import user_message
 
@@ -36,6 +38,8 @@ class ModelInfo(TypedDict, total=False):
     name: str
     path: str
     load_s: float
+    where: str  # where answers are computed: "This computer" or "server: HOST"
+    scalable: bool  # False: the engine applies adapters on or off, with no strength
 
 
 class AppliedAdapter(TypedDict):
@@ -71,13 +75,13 @@ class ChatWorker(QObject):
     """Answers questions on its own thread. Drive it only through queued signals."""
 
     loading = Signal(str)  # what is being loaded, for the status bar
-    ready = Signal(object)  # dict: id, name, path of the loaded model
+    ready = Signal(ModelInfo)  # id, name, path of the loaded model
     model_failed = Signal(str)  # the model could not be loaded: why
     token = Signal(int, str)  # request id, piece of text
-    answered = Signal(int, object, object)  # request id, Answer, dict(model, adapters)
+    answered = Signal(int, Answer, AnswerInfo)  # request id, the answer, what wrote it
     failed = Signal(int, str)  # request id, message for the user
-    adapters_listed = Signal(object)  # list of dicts: name, info, ok, reason
-    adapters_applied = Signal(object)  # list of dicts: name, scale (empty: none)
+    adapters_listed = Signal(list)  # list[AdapterRow]
+    adapters_applied = Signal(list)  # list[AppliedAdapter] (empty: none)
     adapter_failed = Signal(str)
     adapter_added = Signal(str)  # the name of an adapter copied into the user's folder
 
@@ -113,11 +117,14 @@ class ChatWorker(QObject):
             started = time.perf_counter()
             self.engine = self.session.engine
             _ = self.session.answerer  # the searcher and the embedder load now, too
+            about = self.engine.info
             self.model_info = {
                 "id": model_id,
-                "name": name,
+                "name": about.model if self.session.settings.engine_url else name,
                 "path": str(self.engine.model_path),
                 "load_s": round(time.perf_counter() - started, 2),
+                "where": about.where,
+                "scalable": about.scalable,
             }
         except BaseException as exc:  # noqa: BLE001 - shown in the window, never raised
             self.engine = None
@@ -158,7 +165,8 @@ class ChatWorker(QObject):
     def ask(
         self, request_id: int, question: str, history: list[dict[str, str]], cancel: CancelToken
     ) -> None:
-        if self.engine is None:
+        quoting = self.session.settings.answer_mode == "quote"  # needs no model
+        if self.engine is None and not quoting:
             emit(
                 self.failed,
                 request_id,
@@ -170,7 +178,7 @@ class ChatWorker(QObject):
             emit(self.failed, request_id, "Stopped before it started.")
             return
         self.asks += 1
-        used = [a.copy() for a in self.adapters]
+        used = [] if quoting else [a.copy() for a in self.adapters]
         try:
             answer = self.session.answerer.ask(
                 question,
@@ -181,7 +189,8 @@ class ChatWorker(QObject):
         except BaseException as exc:  # noqa: BLE001
             emit(self.failed, request_id, user_message(exc, self.session.config))
             return
-        info: AnswerInfo = {"model": self.model_info.get("name", ""), "adapters": used}
+        model = "" if quoting else self.model_info.get("name", "")
+        info: AnswerInfo = {"model": model, "adapters": used}
         emit(self.answered, request_id, answer, info)
 
     # -- adapters --------------------------------------------------------------------------
@@ -193,6 +202,9 @@ class ChatWorker(QObject):
             return
         where = self.session.locations
         rows: list[AdapterRow] = []
+        if self.session.settings.engine_url:  # the adapters the server holds
+            emit(self.adapters_listed, server_rows(self.engine.info, where.adapter_dirs))
+            return
         try:
             for info in discover(where.adapter_dirs):
                 verdict = check_compatibility(info, self.engine.model_path, where.cache_dir)
@@ -223,7 +235,7 @@ class ChatWorker(QObject):
         emit(self.adapter_added, info.name)
         self.list_adapters()
 
-    @Slot(object)
+    @Slot(list)
     def set_adapters(self, choices: list[tuple[AdapterInfo, float]]) -> None:
         """Apply adapters (an empty list removes them) on the resident model, no reload."""
         if self.engine is None:

@@ -153,7 +153,10 @@ def answer_footer(meta: Mapping[str, JSON]) -> str:
     if meta.get("found", True):
         parts.append(f"first token {format_ms(_ms(timings.get('first_token')))}")
         rate = as_float(meta.get("tokens_per_s"))
-        parts.append(f"{rate:.1f} tokens/s" if rate else "— tokens/s")
+        if meta.get("grounding") == "quoted" and not meta.get("tokens"):
+            parts.append("quoted from your documents")  # no model wrote it
+        else:
+            parts.append(f"{rate:.1f} tokens/s" if rate else "— tokens/s")
     if meta.get("model"):
         parts.append(str(meta["model"]))
     listed = meta.get("adapters")

@@ -7,7 +7,6 @@ from collections.abc import Sequence
 
 from PySide6.QtCore import QPoint, Qt, Signal
 from PySide6.QtWidgets import (
-    QHBoxLayout,
     QLabel,
     QListWidget,
     QListWidgetItem,
@@ -19,6 +18,7 @@ from PySide6.QtWidgets import (
 
 from desktop.library.conversations import Conversation
 from desktop.ui.qtcompat import emit
+from desktop.ui.theme import section_header
 
 _ID_ROLE = Qt.ItemDataRole.UserRole
 
@@ -43,15 +43,9 @@ class HistoryPane(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        title = QLabel("CHATS")
-        title.setObjectName("SectionTitle")
         self.new_button = QPushButton("New chat")
         self.new_button.setToolTip("Start a new chat (Ctrl+N)")
         self.new_button.clicked.connect(self.new_chat_requested)
-        header = QHBoxLayout()
-        header.addWidget(title)
-        header.addStretch(1)
-        header.addWidget(self.new_button)
         self.list = QListWidget()
         self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.list.setTextElideMode(Qt.TextElideMode.ElideRight)
@@ -63,7 +57,7 @@ class HistoryPane(QWidget):
         self.empty.setObjectName("Muted")
         box = QVBoxLayout(self)
         box.setContentsMargins(10, 8, 10, 8)
-        box.addLayout(header)
+        box.addLayout(section_header("CHATS", self.new_button))
         box.addWidget(self.list, 1)
         box.addWidget(self.empty)
         self._titles: dict[int, str] = {}

@@ -41,7 +41,7 @@ class Job:
 class LibraryController(QObject):
     """Queues indexing and removal for the index worker and shows their progress."""
 
-    job_progress = Signal(int, object)  # job id, IndexProgress
+    job_progress = Signal(int, IndexProgress)  # job id, its newest snapshot
     job_finished = Signal(int, object)  # job id, IndexReport
     job_ended = Signal(int, str)  # job id, "done" | "cancelled" | "failed"
     library_changed = Signal()

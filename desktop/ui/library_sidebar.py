@@ -29,6 +29,7 @@ from desktop.library.store import FolderStatus
 from desktop.ui.file_issues import FileIssuesDialog, issue_counts
 from desktop.ui.formatting import format_duration
 from desktop.ui.qtcompat import emit
+from desktop.ui.theme import section_header
 
 EMPTY_HELP = "Drop folders or files here, or use Add folder…, to ask questions about them."
 _FOLDER_ROLE = Qt.ItemDataRole.UserRole
@@ -230,15 +231,9 @@ class LibrarySidebar(QWidget):
     def __init__(self) -> None:
         super().__init__()
         self.setObjectName("Sidebar")
-        title = QLabel("LIBRARY")
-        title.setObjectName("SectionTitle")
         self.add_button = QPushButton("Add folder…")
         self.add_button.setToolTip("Choose a folder to index (you can also drop folders here)")
         self.add_button.clicked.connect(self.add_folder_requested)
-        header = QHBoxLayout()
-        header.addWidget(title)
-        header.addStretch(1)
-        header.addWidget(self.add_button)
         self.tree = QTreeWidget()
         self.tree.setHeaderHidden(True)
         self.tree.setRootIsDecorated(False)
@@ -260,7 +255,7 @@ class LibrarySidebar(QWidget):
         self.summary.setWordWrap(True)
         box = QVBoxLayout(self)
         box.setContentsMargins(10, 8, 10, 8)
-        box.addLayout(header)
+        box.addLayout(section_header("LIBRARY", self.add_button))
         box.addWidget(self.stack, 1)
         box.addWidget(self.progress)
         box.addWidget(self.summary)

@@ -46,7 +46,7 @@ from desktop.ui.sources_panel import SourcesPanel
 from desktop.ui.workers import user_message
 
 if TYPE_CHECKING:
-    from desktop.adapters import AdapterInfo
+    pass
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +64,7 @@ class MainWindow(QMainWindow):
     Raises LibraryError if the library file cannot be opened.
     """
 
-    settings_applied = Signal(object)
+    settings_applied = Signal(Settings)
     _apply_settings = Signal()
     _start = Signal()
 
@@ -88,7 +88,6 @@ class MainWindow(QMainWindow):
             self._library_empty,
         )
         self.models = ModelController(self.model_bar, self.chat.worker, session)
-        self.model_bar.adapter_chosen.connect(self._remember_style)
         self._connect()
         self.named_actions = build_menus(self, self._menu_commands())
         self._restore_geometry()
@@ -326,19 +325,6 @@ class MainWindow(QMainWindow):
             self.models.add_adapter_file(path)
 
     # -- settings --------------------------------------------------------------------------
-    def _remember_style(self, info: AdapterInfo | None, scale: float) -> None:
-        """The style picked in the bar is where the next start begins ("None" included)."""
-        new = self.settings.with_changes(
-            style=info.name if info is not None else "", style_scale=float(scale)
-        )
-        if new == self.settings:
-            return
-        try:
-            settings_mod.save(new, self.session.locations.settings_file)
-        except OSError as exc:
-            log.warning("the chosen style could not be saved: %s", exc)
-        self.session.configure(new)
-
     def apply_settings(self, new: Settings) -> None:
         """Save settings and apply them: theme now, the model only if it must reload."""
         old = self.settings

@@ -1,4 +1,5 @@
-"""The toolbar row that picks the model, its style adapter and the adapter's strength."""
+"""The toolbar row that picks the model, how answers are made (quoted or written), the style
+adapter the model writes with and the adapter's strength."""
 
 from __future__ import annotations
 
@@ -47,6 +48,7 @@ class ModelBar(QWidget):
     download_requested = Signal(str)  # id of a model to download
     download_cancelled = Signal()
     adapter_chosen = Signal(object, float)  # AdapterInfo or None, scale
+    answer_mode_chosen = Signal(str)  # "quote" or "write" (desktop.rag.modes)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -63,6 +65,23 @@ class ModelBar(QWidget):
         self.download_bar.setFixedWidth(140)
         self.cancel_download = QPushButton("Cancel")
         self.cancel_download.clicked.connect(self.download_cancelled)
+        self.answer_combo = QComboBox()
+        self.answer_combo.addItem("Quote", "quote")
+        self.answer_combo.setItemData(
+            0,
+            "Answer with the sentence of your documents that answers, word for word, and its "
+            "source (instant; the most often right on Folio's benchmark)",
+            Qt.ItemDataRole.ToolTipRole,
+        )
+        self.answer_combo.addItem("Write", "write")
+        self.answer_combo.setItemData(
+            1,
+            "Let the model write the answer in its own words, in the chosen style; every "
+            "citation is checked against its passage",
+            Qt.ItemDataRole.ToolTipRole,
+        )
+        self.answer_combo.setToolTip("How answers are made")
+        self.answer_combo.currentIndexChanged.connect(self._on_answer_mode)
         self.adapter_combo = QComboBox()
         self.adapter_combo.setMinimumContentsLength(14)
         self.adapter_combo.setToolTip("A style adapter (LoRA) applied to the model")
@@ -86,6 +105,9 @@ class ModelBar(QWidget):
         for w in (self.download_button, self.download_bar, self.cancel_download):
             row.addWidget(w)
         row.addSpacing(16)
+        row.addWidget(QLabel("Answer"))
+        row.addWidget(self.answer_combo)
+        row.addSpacing(8)
         row.addWidget(QLabel("Style"))
         row.addWidget(self.adapter_combo)
         row.addWidget(self.scale)
@@ -220,10 +242,33 @@ class ModelBar(QWidget):
         self._update_scale_enabled()
         self._apply_timer.start()
 
+    def set_scalable(self, scalable: bool) -> None:
+        """False where the engine applies an adapter with no strength (vLLM, Ollama)."""
+        self._scalable = scalable
+        self._update_scale_enabled()
+
     def _update_scale_enabled(self) -> None:
-        on = self.selected_adapter() is not None
+        writes = self.answer_mode() == "write"
+        self.adapter_combo.setEnabled(writes)
+        on = writes and self.selected_adapter() is not None and getattr(self, "_scalable", True)
         self.scale.setEnabled(on)
         self.scale_label.setEnabled(on)
+
+    # -- answer mode -----------------------------------------------------------------------
+    def answer_mode(self) -> str:
+        """ "quote" or "write": how the next answer is made."""
+        return str(self.answer_combo.currentData())
+
+    def set_answer_mode(self, mode: str) -> None:
+        """Show `mode` as chosen, without reporting it as the user's choice."""
+        self.answer_combo.blockSignals(True)
+        self.answer_combo.setCurrentIndex(max(0, self.answer_combo.findData(mode)))
+        self.answer_combo.blockSignals(False)
+        self._update_scale_enabled()
+
+    def _on_answer_mode(self, _index: int) -> None:
+        self._update_scale_enabled()
+        emit(self.answer_mode_chosen, self.answer_mode())
 
     def _apply(self) -> None:
         emit(self.adapter_chosen, self.selected_adapter(), self.scale_value())

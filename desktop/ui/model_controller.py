@@ -1,4 +1,5 @@
-"""The model bar's logic: which model is loaded, downloads, and the style adapter in use."""
+"""The model bar's logic: which model is loaded, downloads, how answers are made and the style
+adapter in use (both remembered in the settings)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QMetaObject, QObject, Qt, Signal
 
+from desktop import settings as settings_mod
 from desktop.errors import FolioError
 from desktop.models.installed import local_path
 from desktop.session import Session
@@ -24,13 +26,13 @@ log = logging.getLogger(__name__)
 class ModelController(QObject):
     """Connects the model bar to the chat worker and to model downloads."""
 
-    model_ready = Signal(object)  # model info, once the chat worker has loaded it
-    adapters_changed = Signal(object)  # the adapters now applied: [{"name", "scale"}]
+    model_ready = Signal(ModelInfo)  # once the chat worker has loaded it
+    adapters_changed = Signal(list)  # list[AppliedAdapter]: the adapters now applied
     model_switch = Signal(str)  # the user chose (or finished downloading) this model
     error = Signal(str, str)  # message, title
     notice = Signal(str)
 
-    _set_adapters = Signal(object)
+    _set_adapters = Signal(list)  # list[tuple[AdapterInfo, float]]
     _add_adapter = Signal(str)
 
     def __init__(self, bar: ModelBar, worker: ChatWorker, session: Session) -> None:
@@ -56,7 +58,26 @@ class ModelController(QObject):
         bar.download_requested.connect(self.download_model)
         bar.download_cancelled.connect(self.cancel_download)
         bar.adapter_chosen.connect(self._choose_adapter)
+        bar.set_answer_mode(session.settings.answer_mode)
+        bar.answer_mode_chosen.connect(lambda mode: self.remember(answer_mode=mode))
+        bar.adapter_chosen.connect(
+            lambda info, scale: self.remember(
+                style=info.name if info is not None else "", style_scale=float(scale)
+            )
+        )
         self.refresh_models()
+
+    def remember(self, **changes: object) -> None:
+        """What is picked in the bar (answer mode; style, "None" included) applies to the next
+        answer and is where the next start begins."""
+        new = self.session.settings.with_changes(**changes)
+        if new == self.session.settings:
+            return
+        try:
+            settings_mod.save(new, self.session.locations.settings_file)
+        except OSError as exc:
+            log.warning("the choice could not be saved: %s", exc)
+        self.session.configure(new)
 
     # -- models ----------------------------------------------------------------------------
     def refresh_models(self) -> None:
@@ -75,7 +96,8 @@ class ModelController(QObject):
 
     def _on_model_ready(self, info: ModelInfo) -> None:
         self.model_info = info
-        self.bar.set_status(f"Ready · {info.get('name', '')}")
+        self.bar.set_scalable(info.get("scalable", True))
+        self.bar.set_status(f"Ready · {info.get('name', '')} · {info.get('where', '')}")
         emit(self.model_ready, info)
 
     def _on_model_failed(self, message: str) -> None:
@@ -108,7 +130,8 @@ class ModelController(QObject):
         style = ", ".join(f"{a['name']} ×{a['scale']:.2f}" for a in adapters)
         if self.model_info:
             name = self.model_info.get("name", "")
-            self.bar.set_status(f"Ready · {name}" + (f" · {style}" if style else ""))
+            where = self.model_info.get("where", "")
+            self.bar.set_status(f"Ready · {name} · {where}" + (f" · {style}" if style else ""))
         emit(self.adapters_changed, adapters)
 
     def _on_adapter_failed(self, message: str) -> None:

@@ -55,17 +55,16 @@ def page_command(desktop_id: str, path: Path, page: int) -> list[str] | None:
 def _pdf_handler() -> str | None:
     if not sys.platform.startswith("linux") or shutil.which("xdg-mime") is None:
         return None
+    return (_query(["xdg-mime", "query", "default", "application/pdf"]) or "").strip() or None
+
+
+def _query(command: list[str]) -> str | None:
+    """What a quick desktop query prints; None if it cannot run or takes over 2 s."""
     try:
-        done = subprocess.run(
-            ["xdg-mime", "query", "default", "application/pdf"],
-            capture_output=True,
-            text=True,
-            timeout=2,
-            check=False,
-        )
+        done = subprocess.run(command, capture_output=True, text=True, timeout=2, check=False)
     except (OSError, subprocess.TimeoutExpired):
         return None
-    return done.stdout.strip() or None
+    return done.stdout
 
 
 def open_document(path: str | Path, page: int | None = None) -> None:
@@ -129,23 +128,18 @@ def show_in_folder(path: str | Path) -> None:
 def _file_manager_running() -> bool:
     """Whether a file manager serves ShowItems on D-Bus (running or activatable)."""
     for method in ("ListNames", "ListActivatableNames"):
-        try:
-            done = subprocess.run(
-                [
-                    "dbus-send",
-                    "--session",
-                    "--print-reply",
-                    "--dest=org.freedesktop.DBus",
-                    "/org/freedesktop/DBus",
-                    f"org.freedesktop.DBus.{method}",
-                ],
-                capture_output=True,
-                text=True,
-                timeout=2,
-                check=False,
-            )
-        except (OSError, subprocess.TimeoutExpired):
+        names = _query(
+            [
+                "dbus-send",
+                "--session",
+                "--print-reply",
+                "--dest=org.freedesktop.DBus",
+                "/org/freedesktop/DBus",
+                f"org.freedesktop.DBus.{method}",
+            ]
+        )
+        if names is None:
             return False
-        if "org.freedesktop.FileManager1" in done.stdout:
+        if "org.freedesktop.FileManager1" in names:
             return True
     return False

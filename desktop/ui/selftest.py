@@ -2,8 +2,9 @@
 
 Steps: open the window (offscreen without a display), load the default model, index a
 generated sample folder through the same path as a drop, ask a question and open its
-citation, switch to a style adapter (writing a small synthetic one first if none is
-installed) and ask again on the same resident model. `--screenshot DIR` saves each state.
+citation (quoted, as a new install answers), switch to written answers with a style adapter
+(writing a small synthetic one first if none is installed) and ask again on the same
+resident model. `--screenshot DIR` saves each state.
 """
 
 from __future__ import annotations
@@ -162,10 +163,10 @@ class SelfTest:
         if current.get("page") != 2:
             raise StepFailed("the sources panel does not show page 2")
         self.shot(shot)
-        rate = answer.tokens_per_s
+        how = "quoted" if answer.tokens == 0 else f"{answer.tokens_per_s:.1f} tokens/s"
         return (
             f"{len(answer.text)} characters, first token "
-            f"{answer.timings_ms.get('first_token', 0):.0f} ms, {rate:.1f} tokens/s"
+            f"{answer.timings_ms.get('first_token', 0):.0f} ms, {how}"
         )
 
     def switch_adapter(self) -> str:
@@ -181,7 +182,11 @@ class SelfTest:
         if not usable:
             raise StepFailed("no compatible adapter is listed")
         name = usable[0]["name"]
-        if not w.model_bar.select_adapter(name, ADAPTER_SCALE):
+        bar = w.model_bar
+        bar.answer_combo.setCurrentIndex(bar.answer_combo.findData("write"))  # as a user picks
+        if w.session.settings.answer_mode != "write":
+            raise StepFailed("choosing Write in the Answer menu did not apply")
+        if not bar.select_adapter(name, ADAPTER_SCALE):
             raise StepFailed(f"adapter {name} cannot be chosen in the dropdown")
         got = wait_for(
             w.models.adapters_changed, 60, lambda rows: any(r["name"] == name for r in rows)

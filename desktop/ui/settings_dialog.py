@@ -1,5 +1,5 @@
 """The Settings dialog: models folder, threads, GPU layers, chunking, k, search mode, theme,
-and how files are read (live sync, OCR of scans, size and time limits)."""
+how files are read (live sync, OCR of scans, size and time limits), and the engine."""
 
 from __future__ import annotations
 
@@ -19,10 +19,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop.errors import FolioError
 from desktop.ingest import ocr
 from desktop.library.modes import MODES
 from desktop.paths import Locations
 from desktop.settings import THEMES, Settings
+from desktop.ui.engine_settings import EngineBox
 
 _MODE_LABELS = {
     "hybrid": "Hybrid (meaning + keywords)",
@@ -119,8 +121,10 @@ class SettingsDialog(QDialog):
         )
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
+        self.engine = EngineBox(settings)
         box = QVBoxLayout(self)
         box.addLayout(form)
+        box.addWidget(self.engine)
         box.addWidget(note)
         box.addWidget(self.problem)
         box.addWidget(buttons)
@@ -147,11 +151,17 @@ class SettingsDialog(QDialog):
             ocr=self.ocr.isChecked(),
             max_file_mb=self.max_file_mb.value(),
             parse_timeout_s=float(self.parse_timeout_s.value()),
+            **self.engine.values(),
         )
 
     def accept(self) -> None:
         try:
             self._result = self.values()
+            self.engine.save_key()
+        except FolioError as exc:
+            self.problem.setText(str(exc))
+            self.problem.show()
+            return
         except (ValueError, TypeError) as exc:
             self.problem.setText(str(exc).capitalize() + ".")
             self.problem.show()

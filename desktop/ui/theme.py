@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QGuiApplication, QPalette
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QHBoxLayout, QLabel, QPushButton
 
 
 @dataclass(frozen=True)
@@ -147,3 +147,14 @@ def apply(app: QApplication, theme: str) -> Colors:
     app.setPalette(_palette(_current))
     app.setStyleSheet(style_sheet(_current))
     return _current
+
+
+def section_header(title: str, button: QPushButton) -> QHBoxLayout:
+    """A side pane's header: its title in capitals (styled as #SectionTitle), `button` right."""
+    label = QLabel(title)
+    label.setObjectName("SectionTitle")
+    header = QHBoxLayout()
+    header.addWidget(label)
+    header.addStretch(1)
+    header.addWidget(button)
+    return header

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import QThread, Signal
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QWidget
 
 from desktop.cancel import CancelToken
-from desktop.errors import Cancelled
 from desktop.train.job import TrainJob, TrainProgress, TrainResult
 from desktop.ui.qtcompat import emit
-from desktop.ui.workers import user_message
+from desktop.ui.workers import JobThread
 
 Trainer = Callable[..., TrainResult]  # train_adapter(job, on_progress=..., cancel=...)
 
@@ -27,30 +26,19 @@ def default_trainer(
     return train_adapter(job, on_progress=on_progress, cancel=cancel)
 
 
-class TrainThread(QThread):
+class TrainThread(JobThread):
     """Runs one training job (in its child process) and relays what happens as signals."""
 
-    progressed = Signal(object)  # TrainProgress
-    succeeded = Signal(object)  # TrainResult
-    failed = Signal(str)  # a message for people
-    cancelled = Signal()
+    progressed = Signal(TrainProgress)
+    succeeded = Signal(TrainResult)
 
     def __init__(self, job: TrainJob, trainer: Trainer, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.job = job
         self.trainer = trainer
-        self.cancel_token = CancelToken()
 
-    def run(self) -> None:
-        try:
-            result = self.trainer(
-                self.job,
-                on_progress=lambda p: emit(self.progressed, p),
-                cancel=self.cancel_token,
-            )
-        except Cancelled:
-            emit(self.cancelled)
-        except BaseException as exc:  # noqa: BLE001 - shown in the dialog, never raised
-            emit(self.failed, user_message(exc))
-        else:
-            emit(self.succeeded, result)
+    def work(self) -> None:
+        result = self.trainer(
+            self.job, on_progress=lambda p: emit(self.progressed, p), cancel=self.cancel_token
+        )
+        emit(self.succeeded, result)

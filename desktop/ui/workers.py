@@ -66,35 +66,46 @@ class WorkerHost:
         return done
 
 
-class DownloadThread(QThread):
+class JobThread(QThread):
+    """Runs one cancellable job (`work`, which emits the subclass's `succeeded`) on its own
+    thread; a job that ends otherwise emits `cancelled`, or `failed` with a message for people."""
+
+    failed = Signal(str)  # message for the user
+    cancelled = Signal()
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.cancel_token = CancelToken()
+
+    def work(self) -> None:
+        """Do the job, checking `cancel_token`, and emit its result."""
+        raise NotImplementedError
+
+    def run(self) -> None:
+        try:
+            self.work()
+        except Cancelled:
+            emit(self.cancelled)
+        except BaseException as exc:  # noqa: BLE001 - reported, never raised into Qt
+            emit(self.failed, user_message(exc))
+
+
+class DownloadThread(JobThread):
     """Downloads one catalog model with `desktop.models.pull`, reporting bytes as it goes."""
 
     progressed = Signal(int, int)  # bytes done, total (0 when unknown)
     succeeded = Signal(str)  # installed path
-    failed = Signal(str)  # message for the user
-    cancelled = Signal()
 
     def __init__(self, spec: ModelSpec, dest: Path, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.spec = spec
         self.dest = dest
-        self.cancel_token = CancelToken()
 
-    def run(self) -> None:
+    def work(self) -> None:
         def on_progress(done: int, total: int | None) -> None:
             emit(self.progressed, int(done), int(total or 0))
 
-        try:
-            path = pull(
-                self.spec,
-                self.dest,
-                progress=False,
-                on_progress=on_progress,
-                cancel=self.cancel_token,
-            )
-        except Cancelled:
-            emit(self.cancelled)
-        except BaseException as exc:  # noqa: BLE001 - reported, never raised into Qt
-            emit(self.failed, user_message(exc))
-        else:
-            emit(self.succeeded, str(path))
+        path = pull(
+            self.spec, self.dest, progress=False, on_progress=on_progress, cancel=self.cancel_token
+        )
+        emit(self.succeeded, str(path))
