@@ -77,6 +77,7 @@ class SizeResult(_SizeFigures, total=False):
 
     hnsw: HnswResult | None  # only where the HNSW comparison ran; None without usearch
     numpy: dict[str, object]  # schema 4's in-memory path, same queries
+    vec0_knn: dict[str, object]  # the probed cells scored by vec0's KNN, not numpy
     folder: dict[str, object]  # the search scoped to a folder of 1 % of the chunks
     fresh_process: dict[str, dict[str, float]]  # first search of new processes, by path
 

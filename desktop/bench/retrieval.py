@@ -1,8 +1,9 @@
 """`folio bench retrieval`: the whole search at 10k, 100k and 1M chunks.
 
 Libraries padded to each size (`desktop.bench.padded`) are searched with real questions.
-Per size: query embedding, the vector leg (shipped: sqlite-vec's sign-bit KNN, then the
-exact floats of its candidates), the keyword leg (FTS5 BM25), fusion, and the whole search
+Per size: query embedding, the vector leg (shipped: the int8 codes of the probed cells, read
+from sqlite-vec's blocks and scored in numpy, then the exact floats of the best; beside it
+the same cells scored by vec0's own KNN), the keyword leg (FTS5 BM25), fusion, and the whole search
 (k=8, embedding included); the same scoped to a folder of 1 % of the chunks; the naive
 vector leg beside it (an exact scan of every float in SQLite); schema 4's numpy path
 (codes loaded into the process, `desktop.bench.numpy_baseline`); recall@10 of each against
@@ -98,6 +99,7 @@ def bench_size(
         stages: dict[str, list[float]] = {"embed": [], "vector": [], "keyword": [], "fuse": []}
         total, naive_vec, recall, loads = [], [], [], []
         scoped_total, scoped_recall, np_vec, np_recall = [], [], [], []
+        knn_vec, knn_recall = [], []  # the probed cells scored by vec0's own KNN
         qvecs = [embedder.embed_query(q) for q in queries]
         np_first = _ms(lambda: numpy_baseline.nearest(lib.db, qvecs[0], 8))  # loads codes
         for q, qv in zip(queries, qvecs, strict=True):
@@ -111,6 +113,14 @@ def bench_size(
             naive_vec.append((time.perf_counter() - t) * 1000)
             found = vectors.nearest(lib.db, qv, 10)
             recall.append(overlap_at([c for c, _ in found], [c for c, _ in exact], 10))
+            vectors.SCORE_IN_NUMPY = False
+            t = time.perf_counter()
+            try:
+                by_knn = vectors.nearest(lib.db, qv, 10)
+            finally:
+                vectors.SCORE_IN_NUMPY = True
+            knn_vec.append((time.perf_counter() - t) * 1000)
+            knn_recall.append(overlap_at([c for c, _ in by_knn], [c for c, _ in exact], 10))
             t = time.perf_counter()
             old = numpy_baseline.nearest(lib.db, qv, 10)
             np_vec.append((time.perf_counter() - t) * 1000)
@@ -144,6 +154,10 @@ def bench_size(
         "recall_at_10": round(statistics.fmean(recall), 4),
         "recall_at_10_min": round(min(recall), 2),
         "load_1min_median": round(statistics.median(loads), 2),
+        "vec0_knn": {
+            "vector_ms": summarize(knn_vec),
+            "recall_at_10": round(statistics.fmean(knn_recall), 4),
+        },
         "numpy": {
             "first_vector_ms": round(np_first, 1),
             "vector_ms": summarize(np_vec),

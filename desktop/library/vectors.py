@@ -10,9 +10,11 @@ Two tables keyed by chunk id, written together inside the caller's transaction:
   returns k of its chunks, and the chunk's cell (`desktop.library.cells`: k-means
   partitions of about a thousand chunks in a large library, one cell in a small one).
 
-`nearest` asks sqlite-vec for the chunks nearest by the cosine of their int8 codes (in a
-library with cells, only in the `PROBES` cells nearest to the query), then rescores just
-those with the exact floats in numpy. Nothing per chunk stays in Python: opening a library
+`nearest` finds the chunks nearest by the cosine of their int8 codes (in a library with
+cells, only in the `PROBES` cells nearest to the query; the cells' blocks are read from
+sqlite-vec's storage and scored in numpy, `desktop.library.vec0_scan`, or by vec0's own
+KNN where that storage is not the pinned layout), then rescores just those with the
+exact floats in numpy. Nothing per chunk stays in Python: opening a library
 reads nothing, every search reads what it needs through SQLite's page cache, and no
 connection can see a stale index. (Sign bits, `bit[384]`, were tried first: at 100k
 padded chunks they needed 800 candidates for recall@10 0.967, and asking sqlite-vec 0.1.9
@@ -30,7 +32,7 @@ from collections.abc import Sequence
 import apsw
 import numpy as np
 
-from desktop.library import cells
+from desktop.library import cells, vec0_scan
 from desktop.library.columns import as_bytes, as_int
 
 FLOATS = "chunk_vector_floats"
@@ -39,16 +41,25 @@ LEGACY_CODES = "chunk_vector_codes"
 LEGACY_VEC0 = "chunk_vectors"
 
 # Candidates the int8 pass hands to the exact rescoring (at least; more when more results
-# are asked for), and cells searched in a library with cells. Chosen on the 100k padded
-# library (real MiniLM vectors, 20 SciFact queries, recall@10 against exact search, load
-# 8): 8 cells of 128 gave recall 0.835 in 12 ms, 16 0.885 in 23 ms, 32 0.985 in 45 ms,
-# 64 1.0 in 90 ms (docs/BENCHMARKS.md, "Retrieval on sqlite-vec").
+# are asked for), and cells probed in a library with cells (`desktop.library.cells`: about
+# 100 rows a cell, 1,024 cells at 100k chunks, 4,096 at 1M). Chosen on the padded bench
+# libraries (real MiniLM vectors plus noise, 20 SciFact queries, recall@10 against exact
+# search, vector leg p50 warm, load 6): at 100k 8 cells gave 0.965 in 1.3 ms, 16 0.985 in
+# 2.0 ms, 24 0.995 in 3.9 ms, 32 0.995 in 4.4 ms; at 1M 16 cells 0.985 in 9.9 ms, 24 0.995
+# in 12.9 ms, 32 0.995 in 16.7 ms. 100 candidates instead of 64 changed no recall there.
 CANDIDATES = 64
-PROBES = 32
+PROBES = 24
+# Score the probed cells' codes in numpy from vec0's blocks (`desktop.library.vec0_scan`)
+# rather than by one vec0 KNN statement per cell: same rows; at 1M, 16 cells 9.9 ms
+# against 24.5 ms by vec0's statements (load 6; docs/BENCHMARKS.md has both, same run).
+SCORE_IN_NUMPY = True
 # A folder with at most this many chunks is scanned whole rather than by cells.
 SMALL_FOLDER = 20_000
-# Rows per vec0 chunk: 256 scanned 17 cells of 1,000 int8 codes in 12.6 ms, 64 in 34 ms.
-CHUNK_SIZE = 256
+# Rows per vec0 block. Every (folder, cell) partition ends in a part-filled block, and a
+# small folder has a few rows in nearly every cell, so small blocks waste less: with
+# 4,096 cells a 1 % folder of 1M chunks spans about 4,096 blocks, 25 MB of codes at 16
+# rows a block, 100 MB at 64. A search at 1M reads about 400 blocks (4.7 ms, load 6).
+CHUNK_SIZE = 16
 
 
 def create(db: apsw.Connection, dim: int) -> None:
@@ -133,9 +144,7 @@ def rebuild_index(db: apsw.Connection, batch: int = 50_000) -> int:
     n_cells = cells.cell_count(n)
     centroids = None
     if n_cells > 1:
-        step = max(1, n // (n_cells * cells.TRAIN_PER_CELL))
-        sample = _floats_where(db, "id % ? = 0", (step,))[1]
-        centroids = cells.train(sample, n_cells)
+        centroids = cells.train(_sample(db, n_cells * cells.TRAIN_PER_CELL), n_cells)
     cells.store(db, centroids)
     last = 0
     while True:
@@ -158,6 +167,21 @@ def refit_if_grown(db: apsw.Connection) -> bool:
         return False
     rebuild_index(db)
     return True
+
+
+def _sample(db: apsw.Connection, size: int, seed: int = 0) -> np.ndarray:
+    """`size` stored vectors drawn at random (seeded, so a rebuild repeats). Not every
+    n-th id: ids follow the order files were indexed in, and a stride that shares a
+    period with them samples a biased part (the padded bench libraries cycle through their
+    seeds, and `id % 24 = 0` drew 1 in 8 of them: recall@10 0.61 at 1M chunks)."""
+    ids = np.fromiter((as_int(r[0]) for r in db.execute(f"SELECT id FROM {FLOATS}")), np.int64)
+    if len(ids) > size:
+        ids = np.sort(np.random.default_rng(seed).choice(ids, size, replace=False))
+    parts = [
+        _floats_where(db, f"id IN ({','.join('?' * len(part))})", tuple(part.tolist()))[1]
+        for part in np.array_split(ids, max(1, -(-len(ids) // 900)))
+    ]
+    return np.concatenate(parts) if parts else np.zeros((0, _dim(db) or 1), np.float32)
 
 
 def _floats_where(
@@ -282,14 +306,28 @@ def candidates(
     whole library (or folder) when it has one cell, else over the `PROBES` cells nearest
     to the query (each cell's best `wanted`, then the best `wanted` of them all)."""
     q = np.ascontiguousarray(query, dtype=np.float32)
-    code = quantize(q)[0].tobytes()
     centroids = cells.load(db)
     if centroids is not None and (folder_id is None or not _small_folder(db, folder_id)):
-        found = _knn(db, code, wanted, folder_id, cells.nearest(centroids, q, PROBES))
+        probe = cells.nearest(centroids, q, PROBES)
+        found = _codes(db, q, wanted, folder_id, probe)
         if len(found) >= wanted or folder_id is None:
-            return [cid for cid, _ in sorted(found, key=lambda r: (r[1], r[0]))[:wanted]]
+            return found
         # Too few of the folder's chunks in the probed cells: scan all of its cells.
-    return [cid for cid, _ in _knn(db, code, wanted, folder_id, None)]
+    return _codes(db, q, wanted, folder_id, None)
+
+
+def _codes(
+    db: apsw.Connection, q: np.ndarray, wanted: int, folder_id: int | None, probe: list[int] | None
+) -> list[int]:
+    """The best `wanted` by int8 codes in the probed cells (None: all), scored in numpy
+    from vec0's blocks (`desktop.library.vec0_scan`), or by vec0's own KNN where its
+    storage is not the pinned layout or `SCORE_IN_NUMPY` is off."""
+    if SCORE_IN_NUMPY:
+        found = vec0_scan.nearest_codes(db, INDEX, q, wanted, probe, folder_id)
+        if found is not None:
+            return found
+    rows = _knn(db, quantize(q)[0].tobytes(), wanted, folder_id, probe)
+    return [cid for cid, _ in sorted(rows, key=lambda r: (r[1], r[0]))[:wanted]]
 
 
 def _small_folder(db: apsw.Connection, folder_id: int) -> bool:
