@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from desktop.library import vectors
+from desktop.library import vector_search, vectors
 from desktop.library.compact import compact, file_bytes
 from desktop.library.health import problems
 from desktop.library.store import Library
@@ -87,8 +87,8 @@ def test_removing_a_folder_leaves_nothing_behind_and_compact_shrinks_the_file(
     assert report.bytes_after < report.bytes_before / 5, report
     assert file_bytes(path) == report.bytes_after
     assert _counts(lib) == (500, 500, 500, 500) and problems(lib.db) == []
-    assert vectors.nearest(lib.db, query, 1)[0][0] == 20_001
-    assert len(vectors.nearest(lib.db, query, 10, folder_id=2)) == 10
+    assert vector_search.nearest(lib.db, query, 1)[0][0] == 20_001
+    assert len(vector_search.nearest(lib.db, query, 10, folder_id=2)) == 10
     lib.close()
 
 
@@ -119,8 +119,8 @@ def test_a_removed_folder_can_be_indexed_again(tmp_path: Path) -> None:
         vectors.insert_many(lib.db, ids, np.stack(list(moved.values())))
     assert _counts(lib) == (250, 250, 250, 250) and vectors.orphan_count(lib.db) == 0
     first = next(iter(moved.values()))
-    assert vectors.nearest(lib.db, first, 1, folder_id=1)[0][0] == 90_001
-    assert len(vectors.nearest(lib.db, first, 20, folder_id=1)) == 20
+    assert vector_search.nearest(lib.db, first, 1, folder_id=1)[0][0] == 90_001
+    assert len(vector_search.nearest(lib.db, first, 20, folder_id=1)) == 20
     assert problems(lib.db) == []
     lib.close()
 

@@ -12,7 +12,7 @@ import pytest
 import sqlite_vec
 
 from desktop.bench import numpy_baseline
-from desktop.library import cells, vectors
+from desktop.library import cells, vector_search, vectors
 from desktop.library.db import connect
 from desktop.library.store import Library
 
@@ -58,12 +58,12 @@ def test_int8_pass_then_exact_floats_matches_exact_search(tmp_path: Path) -> Non
     recalls = []
     for q in _near(rng, matrix, 20):
         exact = np.argsort(-(matrix @ q), kind="stable")[:10] + 1
-        found = vectors.nearest(lib.db, q, 10)
+        found = vector_search.nearest(lib.db, q, 10)
         assert [s for _, s in found] == sorted((s for _, s in found), reverse=True)
         cid, sim = found[0]
         assert sim == pytest.approx(float(matrix[cid - 1] @ q), abs=1e-5)  # exact floats
         recalls.append(len({c for c, _ in found} & set(exact.tolist())) / 10)
-        assert [c for c, _ in vectors.nearest_exact(lib.db, q, 10)] == exact.tolist()
+        assert [c for c, _ in vector_search.nearest_exact(lib.db, q, 10)] == exact.tolist()
     assert np.mean(recalls) >= 0.95
     assert vectors.count_indexed(lib.db) == 6000 and vectors.orphan_count(lib.db) == 0
     lib.close()
@@ -90,12 +90,12 @@ def test_folder_filter_is_inside_the_knn(tmp_path: Path) -> None:
             ((cid, i) for i, cid in enumerate(ids)),
         )
         vectors.insert_many(lib.db, ids, far)
-    unscoped = [c for c, _ in vectors.nearest(lib.db, q, 10)]
+    unscoped = [c for c, _ in vector_search.nearest(lib.db, q, 10)]
     assert not set(unscoped) & set(ids)
-    scoped = vectors.nearest(lib.db, q, 10, folder_id=2)
-    exact = [c for c, _ in vectors.nearest_exact(lib.db, q, 10, folder_id=2)]
+    scoped = vector_search.nearest(lib.db, q, 10, folder_id=2)
+    exact = [c for c, _ in vector_search.nearest_exact(lib.db, q, 10, folder_id=2)]
     assert [c for c, _ in scoped] == exact and len(exact) == 10
-    assert len(vectors.nearest(lib.db, q, 50, folder_id=2)) == 20
+    assert len(vector_search.nearest(lib.db, q, 50, folder_id=2)) == 20
     lib.close()
 
 
@@ -104,7 +104,7 @@ def test_search_follows_additions_and_deletions_by_another_connection(tmp_path: 
     matrix = _unit(rng, 3000)
     reader = _library(tmp_path, matrix)
     q = matrix[10]
-    assert vectors.nearest(reader.db, q, 1)[0][0] == 11
+    assert vector_search.nearest(reader.db, q, 1)[0][0] == 11
     writer = Library(tmp_path / "lib.sqlite")
     with writer.db:  # a new chunk identical to the query, from another connection
         writer.db.execute(
@@ -112,11 +112,11 @@ def test_search_follows_additions_and_deletions_by_another_connection(tmp_path: 
             "VALUES (5000, 1, 99, 'x', 0, 1)"
         )
         vectors.insert(writer.db, 5000, q)
-    assert {c for c, _ in vectors.nearest(reader.db, q, 2)} == {11, 5000}
+    assert {c for c, _ in vector_search.nearest(reader.db, q, 2)} == {11, 5000}
     with writer.db:  # document 2 holds chunks 11..20
         vectors.delete_document(writer.db, 2)
         writer.db.execute("DELETE FROM chunks WHERE document_id = 2")
-    found = [c for c, _ in vectors.nearest(reader.db, q, 5)]
+    found = [c for c, _ in vector_search.nearest(reader.db, q, 5)]
     assert found[0] == 5000 and not set(found) & set(range(11, 21))
     assert vectors.count(reader.db) == 3000 - 10 + 1
     writer.close()
@@ -154,7 +154,7 @@ def test_migration_moves_schema_2_vectors_out_of_vec0(tmp_path: Path) -> None:
     assert vectors.count(db) == 50
     stored = vectors.vectors_of(db, [7])[7]
     assert np.array_equal(stored, matrix[6])
-    assert vectors.nearest_exact(db, matrix[6], 1)[0][0] == 7
+    assert vector_search.nearest_exact(db, matrix[6], 1)[0][0] == 7
     assert vectors.count_indexed(db) == 0  # these vectors belong to no chunk: no folder
     db.close()
 
@@ -183,7 +183,11 @@ def test_the_numpy_baseline_agrees_with_the_index(tmp_path: Path) -> None:
     matrix = _unit(rng, 3000)
     lib = _library(tmp_path, matrix)
     q = matrix[42]
-    assert numpy_baseline.nearest(lib.db, q, 3)[0][0] == vectors.nearest(lib.db, q, 3)[0][0] == 43
+    assert (
+        numpy_baseline.nearest(lib.db, q, 3)[0][0]
+        == vector_search.nearest(lib.db, q, 3)[0][0]
+        == 43
+    )
     lib.close()
 
 
@@ -196,7 +200,7 @@ def test_a_library_with_cells_searches_the_nearest_cells_only(
     the cell of their nearest centroid."""
     monkeypatch.setattr(cells, "MIN_CHUNKS", 1000)
     monkeypatch.setattr(cells, "ROWS_PER_CELL", 100)
-    monkeypatch.setattr(vectors, "PROBES", 8)
+    monkeypatch.setattr(vector_search, "PROBES", 8)
     rng = np.random.default_rng(11)
     matrix = _unit(rng, 6000)
     lib = _library(tmp_path, matrix)
@@ -206,14 +210,14 @@ def test_a_library_with_cells_searches_the_nearest_cells_only(
     assert centroids is not None and len(centroids) == 64
     q = matrix[123]
     probe = cells.nearest(centroids, q, 8)
-    found = vectors.candidates(lib.db, q, 50)
+    found = vector_search.candidates(lib.db, q, 50)
     owner = cells.assign(centroids, matrix[np.asarray(found) - 1])
     assert set(owner.tolist()) <= set(probe)  # only the probed cells were searched
-    assert vectors.nearest(lib.db, q, 1)[0][0] == 124
+    assert vector_search.nearest(lib.db, q, 1)[0][0] == 124
     recalls = []
     for query in _near(rng, matrix, 10):
-        exact = {c for c, _ in vectors.nearest_exact(lib.db, query, 10)}
-        recalls.append(len(exact & {c for c, _ in vectors.nearest(lib.db, query, 10)}) / 10)
+        exact = {c for c, _ in vector_search.nearest_exact(lib.db, query, 10)}
+        recalls.append(len(exact & {c for c, _ in vector_search.nearest(lib.db, query, 10)}) / 10)
     assert np.mean(recalls) >= 0.9
     with lib.db:  # a folder of 3 chunks: far fewer than the probed cells hold
         lib.db.execute("INSERT INTO folders(id, path, added_at) VALUES (2, '/g', 0)")
@@ -227,7 +231,11 @@ def test_a_library_with_cells_searches_the_nearest_cells_only(
             ((cid, i) for i, cid in enumerate((7001, 7002, 7003))),
         )
         vectors.insert_many(lib.db, [7001, 7002, 7003], -_unit(rng, 3))
-    assert sorted(c for c, _ in vectors.nearest(lib.db, q, 10, folder_id=2)) == [7001, 7002, 7003]
+    assert sorted(c for c, _ in vector_search.nearest(lib.db, q, 10, folder_id=2)) == [
+        7001,
+        7002,
+        7003,
+    ]
     lib.close()
 
 

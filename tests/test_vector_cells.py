@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from desktop.library import cells, vec0_scan, vectors
+from desktop.library import cells, vec0_scan, vector_search, vectors
 from desktop.library.store import Library
 
 from .test_search_vectors import _library, _near, _unit
@@ -34,8 +34,8 @@ def _cycling(rng: np.random.Generator, n: int, clusters: int) -> np.ndarray:
 def _recall(lib: Library, queries: np.ndarray, folder_id: int | None = None) -> float:
     found = []
     for q in queries:
-        exact = {c for c, _ in vectors.nearest_exact(lib.db, q, 10, folder_id)}
-        got = {c for c, _ in vectors.nearest(lib.db, q, 10, folder_id)}
+        exact = {c for c, _ in vector_search.nearest_exact(lib.db, q, 10, folder_id)}
+        got = {c for c, _ in vector_search.nearest(lib.db, q, 10, folder_id)}
         found.append(len(exact & got) / 10)
     return float(np.mean(found))
 
@@ -46,7 +46,7 @@ def test_cells_fit_every_cluster_when_ids_cycle_through_them(
     """6,400 vectors in 64 clusters, ids cycling through them; 64 cells fitted on 640
     samples. A sample of every 10th id saw only half the clusters (10 and 64 share a
     factor), and probing 4 cells then missed most of the other half's neighbours."""
-    monkeypatch.setattr(vectors, "PROBES", 4)
+    monkeypatch.setattr(vector_search, "PROBES", 4)
     rng = np.random.default_rng(21)
     matrix = _cycling(rng, 6400, 64)
     lib = _library(tmp_path, matrix)
@@ -65,7 +65,7 @@ def test_cells_fit_every_cluster_when_ids_cycle_through_them(
 
 def _rows(db: object, q: np.ndarray, wanted: int, folder: int | None, probe: list[int] | None):
     code = vectors.quantize(q)[0].tobytes()
-    knn = vectors._knn(db, code, wanted, folder, probe)  # type: ignore[arg-type]
+    knn = vector_search._knn(db, code, wanted, folder, probe)  # type: ignore[arg-type]
     return [cid for cid, _ in sorted(knn, key=lambda r: (r[1], r[0]))[:wanted]]
 
 
@@ -99,7 +99,7 @@ def test_a_folder_search_in_a_library_with_cells_keeps_to_the_folder(
     """A second folder holding every 20th document, scanned whole (it is small), and the
     same with the small-folder rule off, where the 2 probed cells hold too few of its
     chunks and all of its cells are scanned."""
-    monkeypatch.setattr(vectors, "PROBES", 2)
+    monkeypatch.setattr(vector_search, "PROBES", 2)
     rng = np.random.default_rng(23)
     matrix = _unit(rng, 5000)
     lib = _library(tmp_path, matrix)
@@ -118,8 +118,8 @@ def test_a_folder_search_in_a_library_with_cells_keeps_to_the_folder(
     }
     queries = _near(rng, matrix, 10)
     for small in (20_000, 0):
-        monkeypatch.setattr(vectors, "SMALL_FOLDER", small)
+        monkeypatch.setattr(vector_search, "SMALL_FOLDER", small)
         assert _recall(lib, queries, folder_id=2) >= 0.95
         for q in queries[:3]:
-            assert {c for c, _ in vectors.nearest(lib.db, q, 10, 2)} <= ours
+            assert {c for c, _ in vector_search.nearest(lib.db, q, 10, 2)} <= ours
     lib.close()

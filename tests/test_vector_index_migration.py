@@ -15,7 +15,7 @@ import apsw
 import numpy as np
 import sqlite_vec
 
-from desktop.library import vectors
+from desktop.library import vector_search, vectors
 from desktop.library.db import connect, schema_version
 from desktop.library.migrations import MIGRATIONS
 
@@ -95,10 +95,10 @@ def _assert_migrated(db: apsw.Connection, matrix: np.ndarray) -> None:
     assert vectors.orphan_count(db) == 0
     assert np.array_equal(vectors.vectors_of(db, [n // 2])[n // 2], matrix[n // 2 - 1])
     for i in (0, n // 3, n - 1):  # the floats came through untouched: each finds itself
-        assert vectors.nearest(db, matrix[i], 1)[0][0] == i + 1
+        assert vector_search.nearest(db, matrix[i], 1)[0][0] == i + 1
     # The partition key holds each chunk's folder: chunk 1 is in folder 1, chunk 11 in 2.
-    assert {c for c, _ in vectors.nearest(db, matrix[10], 5, folder_id=1)}.isdisjoint({11})
-    assert vectors.nearest(db, matrix[10], 1, folder_id=2)[0][0] == 11
+    assert {c for c, _ in vector_search.nearest(db, matrix[10], 5, folder_id=1)}.isdisjoint({11})
+    assert vector_search.nearest(db, matrix[10], 1, folder_id=2)[0][0] == 11
 
 
 def test_a_schema_4_library_migrates_without_embedding_again(tmp_path: Path) -> None:

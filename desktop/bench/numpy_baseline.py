@@ -18,7 +18,8 @@ import apsw
 import numpy as np
 
 from desktop.library.columns import as_bytes, as_int
-from desktop.library.vectors import FLOATS, rescore
+from desktop.library.vector_search import rescore
+from desktop.library.vectors import FLOATS
 
 BIT_CANDIDATES = 2_000
 BIT_SHARE = 0.005
@@ -122,7 +123,7 @@ _cache: weakref.WeakKeyDictionary[apsw.Connection, CodeIndex] = weakref.WeakKeyD
 
 
 def nearest(db: apsw.Connection, query: np.ndarray, k: int) -> list[tuple[int, float]]:
-    """Schema 4's `vectors.nearest`: codes in memory (loaded once per connection)."""
+    """Schema 4's `vector_search.nearest`: codes in memory (loaded once per connection)."""
     index = _cache.get(db)
     if index is None:
         index = _cache[db] = load(db)

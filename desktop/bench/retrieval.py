@@ -25,7 +25,7 @@ import numpy as np
 from desktop.bench import numpy_baseline, vec0_baseline
 from desktop.evaluate.metrics import overlap_at
 from desktop.evaluate.stats import summarize
-from desktop.library import vectors
+from desktop.library import vector_search, vectors
 
 if TYPE_CHECKING:
     import apsw
@@ -109,16 +109,16 @@ def bench_size(
                 stages[stage].append(result.timings_ms.get(stage, 0.0))
             total.append(result.timings_ms["total"])
             t = time.perf_counter()
-            exact = vectors.nearest_exact(lib.db, qv, 10)
+            exact = vector_search.nearest_exact(lib.db, qv, 10)
             naive_vec.append((time.perf_counter() - t) * 1000)
-            found = vectors.nearest(lib.db, qv, 10)
+            found = vector_search.nearest(lib.db, qv, 10)
             recall.append(overlap_at([c for c, _ in found], [c for c, _ in exact], 10))
-            vectors.SCORE_IN_NUMPY = False
+            vector_search.SCORE_IN_NUMPY = False
             t = time.perf_counter()
             try:
-                by_knn = vectors.nearest(lib.db, qv, 10)
+                by_knn = vector_search.nearest(lib.db, qv, 10)
             finally:
-                vectors.SCORE_IN_NUMPY = True
+                vector_search.SCORE_IN_NUMPY = True
             knn_vec.append((time.perf_counter() - t) * 1000)
             knn_recall.append(overlap_at([c for c, _ in by_knn], [c for c, _ in exact], 10))
             t = time.perf_counter()
@@ -126,8 +126,8 @@ def bench_size(
             np_vec.append((time.perf_counter() - t) * 1000)
             np_recall.append(overlap_at([c for c, _ in old], [c for c, _ in exact], 10))
             scoped_total.append(searcher.search(q, k=8, folder_id=folder).timings_ms["total"])
-            exact_scoped = vectors.nearest_exact(lib.db, qv, 10, folder)
-            found = vectors.nearest(lib.db, qv, 10, folder)
+            exact_scoped = vector_search.nearest_exact(lib.db, qv, 10, folder)
+            found = vector_search.nearest(lib.db, qv, 10, folder)
             scoped_recall.append(
                 overlap_at([c for c, _ in found], [c for c, _ in exact_scoped], 10)
             )
@@ -198,7 +198,7 @@ def _hnsw(db: apsw.Connection, qvecs: Sequence[np.ndarray]) -> HnswResult | None
         t = time.perf_counter()
         found = index.search(qv, 10, exact=False)
         times.append((time.perf_counter() - t) * 1000)
-        exact = vectors.nearest_exact(db, qv, 10)
+        exact = vector_search.nearest_exact(db, qv, 10)
         recall.append(overlap_at([int(k) for k in found.keys], [c for c, _ in exact], 10))
     return {
         "build_s": round(build_s, 1),

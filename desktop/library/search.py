@@ -22,7 +22,7 @@ from typing import Literal
 import numpy as np
 
 from desktop.embed.base import Embedder
-from desktop.library import keywords, vectors
+from desktop.library import keywords, vector_search, vectors
 from desktop.library.modes import MODES, Mode
 from desktop.library.passage import ChunkRecord
 from desktop.library.store import Library
@@ -94,7 +94,7 @@ class Searcher:
     def vector_ids(
         self, vector: np.ndarray, limit: int, folder_id: int | None = None
     ) -> list[tuple[int, float]]:
-        return vectors.nearest(self.library.db, vector, limit, folder_id)
+        return vector_search.nearest(self.library.db, vector, limit, folder_id)
 
     def keyword_ids(
         self, query: str, limit: int, folder_id: int | None = None

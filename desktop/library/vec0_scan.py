@@ -44,7 +44,8 @@ def nearest_codes(
     cosine, among the rows of `cells` (None: every cell) and of `folder_id` (None: every
     folder). None when the table's storage is not the layout this reads (another
     sqlite-vec release): the caller asks vec0 itself then."""
-    where, args = [], []
+    where: list[str] = []
+    args: list[int] = []
     if cells is not None:
         where.append(f"c.partition01 IN ({','.join('?' * len(cells))})")
         args.extend(int(c) for c in cells)
