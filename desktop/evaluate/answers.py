@@ -124,8 +124,10 @@ class WithoutArticle(Searcher):
         super().__init__(inner.library, inner.embedder, inner.fusion)
         self.inner, self.article = inner, article
 
-    def search(self, query: str, k: int = 8, mode: Mode = "hybrid") -> SearchResult:
-        result = self.inner.search(query, k * 4, mode)
+    def search(
+        self, query: str, k: int = 8, mode: Mode = "hybrid", folder_id: int | None = None
+    ) -> SearchResult:
+        result = self.inner.search(query, k * 4, mode, folder_id)
         kept = [h for h in result.hits if not Path(h.chunk.path).stem.startswith(self.article)]
         return SearchResult(kept[:k], result.timings_ms)
 
