@@ -28,7 +28,10 @@ from desktop.sample import write_pdf
 
 pytestmark = pytest.mark.slow
 
-TRIALS = 20
+TRIALS = 16
+# Enough notes that their chunks are embedded, and committed, in several batches: a kill
+# that waits for the k-th committed document then lands inside the run, not after it.
+NOTES = 32
 _WORDS = (
     "turbine pump valve river station engineer bearing cooling winter schedule report "
     "energy load trial design target harbour ferry north south"
@@ -39,7 +42,7 @@ def _corpus(root: Path) -> Path:
     rng = random.Random(11)
     docs = root / "docs"
     (docs / "sub").mkdir(parents=True)
-    for i in range(14):
+    for i in range(NOTES):
         paras = [
             " ".join(rng.choice(_WORDS) for _ in range(rng.randint(20, 90))) + "."
             for _ in range(rng.randint(1, 4))

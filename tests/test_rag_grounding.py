@@ -8,7 +8,7 @@ import pytest
 
 from desktop.library.passage import Citation
 from desktop.rag.budget import content_words
-from desktop.rag.grounding import MIN_SUPPORT, ground, support_share
+from desktop.rag.grounding import MIN_SUPPORT, Support, ground, support_share
 
 pytestmark = pytest.mark.fast
 
@@ -105,7 +105,83 @@ def test_a_decline_is_left_alone() -> None:
     assert g.text == "The documents don't say." and g.cited == [] and g.how == "declined"
 
 
+def test_a_decline_gives_way_to_a_confident_quote_in_the_answers_style() -> None:
+    passages = _passages(WAR, LIGHTHOUSE)
+    at = LIGHTHOUSE.index("The last keeper")
+    keeper = LIGHTHOUSE[at : LIGHTHOUSE.index("automated.") + len("automated.")]
+    support = Support(2, keeper, at, at + len(keeper))
+    asked: list[str] = []
+
+    def answerable() -> Support | None:
+        asked.append("asked")
+        return support
+
+    g = ground("- The documents don't say.", passages, "Who was the last keeper?", "- ",
+               answerable=answerable)  # fmt: skip
+    assert g.how == "quoted" and g.support == [support] and g.cited == [passages[1]]
+    assert (
+        g.text == "- The last keeper, Morag Duncan, left in 1994, when the light was automated [2]"
+    )
+    plain = ground("The documents don't say.", passages, "Who?", answerable=answerable)
+    assert plain.text.endswith("automated [2].") and not plain.text.startswith("-")
+    # an answer that is not a decline never asks
+    ground("The wall was rebuilt in 1943 [1].", passages, "When?", answerable=answerable)
+    assert asked == ["asked", "asked"]
+
+
+def test_a_decline_stands_when_the_passages_do_not_answer() -> None:
+    g = ground("The documents don't say.", _passages(LIGHTHOUSE), "Who painted it?",
+               answerable=lambda: None)  # fmt: skip
+    assert g.how == "declined" and g.cited == []
+
+
 def test_a_wrong_number_is_not_supported() -> None:
     passages = _passages(LIGHTHOUSE, WAR)
     g = ground("The lighthouse was built in 1872 [1].", passages, "When was it built?")
     assert g.how == "quoted" and "1871" in g.text
+
+
+def test_a_bullet_ends_with_its_one_mark_and_is_said_once() -> None:
+    passages = _passages(LIGHTHOUSE, WAR)
+    g = ground(
+        "- The lighthouse [1] was built in 1871\n- The lighthouse [1] was built in 1871\n"
+        "- The wall was rebuilt in 1943 [2].",
+        passages,
+        "What was built when?",
+    )
+    assert g.text == "- The lighthouse was built in 1871 [1]\n- The wall was rebuilt in 1943 [2]"
+    assert g.how == "corrected"
+    _check_invariants(g.text, g.cited, passages)
+
+
+def test_other_ways_of_declining_are_declines() -> None:
+    g = ground("- The documents did not say.", _passages(LIGHTHOUSE), "Who painted it?")
+    assert g.how == "declined"
+
+
+def test_bullets_that_miss_the_confident_quote_are_led_by_it() -> None:
+    passages = _passages(WAR, LIGHTHOUSE)
+    at = LIGHTHOUSE.index("The last keeper")
+    keeper = LIGHTHOUSE[at:]
+    support = Support(2, keeper, at, at + len(keeper))
+    missed = ground(
+        "- The harbour wall was rebuilt after the storm of 1943 [1]\n"
+        "- Fishing boats moored inside it [1]\n- Its light could be seen for eighteen miles [2]",
+        passages,
+        "Who was the last keeper?",
+        "- ",
+        answerable=lambda: support,
+    )
+    assert missed.text.splitlines() == [
+        "- The last keeper, Morag Duncan, left in 1994, when the light was automated [2]",
+        "- The harbour wall was rebuilt after the storm of 1943 [1]",
+        "- Fishing boats moored inside it [1]",
+    ]  # three bullets at most
+    assert missed.support[0] == support and missed.how == "corrected"
+    _check_invariants(missed.text, missed.cited, passages)
+    hit = ground("- Morag Duncan was the last keeper [2]", passages, "Who?", "- ",
+                 answerable=lambda: support)  # fmt: skip
+    assert hit.text == "- Morag Duncan was the last keeper [2]" and hit.how == "model"
+    prose = ground("The wall was rebuilt in 1943 [1].", passages, "Who?",
+                   answerable=lambda: support)  # fmt: skip
+    assert prose.text == "The wall was rebuilt in 1943 [1]."

@@ -202,3 +202,22 @@ def test_a_written_answer_no_passage_supports_falls_back_to_the_quote(
     assert answer.grounding == "quoted" and "Brenda" not in answer.text
     assert answer.text == quoted.text and "Gregory" in answer.text
     assert answer.support == quoted.support
+
+
+def test_a_written_decline_gives_way_to_the_quote_when_the_passages_answer(
+    fake_config: Config, tmp_path: Path
+) -> None:
+    docs = make_corpus(tmp_path / "docs", pdf=False)
+    declining = ScriptedEngine(lambda _m: "- The documents don't say.")
+    written = fake_config.with_settings(fake_config.settings.with_changes(answer_mode="write"))
+    with Session(written, fake_registry(engine=declining)) as s:
+        s.indexer.index([docs])
+        question = "What is the office sourdough starter called?"
+        answer = s.answerer.ask(question)
+        off_topic = s.answerer.ask("Which team won the 1966 football world cup final?")
+        s.configure(s.settings.with_changes(answer_mode="quote"))
+        quoted = s.answerer.ask(question)
+    assert answer.model_text == "- The documents don't say."
+    assert answer.grounding == "quoted" and answer.support == quoted.support
+    assert answer.text.startswith("- ") and "Gregory" in answer.text  # the model's style
+    assert off_topic.grounding in ("declined", "") and "Gregory" not in off_topic.text

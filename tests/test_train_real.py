@@ -280,6 +280,41 @@ def test_parity_passes_for_the_export_and_catches_a_missing_permutation(
     assert base_leg_key(lora, chat_model_path, seqs) == key
 
 
+def test_bfloat16_autocast_gives_the_float32_loss_and_gradients_in_float32(
+    base: BaseModel, lora: Any
+) -> None:
+    import torch
+
+    from desktop.train.compute import Compute
+    from desktop.train.dataset import pad_batch
+    from desktop.train.loop import answer_loss
+
+    exs = [Example((Message("user", "Name a colour."), Message("assistant", "Blue [1].")))]
+    batch = pad_batch(encode_all(base.tokenizer, exs, 64).items, base.tokenizer.pad_token_id)
+    losses = {}
+    for bf16 in (False, True):
+        loss = answer_loss(lora, batch, Compute("cpu", bf16))
+        loss.backward()
+        grads = [p.grad for p in lora.parameters() if p.requires_grad]
+        assert loss.dtype == torch.float32 and all(g.dtype == torch.float32 for g in grads)
+        assert any(float(g.abs().sum()) > 0 for g in grads)
+        lora.zero_grad()
+        losses[bf16] = float(loss.detach())
+    assert losses[True] == pytest.approx(losses[False], rel=0.02)
+    assert losses[True] != losses[False]  # it did compute in another precision
+
+
+def test_the_trainer_chooses_its_precision_and_refuses_an_unknown_one(tmp_path: Path) -> None:
+    from desktop.train.compute import choose, native_bf16
+
+    assert choose("float32").bf16 is False and choose("bfloat16").bf16 is True
+    assert choose("auto").bf16 is native_bf16(choose("auto").device)
+    with pytest.raises(ValueError, match="precision must be one of auto, float32, bfloat16"):
+        choose("float16")
+    with pytest.raises(ValueError, match="precision"):
+        TrainJob(tmp_path / "x.jsonl", "x", tmp_path / "m.gguf", tmp_path, precision="fp8")
+
+
 def test_a_stopped_run_resumes_from_its_checkpoint_with_the_same_loss_curve(
     base: BaseModel, chat_model_path: Path, tmp_path: Path
 ) -> None:

@@ -3,6 +3,7 @@
     python -m desktop.bench.child startup folio|naive LIBRARY T0
     python -m desktop.bench.child index folio|naive FOLDER LIBRARY
     python -m desktop.bench.child memory folio|naive LIBRARY QUESTIONS_JSON
+    python -m desktop.bench.child search sqlite-vec|numpy LIBRARY QUERY [FOLDER_ID]
 
 Each prints one JSON object on stdout. Peak RSS is the process's own `ru_maxrss`.
 """
@@ -27,7 +28,17 @@ if TYPE_CHECKING:
 
 
 def peak_rss_mb() -> float:
-    """This process's peak resident set size so far, in MiB (Linux reports KiB)."""
+    """This process's peak resident set size so far, in MiB.
+
+    Linux's `ru_maxrss` survives exec: a child started by a benchmark that already held
+    1.5 GB reported 1.5 GB whatever it did. `VmHWM` belongs to this process image alone.
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
@@ -165,6 +176,43 @@ def memory(kind: str, library: Path, questions: list[str]) -> Figures:
     return {"chunks": chunks, "questions": len(questions), "peak_rss_mb": peak_rss_mb()}
 
 
+def search(kind: str, library: Path, query: str, folder_id: int | None) -> Figures:
+    """The first search of a fresh process, as `folio search` runs it: the library opened,
+    the query embedded and searched; `numpy` swaps in schema 4's in-memory vector leg."""
+    from desktop.library.store import Library
+    from desktop.session import Session
+
+    started = time.perf_counter()
+    Library(library).close()  # what opening costs: connect, extension, schema check
+    open_ms = (time.perf_counter() - started) * 1000
+    with Session.from_environment(library) as s:
+        searcher = s.searcher  # loads the embedding model
+        ready = time.perf_counter()
+        if kind == "numpy":
+            from desktop.bench import numpy_baseline
+
+            if folder_id is not None:
+                raise SystemExit("the numpy baseline has no folder filter")
+
+            def numpy_leg(
+                vector: np.ndarray, limit: int, folder_id: int | None = None
+            ) -> list[tuple[int, float]]:
+                return numpy_baseline.nearest(s.library.db, vector, limit)
+
+            searcher.vector_ids = numpy_leg  # type: ignore[method-assign]
+        t = time.perf_counter()
+        result = searcher.search(query, k=8, folder_id=folder_id)
+        first_ms = (time.perf_counter() - t) * 1000
+    return {
+        "first_search_ms": round(first_ms, 1),
+        "vector_ms": round(result.timings_ms.get("vector", 0.0), 1),
+        "setup_ms": round((ready - started) * 1000, 1),
+        "library_open_ms": round(open_ms, 1),
+        "hits": len(result.hits),
+        "peak_rss_mb": peak_rss_mb(),
+    }
+
+
 def main(argv: list[str]) -> int:
     what, kind, *rest = argv
     if what == "startup":
@@ -176,6 +224,9 @@ def main(argv: list[str]) -> int:
         if not isinstance(questions, list) or not all(isinstance(q, str) for q in questions):
             raise SystemExit(f"{rest[1]}: expected a JSON list of questions")
         result = memory(kind, Path(rest[0]), questions)
+    elif what == "search":
+        folder = int(rest[2]) if len(rest) > 2 else None
+        result = search(kind, Path(rest[0]), rest[1], folder)
     else:
         raise SystemExit(f"unknown step {what!r}")
     print(json.dumps(result))

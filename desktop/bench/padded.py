@@ -85,6 +85,8 @@ def build_padded(
             next_chunk += count
             if say is not None:
                 say(f"padded {path.name}: {next_chunk - 1}/{n_chunks} chunks")
+        with db:  # fit the vector index's cells to the whole library
+            vectors.rebuild_index(db)
         db.execute("PRAGMA synchronous=NORMAL")
         db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     done.write_text(f"{time.perf_counter() - started:.1f} s\n")

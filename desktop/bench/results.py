@@ -76,6 +76,10 @@ class SizeResult(_SizeFigures, total=False):
     """Every figure for one padded library (`desktop.bench.retrieval.bench_size`)."""
 
     hnsw: HnswResult | None  # only where the HNSW comparison ran; None without usearch
+    numpy: dict[str, object]  # schema 4's in-memory path, same queries
+    vec0_knn: dict[str, object]  # the probed cells scored by vec0's KNN, not numpy
+    folder: dict[str, object]  # the search scoped to a folder of 1 % of the chunks
+    fresh_process: dict[str, dict[str, float]]  # first search of new processes, by path
 
 
 class RetrievalResult(TypedDict):
@@ -159,4 +163,5 @@ class BenchResults(TypedDict, total=False):
     index: IndexResult
     startup: StartupResult
     memory: MemoryResult
+    delete: dict[str, float]  # `desktop.bench.deletes.bench_delete`
     eval: JSONObject  # `folio eval` results placed beside the run, free-form JSON

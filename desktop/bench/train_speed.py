@@ -3,11 +3,14 @@
 Each configuration trains a fresh LoRA on the same encoded examples for a few steps (the
 first step, which warms caches, is not counted), on one loaded copy of the base model, one
 after the other, and reports the median step time and examples per hour. The rows:
-- `before-1-thread`: the recipe the shipped adapters were trained with until now (rank 8
-  on attention, every block, batches of 4, one thread);
-- `before`: the trainer's defaults until now (the same, with every core);
-- `now`: the recipe the shipped adapters are trained with (rank 16 on attention and MLP,
-  the top 12 blocks only, batches of 8, every core).
+- `before-1-thread`: the recipe the template-trained adapters were made with (rank 8 on
+  attention, every block, batches of 4, one thread, float32);
+- `before`: the trainer's defaults before it chose its precision (the same, every core);
+- `defaults`: the trainer's defaults now (the same recipe, `--precision auto`: bfloat16
+  where the CPU multiplies it natively);
+- `now-float32`: the recipe the SQuAD adapters are trained with (rank 16 on attention and
+  MLP, the top 12 blocks only, batches of 8, every core), in float32;
+- `now`: the same, `--precision auto`.
 Every configuration computes the loss on answer tokens only and batches examples of
 similar length (both were already so before).
 """
@@ -32,12 +35,15 @@ class Recipe:
     layers: int
     batch_size: int
     threads: int  # 0: every core
+    precision: str = "float32"
 
 
 RECIPES = (
     Recipe("before-1-thread", 8, 16.0, ATTENTION, 0, 4, 1),
     Recipe("before", 8, 16.0, ATTENTION, 0, 4, 0),
-    Recipe("now", 16, 32.0, TARGETS, 12, 8, 0),
+    Recipe("defaults", 8, 16.0, ATTENTION, 0, 4, 0, "auto"),
+    Recipe("now-float32", 16, 32.0, TARGETS, 12, 8, 0),
+    Recipe("now", 16, 32.0, TARGETS, 12, 8, 0, "auto"),
 )
 
 
@@ -45,6 +51,7 @@ def bench_train(
     model_path: Path, examples: Path, steps: int = 6, max_seq_len: int = 512
 ) -> dict[str, object]:
     """Examples per hour of each recipe on the first examples of `examples`."""
+    from desktop.train.compute import choose
     from desktop.train.dataset import encode_all
     from desktop.train.examples import load_examples
     from desktop.train.hf_base import load_base, set_threads
@@ -56,14 +63,18 @@ def bench_train(
     rows: dict[str, object] = {}
     for r in RECIPES:
         set_threads(r.threads)
+        compute = choose(r.precision)
         model = attach_lora(base.model, r.rank, r.alpha, r.targets, 0, r.layers)
+        model.to(compute.device)
         cfg = LoopConfig(r.rank, r.alpha, r.targets, 1e-4, 1.0, steps + 1, r.batch_size, 0)
         started = time.perf_counter()
-        stats = train(model, data, cfg, int(base.tokenizer.pad_token_id))
+        stats = train(model, data, cfg, int(base.tokenizer.pad_token_id), compute=compute)
+        model.to("cpu")
         model.unload()
         step_s = statistics.median(stats.step_seconds[1:])
         rows[r.label] = {
             "recipe": r.__dict__,
+            "compute": compute.label,
             "steps_timed": len(stats.step_seconds) - 1,
             "median_step_s": round(step_s, 3),
             "examples_per_hour": round(3600 * r.batch_size / step_s),
@@ -71,12 +82,13 @@ def bench_train(
             "load_after": [round(x, 2) for x in os.getloadavg()],
         }
     set_threads(0)
-    now = rows["now"]
-    assert isinstance(now, dict)
-    for label in ("before", "before-1-thread"):
-        row = rows[label]
+    before = rows["before"]
+    assert isinstance(before, dict)
+    for row in rows.values():
         assert isinstance(row, dict)
-        row["now_speedup"] = round(now["examples_per_hour"] / row["examples_per_hour"], 2)
+        row["speedup_over_before"] = round(
+            row["examples_per_hour"] / before["examples_per_hour"], 2
+        )
     return {
         "examples": str(examples),
         "sequences": len(data.items),

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from desktop.bench.results import BenchResults, RetrievalResult, ServedResult
     from desktop.bench.workload import Workload
 
-PARTS = ("rag", "retrieval", "index", "startup", "memory")
+PARTS = ("rag", "retrieval", "index", "startup", "memory", "delete")
 
 
 def add_parser(sub: Subcommands) -> None:
@@ -35,6 +35,7 @@ def add_parser(sub: Subcommands) -> None:
         ("index", "indexing speed beside a naive fastembed loop; re-index; peak RSS"),
         ("startup", "cold start to a shown window and to model ready"),
         ("memory", "peak RSS with a 100k-chunk library open and answering"),
+        ("delete", "removing a 100k-chunk folder, what is left behind, compact"),
         ("all", "every part above, one report"),
     ):
         b = bsub.add_parser(name, help=text)
@@ -146,6 +147,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
             from desktop.bench.system import bench_startup
 
             results["startup"] = bench_startup(work / "startup-library.sqlite")
+        elif part == "delete":
+            from desktop.bench.deletes import bench_delete
+
+            padded = _padded(args, work, workloads[0], libraries, (100_000,))
+            results["delete"] = bench_delete(padded[100_000], work)
         elif part == "memory":
             from desktop.bench.system import bench_memory
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
 import tempfile
 from pathlib import Path
 
 from desktop.cli.common import Subcommands, add_command, comma_list, print_result, say
 from desktop.cli.eval_squad_cmd import add_answer_options, check_squad_file
 from desktop.errors import FolioError
+from desktop.json_types import JSONObject
 
 DEFAULT_CONFIGS = "default,base,bullet-brief,extractive"
 
@@ -30,6 +33,9 @@ def add_parser(esub: Subcommands) -> None:
         default="default,base",
         help="configurations also asked with each question's article removed ('' for none)",
     )
+    p.add_argument(
+        "--answers", type=Path, help="also write every answer here, one JSON object a line"
+    )
     add_answer_options(p)
 
 
@@ -46,13 +52,21 @@ def cmd_answers(args: argparse.Namespace) -> int:
     check_squad_file(args.file)
     configs, removed = comma_list(args.configs), comma_list(args.removed)
     work = args.work or Path(tempfile.mkdtemp(prefix="folio-answers-"))
-    try:
-        result = run_answers(
-            args.file, work, args.questions, configs, removed, args.max_tokens, args.threads,
-            say=say,
-        )  # fmt: skip
-    except ValueError as exc:
-        raise FolioError(str(exc)) from None
+    out = args.answers.open("w", encoding="utf-8") if args.answers else None
+    with out or contextlib.nullcontext():
+
+        def record(row: JSONObject) -> None:
+            if out is not None:
+                out.write(json.dumps(row, ensure_ascii=False) + "\n")
+                out.flush()
+
+        try:
+            result = run_answers(
+                args.file, work, args.questions, configs, removed, args.max_tokens,
+                args.threads, say=say, record=record,
+            )  # fmt: skip
+        except ValueError as exc:
+            raise FolioError(str(exc)) from None
     return print_result(
         args,
         result,

@@ -1,4 +1,5 @@
-"""`folio index | search | ask | status | remove | watch | rebuild`: the library and questions."""
+"""`folio index | search | ask | status | remove | watch | rebuild | library compact`: the
+library and questions."""
 
 from __future__ import annotations
 
@@ -27,8 +28,15 @@ def add_parser(sub: Subcommands) -> None:
     p.add_argument("query")
     p.add_argument("--k", type=int, default=8)
     p.add_argument("--mode", choices=MODES, default="hybrid")
+    p.add_argument("--folder", type=Path, default=None, help="search this indexed folder only")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_search)
+
+    p = sub.add_parser("library", help="maintain the library file")
+    lib_sub = p.add_subparsers(dest="library_command", required=True)
+    c = lib_sub.add_parser("compact", help="give back the space left by deletions")
+    c.add_argument("--json", action="store_true")
+    c.set_defaults(func=cmd_compact)
 
     p = sub.add_parser("ask", help="ask a question; the answer cites its sources")
     p.add_argument("question")
@@ -152,7 +160,12 @@ def cmd_search(args: argparse.Namespace) -> int:
     if args.k < 1:
         raise FolioError("--k must be at least 1")
     with session_for(args) as s:
-        result = s.searcher.search(args.query, k=args.k, mode=args.mode)
+        folder_id = None
+        if args.folder is not None:
+            folder_id = s.library.folder_id(args.folder)
+            if folder_id is None:
+                raise FolioError(f"not an indexed folder: {args.folder}")
+        result = s.searcher.search(args.query, k=args.k, mode=args.mode, folder_id=folder_id)
         if args.json:
             print_json(
                 {
@@ -251,6 +264,29 @@ def cmd_status(args: argparse.Namespace) -> int:
         raise LibraryError(diagnosis.message())
     with s:
         show(args, s.library, library_view.status_json, library_view.print_status)
+    return 0
+
+
+def cmd_compact(args: argparse.Namespace) -> int:
+    from desktop.library.compact import compact
+
+    with session_for(args) as s:
+        report = compact(s.library.db, s.library_path)
+    if args.json:
+        print_json(
+            {
+                "bytes_before": report.bytes_before,
+                "bytes_after": report.bytes_after,
+                "seconds": round(report.seconds, 2),
+            }
+        )
+    else:
+        mb = 2**20
+        print(
+            f"compacted in {report.seconds:.1f} s: {report.bytes_before / mb:.1f} MB -> "
+            f"{report.bytes_after / mb:.1f} MB",
+            file=sys.stderr,
+        )
     return 0
 
 

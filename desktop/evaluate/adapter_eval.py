@@ -45,8 +45,10 @@ class DroppingSearcher(Searcher):
         super().__init__(inner.library, inner.embedder, inner.fusion)
         self.drop = drop
 
-    def search(self, query: str, k: int = 10, mode: Mode = "hybrid") -> SearchResult:
-        result = super().search(query, k + EXTRA_DEPTH, mode)
+    def search(
+        self, query: str, k: int = 10, mode: Mode = "hybrid", folder_id: int | None = None
+    ) -> SearchResult:
+        result = super().search(query, k + EXTRA_DEPTH, mode, folder_id)
         hits = [h for h in result.hits if h.chunk.path != self.drop][:k]
         return SearchResult(hits, result.timings_ms)
 

@@ -45,6 +45,7 @@ from desktop.evaluate.squad import (
     write_paragraphs,
 )
 from desktop.evaluate.stats import summarize
+from desktop.json_types import JSONObject
 from desktop.library.search import Searcher, SearchResult
 from desktop.rag.budget import sentences
 
@@ -123,8 +124,10 @@ class WithoutArticle(Searcher):
         super().__init__(inner.library, inner.embedder, inner.fusion)
         self.inner, self.article = inner, article
 
-    def search(self, query: str, k: int = 8, mode: Mode = "hybrid") -> SearchResult:
-        result = self.inner.search(query, k * 4, mode)
+    def search(
+        self, query: str, k: int = 8, mode: Mode = "hybrid", folder_id: int | None = None
+    ) -> SearchResult:
+        result = self.inner.search(query, k * 4, mode, folder_id)
         kept = [h for h in result.hits if not Path(h.chunk.path).stem.startswith(self.article)]
         return SearchResult(kept[:k], result.timings_ms)
 
@@ -213,6 +216,21 @@ def _ask(
     return answerer.ask(q.question)
 
 
+def _answer_record(label: str, q: Question, a: Answer, fmt: re.Pattern[str] | None) -> JSONObject:
+    return {
+        "config": label,
+        "question": q.question,
+        "paragraph": q.paragraph,
+        "gold": list(q.answers),
+        "answer": a.text,
+        "found": a.found,
+        "grounding": a.grounding,
+        "cited": [Path(c.path).stem for c in a.citations],
+        "format_ok": None if fmt is None else fmt.fullmatch(a.text.strip()) is not None,
+        "model_text": a.model_text,
+    }
+
+
 def run_answers(
     path: Path,
     work: Path,
@@ -222,11 +240,14 @@ def run_answers(
     max_tokens: int = 64,
     threads: int = 0,
     say: Say | None = None,
+    record: Callable[[JSONObject], None] | None = None,
 ) -> dict[str, object]:
     """Ask the questions through each configuration; scores per configuration.
 
     Args:
         removed: the configurations also asked with each question's article filtered out.
+        record: receives each answer as asked (configuration, question, gold, answer), to
+            read what a score stands for.
     """
     from desktop.evaluate.naive import bench_config
     from desktop.session import Session
@@ -251,6 +272,8 @@ def run_answers(
                 cfg = by_label[label]
                 a = _ask(s, engine, cfg, s.searcher, q)
                 scores[cfg.label].add(q, a, formats[cfg.label])
+                if record is not None:
+                    record(_answer_record(cfg.label, q, a, formats[cfg.label]))
                 if cfg.label in removed_labels:
                     gone = _ask(s, engine, cfg, without, q)
                     scores[cfg.label].declined_removed.append(

@@ -79,6 +79,9 @@ def invariant_problems(db: apsw.Connection) -> list[str]:
             stored = vectors.count(db)
             if stored != chunks:
                 out.append(f"{stored} vectors for {chunks} chunks")
+            indexed_vectors = vectors.count_indexed(db)
+            if indexed_vectors != stored:
+                out.append(f"{indexed_vectors} vector index rows for {stored} vectors")
             strays = vectors.orphan_count(db)
             if strays:
                 out.append(f"{strays} vectors belong to no chunk")

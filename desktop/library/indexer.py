@@ -25,6 +25,7 @@ from desktop.ingest.limits import IngestLimits
 from desktop.ingest.pool import ParsePool, borrow, give_back
 from desktop.ingest.walk import PathFilter, Skipped, display_path, iter_documents
 from desktop.library import subpath
+from desktop.library import vectors as vector_index
 from desktop.library.chunk_keys import embedding_text
 from desktop.library.index_types import Changes, IndexProgress, IndexReport
 from desktop.library.lock import IndexLock
@@ -161,6 +162,9 @@ class _Run:
             self._pipeline()
             for folder_id in self.indexed_folders:
                 self.library.mark_folder_indexed(folder_id)
+            if self.library.embedder() is not None:
+                with self.library.db:  # more cells once the library has grown (rarely)
+                    vector_index.refit_if_grown(self.library.db)
         finally:
             lock.release()
             if not self.indexer.keep_workers:

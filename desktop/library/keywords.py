@@ -81,19 +81,32 @@ def pruned_words(db: apsw.Connection, words: list[str], budget: int = POSTINGS_B
 
 
 def keyword_search(
-    db: apsw.Connection, query: str, limit: int, budget: int | None = POSTINGS_BUDGET
+    db: apsw.Connection,
+    query: str,
+    limit: int,
+    budget: int | None = POSTINGS_BUDGET,
+    folder_id: int | None = None,
 ) -> list[tuple[int, float]]:
     """The `limit` best chunks by BM25 as (chunk id, score), best first; `budget=None`
-    searches every query word however common (the naive leg)."""
+    searches every query word however common (the naive leg); `folder_id` keeps only that
+    folder's chunks (filtered before the limit, so up to `limit` of them)."""
     words = query_words(query)
     if budget is not None and len(words) > 1:
         words = pruned_words(db, words, budget)
     match = or_query(words)
     if match is None:
         return []
-    rows = db.execute(
-        "SELECT rowid, bm25(chunks_fts) AS s FROM chunks_fts WHERE chunks_fts MATCH ? "
-        "ORDER BY s, rowid LIMIT ?",
-        (match, limit),
-    )
+    if folder_id is None:
+        rows = db.execute(
+            "SELECT rowid, bm25(chunks_fts) AS s FROM chunks_fts WHERE chunks_fts MATCH ? "
+            "ORDER BY s, rowid LIMIT ?",
+            (match, limit),
+        )
+    else:
+        rows = db.execute(
+            "SELECT f.rowid, bm25(chunks_fts) AS s FROM chunks_fts f "
+            "JOIN chunks c ON c.id = f.rowid JOIN documents d ON d.id = c.document_id "
+            "WHERE chunks_fts MATCH ? AND d.folder_id = ? ORDER BY s, f.rowid LIMIT ?",
+            (match, int(folder_id), limit),
+        )
     return [(int(r), -float(s)) for r, s in rows]

@@ -2,7 +2,9 @@
 
 The vector tables are created by `desktop.library.vectors` (`Library.bind_embedder` calls it
 once and records the embedding model in `meta`); migration 4 moved older libraries' vectors
-out of their sqlite-vec `vec0` table.
+out of their sqlite-vec `vec0` table, and migration 5 built the sqlite-vec int8 index
+from them. Each migration runs in one transaction (`desktop.library.db.migrate`), so a
+process killed in the middle leaves the library at the schema before it, whole.
 """
 
 from __future__ import annotations
@@ -131,9 +133,19 @@ def m004_vector_tables(db: apsw.Connection) -> None:
     vectors.migrate_from_vec0(db)
 
 
+def m005_sqlite_vec_index(db: apsw.Connection) -> None:
+    """The search moves into sqlite-vec: a `vec0` table of int8 codes partitioned by folder
+    and by k-means cell, built from the stored floats (nothing is embedded again); schema
+    4's table of codes, which every process loaded into memory, is dropped."""
+    from desktop.library import vectors
+
+    vectors.rebuild_index(db)
+
+
 MIGRATIONS: list[Callable[[apsw.Connection], None]] = [
     m001_create_tables,
     m002_conversations,
     m003_ingest_tracking,
     m004_vector_tables,
+    m005_sqlite_vec_index,
 ]

@@ -1,5 +1,5 @@
-"""Hybrid retrieval: vector search (`desktop.library.vectors`) and FTS5 BM25 over chunks,
-fused by reciprocal rank.
+"""Hybrid retrieval: vector search (`desktop.library.vectors`, sqlite-vec) and FTS5 BM25
+over chunks, fused by reciprocal rank; optionally scoped to one folder.
 
 Reciprocal rank fusion (RRF) uses only each leg's ranks, so it needs no score scale that
 differs between collections. A convex combination of min-max normalised scores (the fusion
@@ -22,7 +22,7 @@ from typing import Literal
 import numpy as np
 
 from desktop.embed.base import Embedder
-from desktop.library import keywords, vectors
+from desktop.library import keywords, vector_search, vectors
 from desktop.library.modes import MODES, Mode
 from desktop.library.passage import ChunkRecord
 from desktop.library.store import Library
@@ -91,16 +91,22 @@ class Searcher:
         self.embedder = embedder
         self.fusion = fusion
 
-    def vector_ids(self, vector: np.ndarray, limit: int) -> list[tuple[int, float]]:
-        return vectors.nearest(self.library.db, vector, limit)
+    def vector_ids(
+        self, vector: np.ndarray, limit: int, folder_id: int | None = None
+    ) -> list[tuple[int, float]]:
+        return vector_search.nearest(self.library.db, vector, limit, folder_id)
 
-    def keyword_ids(self, query: str, limit: int) -> list[tuple[int, float]]:
-        return keywords.keyword_search(self.library.db, query, limit)
+    def keyword_ids(
+        self, query: str, limit: int, folder_id: int | None = None
+    ) -> list[tuple[int, float]]:
+        return keywords.keyword_search(self.library.db, query, limit, folder_id=folder_id)
 
     def legs(
-        self, query: str, depth: int, mode: Mode = "hybrid"
+        self, query: str, depth: int, mode: Mode = "hybrid", folder_id: int | None = None
     ) -> tuple[list[tuple[int, float]], list[tuple[int, float]], np.ndarray | None, dict]:
         """Each leg's ranked (chunk id, score) candidates, the query vector and timings (ms).
+        With `folder_id`, both legs search that folder only (inside each leg, so each
+        still returns `depth` candidates when the folder has them).
 
         In hybrid mode the query is embedded on a helper thread while this thread runs the
         keyword leg: ONNX Runtime and SQLite both release the GIL, so the two overlap, and
@@ -115,14 +121,14 @@ class Searcher:
             embedding = _helper().submit(self._embed, query)
         if mode in ("hybrid", "keyword"):
             t = time.perf_counter()
-            kw = self.keyword_ids(query, depth)
+            kw = self.keyword_ids(query, depth, folder_id)
             timings["keyword"] = (time.perf_counter() - t) * 1000
         if mode in ("hybrid", "vector"):
             query_vector, timings["embed"] = (
                 embedding.result() if embedding is not None else self._embed(query)
             )
             t = time.perf_counter()
-            vec = self.vector_ids(query_vector, depth)
+            vec = self.vector_ids(query_vector, depth, folder_id)
             timings["vector"] = (time.perf_counter() - t) * 1000
         return vec, kw, query_vector, timings
 
@@ -131,14 +137,17 @@ class Searcher:
         vector = self.embedder.embed_query(query)
         return vector, (time.perf_counter() - t) * 1000
 
-    def search(self, query: str, k: int = 8, mode: Mode = "hybrid") -> SearchResult:
+    def search(
+        self, query: str, k: int = 8, mode: Mode = "hybrid", folder_id: int | None = None
+    ) -> SearchResult:
         """Return the top `k` chunks for `query` with per-stage timings in ms (`total` is
-        the whole search's wall time: in hybrid mode embedding and keywords overlap)."""
+        the whole search's wall time: in hybrid mode embedding and keywords overlap).
+        With `folder_id`, only chunks of that folder's documents."""
         if mode not in MODES:
             raise ValueError(f"unknown search mode {mode!r}")
         started = time.perf_counter()
         depth = k if mode != "hybrid" else max(k, self.fusion.depth)
-        vec, kw, query_vector, timings = self.legs(query, depth, mode)
+        vec, kw, query_vector, timings = self.legs(query, depth, mode, folder_id)
         t = time.perf_counter()
         ranked = fuse(vec, kw, mode, self.fusion)[:k]
         chunks = self.library.chunks_by_id([cid for cid, *_ in ranked])

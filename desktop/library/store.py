@@ -22,6 +22,7 @@ from desktop.ingest.types import ChunkDraft
 from desktop.library import folder_list, subpath
 from desktop.library import vectors as vector_index
 from desktop.library.db import DEFAULT_BUSY_TIMEOUT_MS, connect
+from desktop.library.folder_delete import delete_folder_chunks
 from desktop.library.passage import ChunkRecord
 from desktop.library.status import FolderStatus, folder_statuses
 
@@ -133,11 +134,7 @@ class Library(Closeable):
         with self.db:
             if self.embedder() is not None:
                 vector_index.delete_folder(self.db, folder_id)
-            self.db.execute(
-                "DELETE FROM chunks WHERE document_id IN "
-                "(SELECT id FROM documents WHERE folder_id = ?)",
-                (folder_id,),
-            )
+            delete_folder_chunks(self.db, folder_id)  # with their keyword rows
             self.db.execute("DELETE FROM documents WHERE folder_id = ?", (folder_id,))
             self.db.execute("DELETE FROM skipped WHERE folder_id = ?", (folder_id,))
             self.db.execute("DELETE FROM folders WHERE id = ?", (folder_id,))
@@ -203,10 +200,15 @@ class Library(Closeable):
         """A renamed or moved file: same content, new path. Nothing is parsed or embedded."""
         with self.db:
             self.db.execute("DELETE FROM documents WHERE path = ? AND id != ?", (new_path, doc_id))
+            before = self.db.execute(
+                "SELECT folder_id FROM documents WHERE id = ?", (doc_id,)
+            ).fetchone()
             self.db.execute(
                 "UPDATE documents SET folder_id = ?, path = ?, size = ?, mtime = ? WHERE id = ?",
                 (folder_id, new_path, size, mtime, doc_id),
             )
+            if before is not None and int(before[0]) != folder_id and self.embedder():
+                vector_index.refolder_document(self.db, doc_id)  # the index's partition key
             self.db.execute("DELETE FROM skipped WHERE path = ?", (new_path,))
 
     def vectors_for_keys(self, keys: Iterable[str]) -> dict[str, np.ndarray]:

@@ -1,48 +1,46 @@
 """The vector index of a library: the one place that creates, writes, deletes and reads the
 chunk embeddings.
 
-Two plain tables keyed by chunk id, written together inside the caller's transaction:
-- `chunk_vector_floats`: the exact float32 vectors, the source of truth;
-- `chunk_vector_codes`: each vector quantised to int8 with its own scale (4 + 384 bytes for
-  a 384-d vector, a quarter of the floats).
+Two tables keyed by chunk id, written together inside the caller's transaction:
+- `chunk_vector_floats`: the exact float32 vectors, a plain table (the source of truth;
+  point reads by primary key cost microseconds);
+- `chunk_vector_index`: a sqlite-vec `vec0` table of each vector as int8 codes (384
+  bytes, each row at its own scale: the index ranks by cosine) with two partition keys:
+  the chunk's folder, so a search scoped to a folder filters inside the KNN and still
+  returns k of its chunks, and the chunk's cell (`desktop.library.cells`: k-means
+  partitions of about a hundred chunks in a large library, one cell in a small one).
 
-`nearest` works in three passes, each on fewer candidates and finer numbers: the sign bits
-of the int8 codes (48 bytes a vector, a 32nd of the floats) by Hamming distance over every
-chunk; the int8 codes of the best few thousand; the exact floats of the best few dozen,
-read by primary key. Only the codes are held in memory (about 440 bytes a chunk). They
-follow the library: rows added since are appended, and a deletion by any connection
-(SQLite's `data_version`, this connection's change counter and a deletion counter in
-`meta` tell) reloads them, so they are never stale and need no file of their own.
+The search is `desktop.library.vector_search`. Nothing per chunk stays in Python: opening a library
+reads nothing, every search reads what it needs through SQLite's page cache, and no
+connection can see a stale index. (Sign bits, `bit[384]`, were tried first: at 100k
+padded chunks they needed 800 candidates for recall@10 0.967, and asking sqlite-vec 0.1.9
+for that many costs each row about `min(k, chunk size)` comparisons.)
 
-Until schema 4 the floats lived in a sqlite-vec `vec0` table. Its point reads walk a 1.5 MB
-blob each, about 1 ms a vector, too slow for rescoring, so migration 4 moved them.
+Schema 4 kept int8 codes of every vector and searched them in numpy, loaded into each
+process (about 440 bytes a chunk: 1.9 GB and 2.3 s on the first search at 1M chunks).
+Migration 5 dropped them and built this index from the stored floats.
 """
 
 from __future__ import annotations
 
-import threading
-import weakref
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import apsw
 import numpy as np
 
+from desktop.library import cells
 from desktop.library.columns import as_bytes, as_int
 
 FLOATS = "chunk_vector_floats"
-_DELETIONS = "vector_deletions"
-CODES = "chunk_vector_codes"
+INDEX = "chunk_vector_index"
+LEGACY_CODES = "chunk_vector_codes"
 LEGACY_VEC0 = "chunk_vectors"
 
-# How many candidates each pass hands to the next (at least; ties at the cut-off stay in).
-# Chosen with `folio bench retrieval`, recall@10 against exact search on libraries padded
-# with real MiniLM vectors: see docs/BENCHMARKS.md.
-BIT_CANDIDATES = 2_000
-BIT_SHARE = 0.005  # ...or this share of the library, if more
-INT8_CANDIDATES = 64
-# (A coarse pass over the first 128 bits before the full codes was tried at 1M chunks: it
-# cost recall, 0.88 against 0.99, and saved no time, so every pass reads whole codes.)
+# Rows per vec0 block. Every (folder, cell) partition ends in a part-filled block, and a
+# small folder has a few rows in nearly every cell, so small blocks waste less: with
+# 4,096 cells a 1 % folder of 1M chunks spans about 4,096 blocks, 25 MB of codes at 16
+# rows a block, 100 MB at 64. A search at 1M reads about 400 blocks (4.7 ms, load 6).
+CHUNK_SIZE = 16
 
 
 def create(db: apsw.Connection, dim: int) -> None:
@@ -50,87 +48,180 @@ def create(db: apsw.Connection, dim: int) -> None:
     of another width is refused by the tables themselves (a constraint error)."""
     if dim <= 0:
         raise ValueError("vector dimension must be positive")
-    floats, codes = 4 * int(dim), 4 + int(dim)
     db.execute(
         f"CREATE TABLE IF NOT EXISTS {FLOATS} (id INTEGER PRIMARY KEY, "
-        f"vector BLOB NOT NULL CHECK (length(vector) = {floats}));"
-        f"CREATE TABLE IF NOT EXISTS {CODES} (id INTEGER PRIMARY KEY, "
-        f"code BLOB NOT NULL CHECK (length(code) = {codes}));"
+        f"vector BLOB NOT NULL CHECK (length(vector) = {4 * int(dim)}))"
+    )
+    _create_index(db, dim)
+
+
+def _create_index(db: apsw.Connection, dim: int) -> None:
+    db.execute(
+        f"CREATE VIRTUAL TABLE IF NOT EXISTS {INDEX} USING vec0("
+        f"folder_id integer partition key, cell integer partition key, "
+        f"code int8[{int(dim)}] distance_metric=cosine, chunk_size={CHUNK_SIZE})"
+    )
+    # sqlite-vec 0.1.9 finds a partition's chunks by scanning its whole `_chunks` table,
+    # unindexed: 2.1 ms a statement at 200k rows in 200 cells, 0.06 ms with these indexes
+    # (partition00 is the folder, partition01 the cell). Another layout: no indexes.
+    shadow = f"{INDEX}_chunks"
+    columns = {str(r[1]) for r in db.execute(f"PRAGMA table_info({shadow})")}
+    if {"partition00", "partition01"} <= columns:
+        db.execute(
+            f"CREATE INDEX IF NOT EXISTS {shadow}_by_cell ON {shadow}(partition01, partition00);"
+            f"CREATE INDEX IF NOT EXISTS {shadow}_by_folder ON {shadow}(partition00)"
+        )
+
+
+def quantize(vectors: np.ndarray) -> np.ndarray:
+    """Each row as int8 at its own scale (its largest component to 127). The index ranks
+    by cosine, which no per-row scale changes, so the scales need not be kept."""
+    matrix = np.atleast_2d(np.asarray(vectors, dtype=np.float32))
+    peak = np.abs(matrix).max(axis=1, keepdims=True)
+    return np.clip(np.rint(matrix * (127.0 / np.maximum(peak, 1e-12))), -127, 127).astype(np.int8)
+
+
+def _dim(db: apsw.Connection) -> int | None:
+    row = db.execute("SELECT value FROM meta WHERE key = 'embedding_dim'").fetchone()
+    return None if row is None else int(str(row[0]))
+
+
+# A chunk's row of the index: its folder from the chunk, its cell and code bound.
+_INSERT_ROW = (
+    f"INSERT INTO {INDEX}(rowid, folder_id, cell, code) SELECT c.id, d.folder_id, ?, "
+    "vec_int8(?) FROM chunks c JOIN documents d ON d.id = c.document_id WHERE c.id = ?"
+)
+
+
+def _insert_rows(
+    db: apsw.Connection, ids: Sequence[int], matrix: np.ndarray, centroids: np.ndarray | None
+) -> None:
+    owner = cells.assign(centroids, matrix).tolist()
+    codes = quantize(matrix)
+    db.executemany(
+        _INSERT_ROW,
+        (
+            (cell, code.tobytes(), int(cid))
+            for cell, code, cid in zip(owner, codes, ids, strict=True)
+        ),
     )
 
 
 def drop(db: apsw.Connection) -> None:
     """Remove the index (a library with no vectors, unbound from its embedder)."""
-    db.execute(f"DROP TABLE IF EXISTS {FLOATS}; DROP TABLE IF EXISTS {CODES};")
+    db.execute(
+        f"DROP TABLE IF EXISTS {FLOATS}; DROP TABLE IF EXISTS {INDEX}; "
+        f"DROP TABLE IF EXISTS {LEGACY_CODES};"
+    )
+
+
+def rebuild_index(db: apsw.Connection, batch: int = 50_000) -> int:
+    """(Re)build the cells and the int8 index from the stored floats; returns how many
+    rows the table holds.
+
+    Used by migration 5 and by compaction (a fresh table has no slots left by deletions,
+    and the cells are fitted again to what the library holds now). Runs inside the
+    caller's transaction, so a crash leaves the old index whole.
+    """
+    dim = _dim(db)
+    if dim is None or not exists(db):
+        return 0
+    db.execute(f"DROP TABLE IF EXISTS {INDEX}")
+    db.execute(f"DROP TABLE IF EXISTS {LEGACY_CODES}")
+    _create_index(db, dim)
+    n = count(db)
+    n_cells = cells.cell_count(n)
+    centroids = None
+    if n_cells > 1:
+        centroids = cells.train(_sample(db, n_cells * cells.TRAIN_PER_CELL), n_cells)
+    cells.store(db, centroids)
+    last = 0
+    while True:
+        ids, matrix = _floats_where(db, "id > ? ORDER BY id LIMIT ?", (last, batch))
+        if not len(ids):
+            break
+        _insert_rows(db, ids.tolist(), matrix, centroids)
+        last = int(ids[-1])
+    return count_indexed(db)
+
+
+def refit_if_grown(db: apsw.Connection) -> bool:
+    """Rebuild the index with more cells once the library has grown to four times what its
+    cells were fitted for (each rebuild costs about what the growth since the last one
+    did, so the total stays in proportion). Returns whether it rebuilt."""
+    if not exists(db):
+        return False
+    centroids = cells.load(db)
+    if cells.cell_count(count(db)) < 4 * (1 if centroids is None else len(centroids)):
+        return False
+    rebuild_index(db)
+    return True
+
+
+def _sample(db: apsw.Connection, size: int, seed: int = 0) -> np.ndarray:
+    """`size` stored vectors drawn at random (seeded, so a rebuild repeats). Not every
+    n-th id: ids follow the order files were indexed in, and a stride that shares a
+    period with them samples a biased part (the padded bench libraries cycle through their
+    seeds, and `id % 24 = 0` drew 1 in 8 of them: recall@10 0.61 at 1M chunks)."""
+    ids = np.fromiter((as_int(r[0]) for r in db.execute(f"SELECT id FROM {FLOATS}")), np.int64)
+    if len(ids) > size:
+        ids = np.sort(np.random.default_rng(seed).choice(ids, size, replace=False))
+    parts = [
+        _floats_where(db, f"id IN ({','.join('?' * len(part))})", tuple(part.tolist()))[1]
+        for part in np.array_split(ids, max(1, -(-len(ids) // 900)))
+    ]
+    return np.concatenate(parts) if parts else np.zeros((0, _dim(db) or 1), np.float32)
+
+
+def _floats_where(
+    db: apsw.Connection, where: str, args: tuple[int, ...]
+) -> tuple[np.ndarray, np.ndarray]:
+    ids: list[int] = []
+    blobs: list[bytes] = []
+    for cid, blob in db.execute(f"SELECT id, vector FROM {FLOATS} WHERE {where}", args):
+        ids.append(as_int(cid))
+        blobs.append(as_bytes(blob))
+    dim = _dim(db) or 1
+    matrix = np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(blobs), dim)
+    return np.asarray(ids, dtype=np.int64), matrix
 
 
 def migrate_from_vec0(db: apsw.Connection) -> int:
-    """Move the vectors of a schema-2 library out of its vec0 table; returns how many."""
+    """Move the vectors of a schema-2 library out of its vec0 table; returns how many.
+
+    (Migration 4. It also wrote int8 codes then; migration 5 drops them, so they are no
+    longer written here, and builds the bit table from the floats moved here.)
+    """
     legacy = db.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (LEGACY_VEC0,)).fetchone()
-    dim = db.execute("SELECT value FROM meta WHERE key = 'embedding_dim'").fetchone()
+    dim = _dim(db)
     if legacy is None or dim is None:
         return 0
-    create(db, int(str(dim[0])))
-    moved = 0
-    batch: list[tuple[int, bytes]] = []
-    for rowid, blob in db.execute(f"SELECT rowid, embedding FROM {LEGACY_VEC0}"):
-        batch.append((as_int(rowid), as_bytes(blob)))
-        if len(batch) == 10_000:
-            moved += _insert_blobs(db, batch)
-            batch = []
-    moved += _insert_blobs(db, batch)
+    db.execute(
+        f"CREATE TABLE IF NOT EXISTS {FLOATS} (id INTEGER PRIMARY KEY, "
+        f"vector BLOB NOT NULL CHECK (length(vector) = {4 * dim}))"
+    )
+    db.execute(f"INSERT INTO {FLOATS}(id, vector) SELECT rowid, embedding FROM {LEGACY_VEC0}")
     db.execute(f"DROP TABLE {LEGACY_VEC0}")
-    return moved
-
-
-def _insert_blobs(db: apsw.Connection, rows: list[tuple[int, bytes]]) -> int:
-    if not rows:
-        return 0
-    matrix = np.stack([np.frombuffer(b, dtype=np.float32) for _, b in rows])
-    insert_many(db, [i for i, _ in rows], matrix)
-    return len(rows)
-
-
-def binary_codes(vectors: np.ndarray) -> np.ndarray:
-    """Sign bits of each row, packed 8 to a byte: shape (n, ceil(dim / 8)) of uint8."""
-    matrix = np.atleast_2d(np.asarray(vectors))
-    return np.packbits(matrix > 0, axis=1)
-
-
-def quantize(vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Each row as int8 times its own scale: (scales (n,) float32, codes (n, dim) int8)."""
-    matrix = np.atleast_2d(np.asarray(vectors, dtype=np.float32))
-    peak = np.abs(matrix).max(axis=1)
-    scales = np.where(peak > 0, peak / 127.0, 1.0).astype(np.float32)
-    codes = np.clip(np.rint(matrix / scales[:, None]), -127, 127).astype(np.int8)
-    return scales, codes
-
-
-def _encode(vectors: np.ndarray) -> list[bytes]:
-    scales, codes = quantize(vectors)
-    return [s.tobytes() + c.tobytes() for s, c in zip(scales, codes, strict=True)]
+    return count(db)
 
 
 def insert(db: apsw.Connection, chunk_id: int, vector: np.ndarray) -> None:
-    """Store the vector of one chunk."""
+    """Store the vector of one chunk (the chunk row must exist: its folder is looked up)."""
     insert_many(db, [chunk_id], np.atleast_2d(vector))
 
 
 def insert_many(db: apsw.Connection, chunk_ids: Sequence[int], matrix: np.ndarray) -> None:
-    """Store the vectors of many chunks (row i belongs to chunk_ids[i])."""
+    """Store the vectors of many chunks (row i belongs to chunk_ids[i]; the chunk rows must
+    exist, since each chunk's folder is the bit table's partition key)."""
     floats = np.ascontiguousarray(np.atleast_2d(matrix), dtype=np.float32)
     if len(floats) != len(chunk_ids):
         raise ValueError("one vector per chunk id")
-    codes = _encode(floats)
     ids = [int(i) for i in chunk_ids]
     db.executemany(
         f"INSERT INTO {FLOATS}(id, vector) VALUES (?, ?)",
         ((cid, row.tobytes()) for cid, row in zip(ids, floats, strict=True)),
     )
-    db.executemany(
-        f"INSERT INTO {CODES}(id, code) VALUES (?, ?)",
-        zip(ids, codes, strict=True),
-    )
+    _insert_rows(db, ids, floats, cells.load(db))
 
 
 def delete_document(db: apsw.Connection, document_id: int) -> None:
@@ -139,58 +230,48 @@ def delete_document(db: apsw.Connection, document_id: int) -> None:
 
 
 def delete_folder(db: apsw.Connection, folder_id: int) -> None:
-    """Delete the vectors of every chunk of a folder's documents, in one statement each."""
-    _delete_where(
-        db,
-        "SELECT c.id FROM chunks c JOIN documents d ON d.id = c.document_id WHERE d.folder_id = ?",
-        (folder_id,),
+    """Delete the vectors of every chunk of a folder's documents.
+
+    The index rows go by whole partitions: sqlite-vec 0.1.9 deletes a row in about 37 us
+    (3.7 s for a folder of 100k chunks, load 9), while the folder's rows are exactly the
+    vec0 chunks whose first partition key is the folder, three set-based statements on
+    its shadow tables (pinned layout; row by row otherwise).
+    """
+    chunk_ids = (
+        "SELECT c.id FROM chunks c JOIN documents d ON d.id = c.document_id WHERE d.folder_id = ?"
     )
+    db.execute(f"DELETE FROM {FLOATS} WHERE id IN ({chunk_ids})", (folder_id,))
+    shadow = f"{INDEX}_chunks"
+    columns = {str(r[1]) for r in db.execute(f"PRAGMA table_info({shadow})")}
+    if not {"chunk_id", "partition00"} <= columns:
+        _delete_rows(db, chunk_ids, (folder_id,))
+        return
+    blocks = f"SELECT chunk_id FROM {shadow} WHERE partition00 = ?"
+    db.execute(f"DELETE FROM {INDEX}_rowids WHERE chunk_id IN ({blocks})", (folder_id,))
+    db.execute(f"DELETE FROM {INDEX}_vector_chunks00 WHERE rowid IN ({blocks})", (folder_id,))
+    db.execute(f"DELETE FROM {shadow} WHERE partition00 = ?", (folder_id,))
 
 
 def _delete_where(db: apsw.Connection, chunk_ids_sql: str, args: tuple[int, ...]) -> None:
     db.execute(f"DELETE FROM {FLOATS} WHERE id IN ({chunk_ids_sql})", args)
-    db.execute(f"DELETE FROM {CODES} WHERE id IN ({chunk_ids_sql})", args)
-    # Chunk ids can be reused once deleted, so readers cannot tell a deletion from the
-    # ids alone: this counter tells every connection to reload its codes.
-    db.execute(
-        "INSERT INTO meta(key, value) VALUES (?, '1') "
-        "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1",
-        (_DELETIONS,),
+    _delete_rows(db, chunk_ids_sql, args)
+
+
+def _delete_rows(db: apsw.Connection, chunk_ids_sql: str, args: tuple[int, ...]) -> None:
+    """Delete index rows one rowid at a time: vec0 0.1.9 answers `rowid IN (...)` with a
+    scan of the whole table (seconds per document at 1M chunks), `rowid = ?` directly."""
+    ids = [(as_int(r[0]),) for r in db.execute(chunk_ids_sql, args)]
+    db.executemany(f"DELETE FROM {INDEX} WHERE rowid = ?", ids)
+
+
+def refolder_document(db: apsw.Connection, document_id: int) -> None:
+    """Re-file a document's index rows under its current folder (after a move between
+    folders: sqlite-vec 0.1.9 cannot update a partition key, so the rows are rewritten)."""
+    ids, matrix = _floats_where(
+        db, "id IN (SELECT id FROM chunks WHERE document_id = ?)", (document_id,)
     )
-
-
-def nearest(db: apsw.Connection, query: np.ndarray, k: int) -> list[tuple[int, float]]:
-    """The `k` chunks nearest to `query`, as (chunk id, cosine similarity), best first.
-
-    Sign bits over all codes, int8 on the best thousands, exact floats on the best dozens.
-    """
-    if k <= 0:
-        return []
-    index = _code_index(db)
-    candidates = index.candidates(np.asarray(query, dtype=np.float32), max(INT8_CANDIDATES, k))
-    return rescore(db, query, candidates, k)
-
-
-def nearest_exact(db: apsw.Connection, query: np.ndarray, k: int) -> list[tuple[int, float]]:
-    """Exact k-nearest by cosine over every stored vector (a full scan in SQLite)."""
-    rows = db.execute(
-        f"SELECT id, vec_distance_cosine(vector, ?) AS d FROM {FLOATS} ORDER BY d, id LIMIT ?",
-        (np.ascontiguousarray(query, dtype=np.float32).tobytes(), k),
-    )
-    return [(int(r), 1.0 - float(d)) for r, d in rows]
-
-
-def rescore(
-    db: apsw.Connection, query: np.ndarray, candidates: Sequence[int] | np.ndarray, k: int
-) -> list[tuple[int, float]]:
-    """Exact cosine of `query` with each candidate's float vector; the best `k`."""
-    stored = vectors_of(db, candidates)
-    if not stored:
-        return []
-    ids = np.fromiter(stored.keys(), dtype=np.int64, count=len(stored))
-    sims = _dot(np.stack(list(stored.values())), np.asarray(query, dtype=np.float32))
-    order = np.lexsort((ids, -sims))[:k]  # best first, ties by id so results repeat
-    return [(int(ids[i]), float(sims[i])) for i in order]
+    _delete_rows(db, "SELECT id FROM chunks WHERE document_id = ?", (document_id,))
+    _insert_rows(db, ids.tolist(), matrix, cells.load(db))
 
 
 def vectors_of(db: apsw.Connection, chunk_ids: Sequence[int] | np.ndarray) -> dict[int, np.ndarray]:
@@ -201,13 +282,19 @@ def vectors_of(db: apsw.Connection, chunk_ids: Sequence[int] | np.ndarray) -> di
         part = ids[start : start + 900]
         marks = ",".join("?" * len(part))
         rows = db.execute(f"SELECT id, vector FROM {FLOATS} WHERE id IN ({marks})", part)
-        out.update((int(r), np.frombuffer(blob, dtype=np.float32)) for r, blob in rows)
+        out.update((as_int(r), np.frombuffer(as_bytes(blob), dtype=np.float32)) for r, blob in rows)
     return out
 
 
 def count(db: apsw.Connection) -> int:
     """How many vectors the index holds."""
     row = db.execute(f"SELECT count(*) FROM {FLOATS}").fetchone()
+    return int(row[0]) if row else 0
+
+
+def count_indexed(db: apsw.Connection) -> int:
+    """How many rows the int8 index holds (equal to `count` in a sound library)."""
+    row = db.execute(f"SELECT count(*) FROM {INDEX}_rowids").fetchone()
     return int(row[0]) if row else 0
 
 
@@ -218,146 +305,12 @@ def exists(db: apsw.Connection) -> bool:
 
 
 def orphan_count(db: apsw.Connection) -> int:
-    """How many stored vectors or codes belong to no chunk, or chunks that lack a code (a
-    consistency check; should be 0)."""
+    """How many stored vectors or bit rows belong to no chunk, or vectors that lack their
+    bit row (a consistency check; should be 0)."""
     row = db.execute(
         f"SELECT (SELECT count(*) FROM {FLOATS} WHERE id NOT IN (SELECT id FROM chunks)) + "
-        f"(SELECT count(*) FROM {CODES} WHERE id NOT IN (SELECT id FROM chunks)) + "
+        f"(SELECT count(*) FROM {INDEX}_rowids WHERE rowid NOT IN (SELECT id FROM chunks)) + "
         f"(SELECT count(*) FROM {FLOATS} f WHERE NOT EXISTS "
-        f"(SELECT 1 FROM {CODES} c WHERE c.id = f.id))"
+        f"(SELECT 1 FROM {INDEX}_rowids b WHERE b.rowid = f.id))"
     ).fetchone()
     return int(row[0]) if row and row[0] is not None else 0
-
-
-# -- the in-memory code index ------------------------------------------------------------
-
-
-@dataclass
-class _CodeIndex:
-    """All codes of a library in memory: int8 rows, their scales, and their sign bits as
-    one column of uint64 words per 64 dimensions (column-major: each pass reads one array)."""
-
-    version: tuple[int, int]
-    deletions: str | None
-    ids: np.ndarray  # int64 chunk ids, ascending
-    scales: np.ndarray  # (n,) float32
-    int8: np.ndarray  # (n, dim) int8
-    words: np.ndarray  # (n_words, n) uint64
-
-    def candidates(self, query: np.ndarray, wanted: int) -> np.ndarray:
-        """Ids of (at least) the `wanted` chunks nearest to the query by their int8 codes."""
-        n = len(self.ids)
-        if n <= wanted:
-            return self.ids
-        rows = np.arange(n)
-        first = max(BIT_CANDIDATES, int(n * BIT_SHARE), wanted)
-        if n > first:
-            q = _words(binary_codes(query))[:, 0]
-            rows = _smallest(_hamming(self.words, q), first)
-        approx = _dot(self.int8[rows], query) * self.scales[rows]
-        if len(rows) > wanted:
-            rows = rows[np.argpartition(-approx, wanted - 1)[:wanted]]
-        return self.ids[rows]
-
-
-def _dot(rows: np.ndarray, query: np.ndarray) -> np.ndarray:
-    """rows @ query without BLAS: OpenBLAS splits even small products over threads, and on a
-    busy 2-core machine waiting for the second thread cost 30 ms where numpy's own loop
-    takes 1 ms."""
-    return np.einsum("ij,j->i", rows.astype(np.float32, copy=False), query)
-
-
-def _words(codes: np.ndarray) -> np.ndarray:
-    """Packed byte codes (n, b) as column-major uint64 words (ceil(b / 8), n)."""
-    n, b = codes.shape
-    padded = np.zeros((n, -(-b // 8) * 8), dtype=np.uint8)
-    padded[:, :b] = codes
-    return np.ascontiguousarray(padded.view(np.uint64).T)
-
-
-def _hamming(words: np.ndarray, q: np.ndarray) -> np.ndarray:
-    dist = np.bitwise_count(words[0] ^ q[0]).astype(np.uint16)
-    for j in range(1, words.shape[0]):
-        dist += np.bitwise_count(words[j] ^ q[j])
-    return dist
-
-
-def _smallest(dist: np.ndarray, wanted: int) -> np.ndarray:
-    """Positions of the `wanted` smallest distances, every tie at the cut-off included (a
-    histogram of the small integer distances is cheaper than a partial sort)."""
-    if len(dist) <= wanted:
-        return np.arange(len(dist))
-    cumulative = np.cumsum(np.bincount(dist))
-    cutoff = int(np.searchsorted(cumulative, wanted))
-    return np.flatnonzero(dist <= cutoff)
-
-
-_cache: weakref.WeakKeyDictionary[apsw.Connection, _CodeIndex] = weakref.WeakKeyDictionary()
-_lock = threading.Lock()
-
-
-def _version(db: apsw.Connection) -> tuple[int, int]:
-    row = db.execute("PRAGMA data_version").fetchone()
-    return (int(row[0]) if row else 0, db.total_changes())
-
-
-def _read_codes(db: apsw.Connection, after: int) -> _Rows:
-    ids: list[int] = []
-    blobs: list[bytes] = []
-    for cid, blob in db.execute(f"SELECT id, code FROM {CODES} WHERE id > ? ORDER BY id", (after,)):
-        ids.append(as_int(cid))
-        blobs.append(as_bytes(blob))
-    if not blobs:
-        return None
-    raw = np.frombuffer(b"".join(blobs), dtype=np.uint8).reshape(len(blobs), -1)
-    scales = np.ascontiguousarray(raw[:, :4]).view(np.float32)[:, 0]
-    int8 = np.ascontiguousarray(raw[:, 4:]).view(np.int8)
-    return np.asarray(ids, dtype=np.int64), scales, int8, _words(binary_codes(int8))
-
-
-_Rows = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None
-
-
-def _deletions(db: apsw.Connection) -> str | None:
-    row = db.execute("SELECT value FROM meta WHERE key = ?", (_DELETIONS,)).fetchone()
-    return None if row is None else str(row[0])
-
-
-def _code_index(db: apsw.Connection) -> _CodeIndex:
-    """The connection's in-memory codes, brought up to date with the library."""
-    version = _version(db)
-    with _lock:
-        cached = _cache.get(db)
-    if cached is not None and cached.version == version:
-        return cached
-    with db:  # one read transaction, so the counter and the rows agree
-        deletions = _deletions(db)
-        if cached is not None and cached.deletions == deletions:
-            # Only additions since (new ids are above every id stored): append them.
-            last = int(cached.ids[-1]) if len(cached.ids) else 0
-            parts = [cached.ids, cached.scales, cached.int8, cached.words]
-            new = _read_codes(db, last)
-            if new is not None:
-                if len(cached.ids) == 0:
-                    parts = list(new)
-                else:
-                    parts = [
-                        np.concatenate([a, b], axis=1 if a.ndim == 2 and i == 3 else 0)
-                        for i, (a, b) in enumerate(zip(parts, new, strict=True))
-                    ]
-        else:  # first use, or something was deleted: read them all
-            new = _read_codes(db, 0)
-            parts = (
-                list(new)
-                if new is not None
-                else [
-                    np.zeros(0, np.int64),
-                    np.zeros(0, np.float32),
-                    np.zeros((0, 1), np.int8),
-                    np.zeros((1, 0), np.uint64),
-                ]
-            )
-    index = _CodeIndex(version, deletions, *parts)
-    with _lock:
-        _cache[db] = index
-    return index

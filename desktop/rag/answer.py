@@ -3,6 +3,7 @@ answer (`AnswerMode`: quoting is the default, desktop/rag/quote.py says why)."""
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -21,7 +22,7 @@ from desktop.rag.budget import (
 from desktop.rag.grounding import Support, ground
 from desktop.rag.modes import AnswerMode
 from desktop.rag.prompt import NOT_FOUND, Citation, citations_for, cited_numbers, messages_for
-from desktop.rag.quote import choose, keyword_evidence
+from desktop.rag.quote import Quote, choose, keyword_evidence
 
 # Cosine similarities for MiniLM-class embedders, set on SciFact: with the best passage at
 # 0.36 or more, 99.7% of SciFact's test questions are answered while 78% of off-topic XQuAD
@@ -154,11 +155,19 @@ class Answerer:
         style = "- " if raw.lstrip().startswith("- ") else ""
         sims = [h.similarity for h in hits]
 
-        def quoted() -> Support | None:  # nothing the model wrote held: quote as Quote does
-            quote = choose(question, passages, sims, self.searcher.embedder)
+        @functools.cache
+        def chosen() -> Quote | None:  # as Quote mode would answer, chosen once if needed
+            return choose(question, passages, sims, self.searcher.embedder)
+
+        def quoted() -> Support | None:  # nothing the model wrote held
+            quote = chosen()
             return quote.support if quote is not None else None
 
-        g = ground(raw, passages, question, style, quoted)
+        def answerable() -> Support | None:  # the model declined: do the passages answer?
+            quote = chosen()
+            return quote.support if quote is not None and quote.confident else None
+
+        g = ground(raw, passages, question, style, quoted, answerable)
         return Answer(
             g.text,
             g.cited,

@@ -14,7 +14,10 @@ against the passages it was given:
 Every kept sentence comes with its support: the passage sentence that holds its words,
 verbatim, with its character span in the passage, so the window can show it under the
 answer and highlight it in the sources panel. A decline ("the documents don't say") is
-left as it is.
+left as it is, unless the passages do answer: small models decline questions their
+passages answer (the SQuAD-trained and template-trained adapters alike), so when the quote
+chooser is confident, its sentence is quoted instead of the decline. For the same reason a
+bulleted (brief) answer whose bullets all miss that sentence gets it as its first bullet.
 """
 
 from __future__ import annotations
@@ -31,7 +34,18 @@ from desktop.rag.budget import content_words, sentences
 # in the sentence must be there too. Sentences copied from a passage score 1.0; a
 # paraphrase that keeps the facts' words about 0.8; a wrong year in three words 0.67.
 MIN_SUPPORT = 0.7
-DECLINES = ("couldn't find", "do not say", "does not say", "don't say", "doesn't say")
+DECLINES = (
+    "couldn't find",
+    "did not say",
+    "didn't say",
+    "do not say",
+    "does not say",
+    "don't say",
+    "doesn't say",
+)
+# A bulleted answer is brief: at most this many bullets when Folio adds one (the shipped
+# bullet style's own rule).
+MAX_BULLETS = 3
 _MARK = re.compile(r"\s*\[(\d{1,2}(?:\s*[,;]\s*\d{1,2})*)\]")
 _NUM = re.compile(r"\d{1,2}")
 _BULLET = re.compile(r"^\s*(?:[-*\u2022]|\d+[.)])\s+")
@@ -134,11 +148,11 @@ def with_mark(body: str, n: int, bullet: bool = False) -> str:
     return f"{bare} [{n}]" if bullet else f"{bare} [{n}]{end or '.'}"
 
 
-def _renumbered(body: str, n: int, bullet: bool) -> str:
+def _renumbered(body: str, n: int) -> str:
     """`body` citing [n] alone: its first mark becomes [n] and the others go; a body with
     no mark gets [n] at its end."""
     if not _MARK.search(body):
-        return with_mark(body, n, bullet)
+        return with_mark(body, n)
     first = True
 
     def swap(_m: re.Match[str]) -> str:
@@ -155,6 +169,7 @@ def ground(
     question: str,
     quote_style: str = "",
     fallback: Callable[[], Support | None] | None = None,
+    answerable: Callable[[], Support | None] | None = None,
 ) -> Grounded:
     """Check `answer`'s citations against `passages` (numbered 1..n as the model saw them).
 
@@ -164,12 +179,20 @@ def ground(
         fallback: chooses the sentence to quote when nothing the model wrote holds (the
             answerer's quote choice); without one, or when it finds none, the sentence
             sharing most of the question's words.
+        answerable: the sentence to quote when the model declines although the passages
+            answer (the answerer's confident quote choice); None from it, or no callable,
+            and the decline stands. A bulleted answer none of whose bullets stands on that
+            sentence gets it as its first bullet (a brief answer leads with the answer).
     """
     declines = is_decline(answer)
+    by_n = {p.n: p for p in passages}
+    if declines and passages and answerable is not None:
+        instead = answerable()
+        if instead is not None and instead.n in by_n:
+            return _quoted(instead, by_n, quote_style)
     if not passages or not answer.strip() or declines:
         return Grounded(answer.strip(), [], [], "declined" if declines else "model")
     pieces = _pieces(answer)
-    by_n = {p.n: p for p in passages}
     pwords = {p.n: set(content_words(p.text)) for p in passages}
     lines: list[str] = []
     support: list[Support] = []
@@ -190,19 +213,49 @@ def ground(
                 changed = True  # no passage holds this sentence's words: leave it out
                 continue
         as_written = marked == [n] and len(_MARK.findall(body)) == 1
-        line = prefix + (body if as_written else _renumbered(body, n, bool(prefix)))
+        if prefix:  # a bullet ends with its one mark
+            line = prefix + with_mark(body, n, bullet=True)
+            as_written = line == prefix + body
+        else:
+            line = body if as_written else _renumbered(body, n)
         changed = changed or not as_written
+        if line in lines:  # said twice: once is enough
+            changed = True
+            continue
         lines.append(line)
         support.append(best_sentence(words, by_n[n]))
     if not lines:
         quote = (fallback() if fallback else None) or best_sentence(
             set(content_words(question)), _best_passage(question, passages)
         )
-        text = quote_style + with_mark(quote.sentence, quote.n, bool(quote_style))
-        return Grounded(text, [by_n[quote.n]], [quote], "quoted")
-    text = "\n".join(lines) if any(p for p, _ in pieces) else " ".join(lines)
+        return _quoted(quote, by_n, quote_style)
+    bulleted = any(p for p, _ in pieces)
+    if bulleted and answerable is not None:
+        changed = _lead_with(answerable(), lines, support, by_n) or changed
+    text = "\n".join(lines) if bulleted else " ".join(lines)
     cited_ns = list(dict.fromkeys(s.n for s in support))
     return Grounded(text, [by_n[n] for n in cited_ns], support, "corrected" if changed else "model")
+
+
+def _lead_with(
+    quote: Support | None, lines: list[str], support: list[Support], by_n: dict[int, Citation]
+) -> bool:
+    """Put `quote` first among the bullets unless one of them stands on it (its support
+    overlaps the quote's span), keeping at most MAX_BULLETS; returns whether it did."""
+    if quote is None or quote.n not in by_n:
+        return False
+    if any(s.n == quote.n and s.start < quote.end and quote.start < s.end for s in support):
+        return False
+    lines.insert(0, "- " + with_mark(quote.sentence, quote.n, bullet=True))
+    support.insert(0, quote)
+    del lines[MAX_BULLETS:], support[MAX_BULLETS:]
+    return True
+
+
+def _quoted(quote: Support, by_n: dict[int, Citation], quote_style: str) -> Grounded:
+    """The answer that quotes `quote`, verbatim, with its [n]."""
+    text = quote_style + with_mark(quote.sentence, quote.n, bool(quote_style))
+    return Grounded(text, [by_n[quote.n]], [quote], "quoted")
 
 
 def _best_passage(question: str, passages: Sequence[Citation]) -> Citation:

@@ -130,7 +130,7 @@ def load(job: TrainJob) -> tuple[Progress, dict[str, object]]:
     import torch
 
     try:
-        state = torch.load(checkpoint_dir(job) / STATE_FILE, weights_only=True)
+        state = torch.load(checkpoint_dir(job) / STATE_FILE, weights_only=True, map_location="cpu")
     except (OSError, RuntimeError, EOFError) as exc:
         raise TrainingError(
             f"the saved run of '{job.name}' cannot be read ({exc}); use --restart"

@@ -14,6 +14,7 @@ from typing import TypedDict
 
 from desktop.json_types import JSONRecord, known_fields
 from desktop.ranges import Range, check_ranges
+from desktop.train.compute import PRECISIONS
 
 # Adapter names become file names and dropdown labels; llama.cpp never sees them.
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}$")
@@ -56,6 +57,7 @@ class TrainJobJSON(TypedDict):
     resume: bool
     restart: bool
     checkpoint_every: int
+    precision: str
 
 
 class TrainProgressJSON(TypedDict):
@@ -99,6 +101,7 @@ class TrainResultJSON(TypedDict):
     train_seconds: float
     examples_seen: int
     examples_per_hour: float
+    compute: str
 
 
 def check_name(name: str) -> str:
@@ -139,6 +142,9 @@ class TrainJob:
         resume: continue the stopped run saved beside the destination (same settings).
         restart: discard a stopped run of the same name and start over.
         checkpoint_every: save the run's state every N steps (0: never).
+        precision: "auto" (bfloat16 where the device multiplies it natively, else
+            float32), "float32" or "bfloat16" (desktop.train.compute). A CUDA GPU, when
+            there is one, trains either way.
     """
 
     examples: Path
@@ -166,6 +172,7 @@ class TrainJob:
     resume: bool = False
     restart: bool = False
     checkpoint_every: int = 20
+    precision: str = "auto"
 
     def __post_init__(self) -> None:
         if self.cache_dir is not None and not isinstance(self.cache_dir, Path):
@@ -192,6 +199,8 @@ class TrainJob:
             raise ValueError("layers must be 0 (all) or the number of top blocks to adapt")
         if self.checkpoint_every < 0:
             raise ValueError("checkpoint interval must be 0 (never) or more steps")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}")
         if self.resume and self.restart:
             raise ValueError("choose --resume or --restart, not both")
         if self.format_regex:
@@ -231,6 +240,7 @@ class TrainJob:
             "resume": self.resume,
             "restart": self.restart,
             "checkpoint_every": self.checkpoint_every,
+            "precision": self.precision,
         }
 
     @classmethod
@@ -293,6 +303,7 @@ class TrainResult:
     losses: tuple[float, ...] = ()  # every step's loss, resumed runs included
     train_seconds: float = 0.0  # the optimizer steps' own time, summed over every run
     examples_seen: int = 0  # sequences trained on over all steps (an example per epoch)
+    compute: str = ""  # where and in what precision it trained ("cpu, bfloat16")
 
     def __post_init__(self) -> None:
         # Built from JSON too: the path comes as text and the sequences as lists.
@@ -322,6 +333,7 @@ class TrainResult:
             "train_seconds": self.train_seconds,
             "examples_seen": self.examples_seen,
             "examples_per_hour": round(self.examples_per_hour, 1),
+            "compute": self.compute,
         }
 
     @classmethod

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from desktop.errors import Cancelled
 from desktop.train.checkpoint import Progress
+from desktop.train.compute import CPU, Compute
 from desktop.train.dataset import IGNORE, Batch, EncodedSet, batches, pad_batch, steps_per_epoch
 from desktop.train.errors import TrainingError
 
@@ -129,26 +130,28 @@ def lr_at(step: int, total: int, peak: float) -> float:
     )
 
 
-def answer_loss(peft_model: PeftModel, batch: Batch) -> torch.Tensor:
+def answer_loss(peft_model: PeftModel, batch: Batch, compute: Compute = CPU) -> torch.Tensor:
     """Mean next-token cross-entropy over the learned (assistant) tokens of `batch`.
 
     The same value as the model's own `labels=` loss, but the output layer (576 x 49,152
     for the default model) runs only at the few learned positions instead of at every one:
     the prompt makes up most of each sequence, so this saves a large share of each step.
+    The products run on `compute`'s device and precision; the loss is float32.
     """
-    import torch
     import torch.nn.functional as F
 
     causal_lm = peft_model.get_base_model()
     if not isinstance(causal_lm, CausalLM):
         raise TrainingError(f"cannot train a {type(causal_lm).__name__}: it is not a causal LM")
     decoder, head = causal_lm.get_decoder(), causal_lm.get_output_embeddings()
-    ids = torch.tensor(batch.input_ids)
-    mask = torch.tensor(batch.attention_mask)
-    targets = torch.tensor(batch.labels)[:, 1:]
-    hidden = decoder(input_ids=ids, attention_mask=mask).last_hidden_state[:, :-1]
+    ids = compute.tensor(batch.input_ids)
+    mask = compute.tensor(batch.attention_mask)
+    targets = compute.tensor(batch.labels)[:, 1:]
     learned = targets != IGNORE
-    return F.cross_entropy(head(hidden[learned]).float(), targets[learned])
+    with compute.autocast():
+        hidden = decoder(input_ids=ids, attention_mask=mask).last_hidden_state[:, :-1]
+        logits = head(hidden[learned])
+    return F.cross_entropy(logits.float(), targets[learned])
 
 
 def train(
@@ -161,8 +164,10 @@ def train(
     resume: tuple[Progress, dict[str, object]] | None = None,
     save: Callable[[Progress, int, dict[str, object]], None] | None = None,
     save_every: int = 0,
+    compute: Compute = CPU,
 ) -> LoopStats:
-    """Train the LoRA weights of `peft_model` on `data` in place.
+    """Train the LoRA weights of `peft_model` on `data` in place, on `compute`'s device
+    (the caller has moved the model there).
 
     Args:
         resume: a checkpoint's progress and state (weights, optimizer) to continue from;
@@ -178,7 +183,9 @@ def train(
     with warnings.catch_warnings():
         # PEFT asks transformers a deprecated question on every forward pass.
         warnings.simplefilter("ignore", FutureWarning)
-        return _train(peft_model, data, cfg, pad_id, on_step, should_stop, resume, save, save_every)
+        return _train(
+            peft_model, data, cfg, pad_id, on_step, should_stop, resume, save, save_every, compute
+        )
 
 
 def _trainable(peft_model: PeftModel) -> dict[str, torch.nn.Parameter]:
@@ -195,6 +202,7 @@ def _train(
     resume: tuple[Progress, dict[str, object]] | None,
     save: Callable[[Progress, int, dict[str, object]], None] | None,
     save_every: int,
+    compute: Compute,
 ) -> LoopStats:
     import torch
 
@@ -218,7 +226,7 @@ def _train(
     def checkpoint() -> None:
         nonlocal saved_at
         if save is not None and progress.step != saved_at:
-            lora = {n: p.detach().clone() for n, p in named.items()}
+            lora = {n: p.detach().to("cpu", copy=True) for n, p in named.items()}
             save(progress, total, {"lora": lora, "optimizer": optimizer.state_dict()})
             saved_at = progress.step
 
@@ -242,7 +250,7 @@ def _train(
             batch = pad_batch(group, pad_id)
             for g in optimizer.param_groups:
                 g["lr"] = lr_at(progress.step, total, cfg.lr)
-            loss = answer_loss(peft_model, batch)
+            loss = answer_loss(peft_model, batch, compute)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(params, GRAD_CLIP)
             optimizer.step()

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from desktop.errors import Cancelled
 from desktop.train import checkpoint, sidecar
+from desktop.train.compute import choose as choose_compute
 from desktop.train.dataset import encode_all
 from desktop.train.errors import TrainingError
 from desktop.train.examples import load_examples
@@ -116,6 +117,8 @@ def run_job(
         for w in warnings:
             phase("encoding", "warning: " + w)
         peft_model = attach_lora(base.model, job.rank, job.alpha, job.targets, job.seed, job.layers)
+        compute = choose_compute(job.precision)
+        peft_model.to(compute.device)
         cfg = LoopConfig(
             job.rank, job.alpha, job.targets, job.lr, job.epochs, job.max_steps,
             job.batch_size, job.seed,
@@ -143,7 +146,7 @@ def run_job(
                 )
             )
 
-        phase("training", f"training on {len(data.items)} examples")
+        phase("training", f"training on {len(data.items)} examples ({compute.label})")
         stats = train(
             peft_model,
             data,
@@ -156,7 +159,9 @@ def run_job(
                 job, progress, total, state, fingerprint
             ),
             save_every=job.checkpoint_every,
+            compute=compute,
         )
+        peft_model.to("cpu")  # the export, the parity check and the caller's base
         phase("exporting", "writing the adapter")
         staged = stage / job.adapter_path.name
         # The base named by its model file ("SmolLM2-135M-Instruct"), in the GGUF and sidecar.
@@ -208,6 +213,7 @@ def run_job(
             losses=stats.losses,
             train_seconds=sum(stats.step_seconds),
             examples_seen=stats.examples_seen,
+            compute=compute.label,
         )
         _write_sidecars(job, staged, base_label, result)
         phase("exporting", f"installing {job.adapter_path.name}")
@@ -215,6 +221,7 @@ def run_job(
         checkpoint.clear(job)
     finally:
         if peft_model is not None and callers_base:
+            peft_model.to("cpu")
             peft_model.unload()  # give the caller's base model back without the LoRA
         if own_staging:
             shutil.rmtree(stage, ignore_errors=True)
