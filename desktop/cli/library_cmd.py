@@ -8,13 +8,11 @@ import sys
 import time
 from pathlib import Path
 
-from tqdm import tqdm
-
 from desktop.cli import library_view
 from desktop.cli.common import Subcommands, print_json, session_for, show
 from desktop.cli.engines_cmd import add_engine_option, apply_engine_option
 from desktop.errors import FolioError, LibraryError
-from desktop.library.indexer import Indexer, IndexProgress, IndexReport
+from desktop.library.indexer import Indexer, IndexReport
 from desktop.library.modes import MODES
 
 
@@ -100,41 +98,6 @@ def add_parser(sub: Subcommands) -> None:
     p.set_defaults(func=cmd_rebuild)
 
 
-class _ProgressBar:
-    """Renders indexing progress on stderr: files, chunks/s and ETA."""
-
-    def __init__(self, enabled: bool) -> None:
-        self.enabled = enabled
-        self.bar: tqdm | None = None
-        self.waiting = False
-
-    def __call__(self, p: IndexProgress) -> None:
-        if p.phase == "waiting" and not self.waiting:
-            self.waiting = True
-            print(f"folio: {p.current}", file=sys.stderr)
-        if not self.enabled:
-            return
-        if self.bar is None and p.phase == "indexing":
-            self.bar = tqdm(
-                total=p.files_total,
-                unit="file",
-                file=sys.stderr,
-                dynamic_ncols=True,
-                desc="indexing",
-            )
-        if self.bar is not None:
-            self.bar.total = p.files_total
-            self.bar.n = p.files_done
-            self.bar.set_postfix_str(
-                f"{p.chunks_done} chunks, {p.chunks_per_s:.1f} chunks/s", refresh=False
-            )
-            self.bar.refresh()
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-
-
 def _refuse_damaged(library: Path) -> None:
     """Never write into a damaged library: say so, and how to rebuild it."""
     from desktop.library.repair import diagnose
@@ -147,7 +110,7 @@ def _refuse_damaged(library: Path) -> None:
 def cmd_index(args: argparse.Namespace) -> int:
     with session_for(args) as s:
         _refuse_damaged(s.library_path)
-        bar = _ProgressBar(enabled=not args.json)
+        bar = library_view.ProgressBar(enabled=not args.json)
         try:
             report = s.indexer.index(args.paths, progress=bar)
         finally:
@@ -387,7 +350,7 @@ def cmd_rebuild(args: argparse.Namespace) -> int:
 
     def index(path: Path, roots: list[Path]) -> None:
         # The session has not opened the library yet: it opens the new file at `path`.
-        reports.append(s.indexer.index(roots, progress=_ProgressBar(not args.json)))
+        reports.append(s.indexer.index(roots, progress=library_view.ProgressBar(not args.json)))
 
     with s:
         aside = rebuild(s.library_path, folders, index)

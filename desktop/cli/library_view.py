@@ -1,4 +1,5 @@
-"""How the library commands show reports and status, as text and as JSON."""
+"""How the library commands show reports, status and indexing progress, as text and as
+JSON."""
 
 from __future__ import annotations
 
@@ -6,7 +7,9 @@ import sys
 from collections import Counter
 from typing import TypeVar
 
-from desktop.library.indexer import IndexReport
+from tqdm import tqdm
+
+from desktop.library.indexer import IndexProgress, IndexReport
 from desktop.library.issue_text import name_in_folder, reason_without_path
 from desktop.library.repair import Diagnosis
 from desktop.library.store import Library
@@ -139,3 +142,38 @@ def _kind(reason: str) -> str:
     if " MB is over the " in reason:
         return "over the file size limit"
     return reason.split(" (")[0]
+
+
+class ProgressBar:
+    """Renders indexing progress on stderr: files, chunks/s and ETA."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.bar: tqdm | None = None
+        self.waiting = False
+
+    def __call__(self, p: IndexProgress) -> None:
+        if p.phase == "waiting" and not self.waiting:
+            self.waiting = True
+            print(f"folio: {p.current}", file=sys.stderr)
+        if not self.enabled:
+            return
+        if self.bar is None and p.phase == "indexing":
+            self.bar = tqdm(
+                total=p.files_total,
+                unit="file",
+                file=sys.stderr,
+                dynamic_ncols=True,
+                desc="indexing",
+            )
+        if self.bar is not None:
+            self.bar.total = p.files_total
+            self.bar.n = p.files_done
+            self.bar.set_postfix_str(
+                f"{p.chunks_done} chunks, {p.chunks_per_s:.1f} chunks/s", refresh=False
+            )
+            self.bar.refresh()
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
