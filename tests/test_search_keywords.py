@@ -34,7 +34,8 @@ def test_common_words_are_dropped_rarest_first_within_the_budget(tmp_path: Path)
     words = keywords.query_words("Do the cells of a zorblax have a membrane?")
     assert words == ["cells", "zorblax", "membrane"]
     assert keywords.doc_frequency(lib.db, "cells", cap=1000) == 300
-    assert keywords.doc_frequency(lib.db, "membrane", cap=10) == 10  # counting stops at cap
+    # Counting stops at cap, then extrapolates: the 10th "membrane" is chunk 91 of 300.
+    assert keywords.doc_frequency(lib.db, "membrane", cap=10) == round(10 * 300 / 91)
     assert keywords.pruned_words(lib.db, words, budget=50) == ["zorblax", "membrane"]
     assert keywords.pruned_words(lib.db, words, budget=10) == ["zorblax"]
     assert keywords.pruned_words(lib.db, ["cells"], budget=10) == ["cells"]  # rarest stays
@@ -42,6 +43,27 @@ def test_common_words_are_dropped_rarest_first_within_the_budget(tmp_path: Path)
     assert hits[0][0] == 78  # chunk ids start at 1: text index 77
     naive = keywords.keyword_search(lib.db, "cells zorblax membrane", 400, budget=None)
     assert len(naive) == 300  # the naive OR query matches every chunk
+    lib.close()
+
+
+def test_left_out_words_are_added_back_as_fts5_bm25_scores_them(tmp_path: Path) -> None:
+    # "zorblax" is in chunks 1 and 2, "cells" in 101 (chunk 2 and every third one after):
+    # with a budget of 99 the query keeps "zorblax" only. Ranked by it alone, the shorter
+    # chunk 1 wins; with "cells" added back (twice in chunk 2) chunk 2 wins, as it does in
+    # FTS5's own BM25 over every word, and both scores are FTS5's to the last digits.
+    texts = ["zorblax filler", "zorblax cells cells"] + [
+        "plain filler text" + (" cells" if i % 3 == 2 else "") for i in range(2, 300)
+    ]
+    lib = _library(tmp_path, texts)
+    query = "cells of a zorblax"
+    assert keywords.pruned_words(lib.db, keywords.query_words(query), budget=99) == ["zorblax"]
+    assert [c for c, _ in keywords.keyword_search(lib.db, "zorblax", 2)] == [1, 2]
+    naive = dict(keywords.keyword_search(lib.db, query, 400, budget=None))
+    hits = keywords.keyword_search(lib.db, query, 2, budget=99)
+    assert [c for c, _ in hits] == [2, 1]
+    for cid, score in hits:
+        assert abs(score - naive[cid]) < 1e-9
+    assert keywords.totals(lib.db) == (300, sum(len(t.split()) for t in texts) / 300)
     lib.close()
 
 
