@@ -40,7 +40,8 @@ POSTINGS_BUDGET = 8_000
 # (8,000's share of ~370k chunks) gave 0.649 by the kept words alone, 0.817 with the
 # add-back at this depth (0.799 at 100, 0.826 at 1,000); 250 (~730k): 0.537 -> 0.806;
 # 2,000: 0.793 -> 0.834. At the 1M library (60 SciFact queries, two runs, load ~3) the
-# leg took p50 18-29 ms / p95 28-38 ms with it, 8-15 / 25-37 ms without.
+# leg took p50 18-29 ms / p95 28-38 ms with it, 8-15 / 25-37 ms without; at the 100k one
+# 11 / 14 ms against 4 / 6 ms (most of it tokenizing the 200 chunks).
 RESCORE_DEPTH = 200
 # The tokenizer chunks_fts was created with (migrations.m001_create_tables), and FTS5's
 # bm25() constants.
