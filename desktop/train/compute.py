@@ -6,8 +6,9 @@ Otherwise the CPU does, in float32 or, where the CPU multiplies bfloat16 nativel
 stay in float32 (autocast only changes the precision of the matrix products), the loss is
 taken in float32, and a step is 1.5-1.8x faster. Measured on this project's 2-core Xeon
 (AMX), SmolLM2-135M, SQuAD examples, quiet: the default recipe 2.89 -> 1.96 s a step,
-the SQuAD recipe 4.08 -> 2.28 s (docs/BENCHMARKS.md, "Training throughput"). A CPU without native bfloat16 would emulate it, slower than float32, so
-"auto" keeps float32 there.
+the SQuAD recipe 4.08 -> 2.28 s (docs/BENCHMARKS.md, "Training throughput"). A CPU
+without native bfloat16 would emulate it, slower than float32, so "auto" keeps float32
+there.
 """
 
 from __future__ import annotations
