@@ -68,14 +68,14 @@ DEEP_LEVELS = 300
 # moment the scan is over and reading begins: listed by the walk, gone when read.
 _DRIVER = """
 import os, sys
-from desktop.cli import library_cmd, main
+from desktop.cli import library_view, main
 victim = sys.argv.pop(1)
-real = library_cmd._ProgressBar.__call__
+real = library_view.ProgressBar.__call__
 def call(self, p):
     if p.phase == "indexing" and os.path.exists(victim):
         os.remove(victim)
     real(self, p)
-library_cmd._ProgressBar.__call__ = call
+library_view.ProgressBar.__call__ = call
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))
 """

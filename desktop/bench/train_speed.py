@@ -5,9 +5,9 @@ first step, which warms caches, is not counted), on one loaded copy of the base 
 after the other, and reports the median step time and examples per hour. The rows:
 - `before-1-thread`: the recipe the template-trained adapters were made with (rank 8 on
   attention, every block, batches of 4, one thread, float32);
-- `before`: the trainer's defaults before it chose its precision (the same, every core);
-- `defaults`: the trainer's defaults now (the same recipe, `--precision auto`: bfloat16
-  where the CPU multiplies it natively);
+- `before`: the trainer's defaults (the same, every core, float32);
+- `before-auto`: the same recipe with `--precision auto` (bfloat16 where the CPU
+  multiplies it natively; float32 stays the default, see desktop.train.compute);
 - `now-float32`: the recipe the SQuAD adapters are trained with (rank 16 on attention and
   MLP, the top 12 blocks only, batches of 8, every core), in float32;
 - `now`: the same, `--precision auto`.
@@ -41,7 +41,7 @@ class Recipe:
 RECIPES = (
     Recipe("before-1-thread", 8, 16.0, ATTENTION, 0, 4, 1),
     Recipe("before", 8, 16.0, ATTENTION, 0, 4, 0),
-    Recipe("defaults", 8, 16.0, ATTENTION, 0, 4, 0, "auto"),
+    Recipe("before-auto", 8, 16.0, ATTENTION, 0, 4, 0, "auto"),
     Recipe("now-float32", 16, 32.0, TARGETS, 12, 8, 0),
     Recipe("now", 16, 32.0, TARGETS, 12, 8, 0, "auto"),
 )

@@ -9,6 +9,12 @@ taken in float32, and a step is 1.5-1.8x faster. Measured on this project's 2-co
 the SQuAD recipe 4.08 -> 2.28 s (docs/BENCHMARKS.md, "Training throughput"). A CPU
 without native bfloat16 would emulate it, slower than float32, so "auto" keeps float32
 there.
+
+float32 stays the default for now: a short, high-learning-rate run trained under
+bfloat16 exported an adapter whose agreement with the trained one (94.1 %) fell 2.7
+points below base-to-base (96.8 %), so the parity check refused to install it
+(tests/test_train_real.py, in float32, passes). Until that gap is understood, bfloat16 is
+asked for (`--precision auto` or `bfloat16`).
 """
 
 from __future__ import annotations

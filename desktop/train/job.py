@@ -142,9 +142,9 @@ class TrainJob:
         resume: continue the stopped run saved beside the destination (same settings).
         restart: discard a stopped run of the same name and start over.
         checkpoint_every: save the run's state every N steps (0: never).
-        precision: "auto" (bfloat16 where the device multiplies it natively, else
-            float32), "float32" or "bfloat16" (desktop.train.compute). A CUDA GPU, when
-            there is one, trains either way.
+        precision: "float32" (the default), "bfloat16", or "auto" (bfloat16 where the
+            device multiplies it natively; desktop.train.compute says why it is not the
+            default yet). A CUDA GPU, when there is one, trains either way.
     """
 
     examples: Path
@@ -172,7 +172,7 @@ class TrainJob:
     resume: bool = False
     restart: bool = False
     checkpoint_every: int = 20
-    precision: str = "auto"
+    precision: str = "float32"
 
     def __post_init__(self) -> None:
         if self.cache_dir is not None and not isinstance(self.cache_dir, Path):
