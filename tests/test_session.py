@@ -13,6 +13,7 @@ from PySide6.QtCore import QMetaObject, QObject, Qt, QThread, Slot
 from desktop.config import Config
 from desktop.library.store import Library
 from desktop.paths import Locations
+from desktop.rag.answer import Answer
 from desktop.sample import make_corpus
 from desktop.session import Session
 from desktop.settings import Settings
@@ -186,18 +187,28 @@ def test_configuration_is_explicit(locations: Locations, tmp_path: Path) -> None
         fake_settings().with_changes(search_mode="fuzzy")
 
 
+STARTER = "What is the office sourdough starter called?"
+
+
+def _written_then_quoted(
+    config: Config, tmp_path: Path, engine: ScriptedEngine, *questions: str
+) -> tuple[list[Answer], Answer]:
+    """Each question answered in Write mode by `engine` over the sample corpus, then the
+    first one answered again in Quote mode."""
+    docs = make_corpus(tmp_path / "docs", pdf=False)
+    written = config.with_settings(config.settings.with_changes(answer_mode="write"))
+    with Session(written, fake_registry(engine=engine)) as s:
+        s.indexer.index([docs])
+        answers = [s.answerer.ask(q) for q in questions]
+        s.configure(s.settings.with_changes(answer_mode="quote"))
+        return answers, s.answerer.ask(questions[0])
+
+
 def test_a_written_answer_no_passage_supports_falls_back_to_the_quote(
     fake_config: Config, tmp_path: Path
 ) -> None:
-    docs = make_corpus(tmp_path / "docs", pdf=False)
     invented = ScriptedEngine(lambda _m: "The starter is called Brenda and eats muffins [1].")
-    written = fake_config.with_settings(fake_config.settings.with_changes(answer_mode="write"))
-    with Session(written, fake_registry(engine=invented)) as s:
-        s.indexer.index([docs])
-        question = "What is the office sourdough starter called?"
-        answer = s.answerer.ask(question)
-        s.configure(s.settings.with_changes(answer_mode="quote"))
-        quoted = s.answerer.ask(question)
+    [answer], quoted = _written_then_quoted(fake_config, tmp_path, invented, STARTER)
     assert answer.model_text.startswith("The starter is called Brenda")
     assert answer.grounding == "quoted" and "Brenda" not in answer.text
     assert answer.text == quoted.text and "Gregory" in answer.text
@@ -207,17 +218,13 @@ def test_a_written_answer_no_passage_supports_falls_back_to_the_quote(
 def test_a_written_decline_gives_way_to_the_quote_when_the_passages_answer(
     fake_config: Config, tmp_path: Path
 ) -> None:
-    docs = make_corpus(tmp_path / "docs", pdf=False)
     declining = ScriptedEngine(lambda _m: "- The documents don't say.")
-    written = fake_config.with_settings(fake_config.settings.with_changes(answer_mode="write"))
-    with Session(written, fake_registry(engine=declining)) as s:
-        s.indexer.index([docs])
-        question = "What is the office sourdough starter called?"
-        answer = s.answerer.ask(question)
-        off_topic = s.answerer.ask("Which team won the 1966 football world cup final?")
-        s.configure(s.settings.with_changes(answer_mode="quote"))
-        quoted = s.answerer.ask(question)
+    off_question = "Which team won the 1966 football world cup final?"
+    [answer, off_topic], quoted = _written_then_quoted(
+        fake_config, tmp_path, declining, STARTER, off_question
+    )
     assert answer.model_text == "- The documents don't say."
     assert answer.grounding == "quoted" and answer.support == quoted.support
     assert answer.text.startswith("- ") and "Gregory" in answer.text  # the model's style
     assert off_topic.grounding in ("declined", "") and "Gregory" not in off_topic.text
+    assert quoted.how_made == "quoted" and answer.how_made.endswith("tokens/s")

@@ -65,11 +65,9 @@ def bench_train(
         set_threads(r.threads)
         compute = choose(r.precision)
         model = attach_lora(base.model, r.rank, r.alpha, r.targets, 0, r.layers)
-        model.to(compute.device)
         cfg = LoopConfig(r.rank, r.alpha, r.targets, 1e-4, 1.0, steps + 1, r.batch_size, 0)
         started = time.perf_counter()
         stats = train(model, data, cfg, int(base.tokenizer.pad_token_id), compute=compute)
-        model.to("cpu")
         model.unload()
         step_s = statistics.median(stats.step_seconds[1:])
         rows[r.label] = {

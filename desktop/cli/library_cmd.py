@@ -201,12 +201,9 @@ def cmd_ask(args: argparse.Namespace) -> int:
                     + f"\n      {snippet}"
                 )
         t = answer.timings_ms
-        how = f"{answer.tokens_per_s:.1f} tokens/s"
-        if answer.tokens == 0:  # no model wrote it
-            how = "quoted" if answer.found else "nothing relevant found"
         print(
             f"\n(retrieval {t['retrieve']:.0f} ms, first token {t['first_token']:.0f} ms, "
-            f"{how}, total {time.perf_counter() - started:.1f} s)",
+            f"{answer.how_made}, total {time.perf_counter() - started:.1f} s)",
             file=sys.stderr,
         )
     return 0

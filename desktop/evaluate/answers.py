@@ -67,6 +67,11 @@ def first_sentence(text: str) -> str:
     return parts[0] if parts else ""
 
 
+def follows(fmt: re.Pattern[str] | None, a: Answer) -> bool | None:
+    """Whether the answer has the configuration's declared format (None: none declared)."""
+    return None if fmt is None else fmt.fullmatch(a.text.strip()) is not None
+
+
 @dataclass
 class Scores:
     """Per-configuration sums over the questions asked."""
@@ -95,7 +100,7 @@ class Scores:
         self.refused.append(float(declined(a.text, a.found)))
         self.words.append(float(len(text.split())))
         if fmt is not None:
-            self.format_ok.append(float(fmt.fullmatch(a.text.strip()) is not None))
+            self.format_ok.append(float(bool(follows(fmt, a))))
         self.ttft_ms.append(a.timings_ms.get("first_token", 0.0))
 
     def report(self) -> dict[str, object]:
@@ -226,7 +231,7 @@ def _answer_record(label: str, q: Question, a: Answer, fmt: re.Pattern[str] | No
         "found": a.found,
         "grounding": a.grounding,
         "cited": [Path(c.path).stem for c in a.citations],
-        "format_ok": None if fmt is None else fmt.fullmatch(a.text.strip()) is not None,
+        "format_ok": follows(fmt, a),
         "model_text": a.model_text,
     }
 

@@ -51,6 +51,14 @@ class Answer:
         gen_ms = self.timings_ms.get("total", 0.0) - self.timings_ms.get("first_token", 0.0)
         return (self.tokens - 1) / (gen_ms / 1000) if self.tokens > 1 and gen_ms > 0 else 0.0
 
+    @property
+    def how_made(self) -> str:
+        """How the answer came, for a status line: the model's speed, or, when no model
+        wrote it, "quoted" or "nothing relevant found"."""
+        if self.tokens == 0:
+            return "quoted" if self.found else "nothing relevant found"
+        return f"{self.tokens_per_s:.1f} tokens/s"
+
     def to_json(self) -> dict[str, object]:
         return {
             "answer": self.text,

@@ -167,7 +167,7 @@ def train(
     compute: Compute = CPU,
 ) -> LoopStats:
     """Train the LoRA weights of `peft_model` on `data` in place, on `compute`'s device
-    (the caller has moved the model there).
+    (the model is moved there for the run and back to the CPU after it, however it ends).
 
     Args:
         resume: a checkpoint's progress and state (weights, optimizer) to continue from;
@@ -180,12 +180,17 @@ def train(
     """
     import warnings
 
-    with warnings.catch_warnings():
-        # PEFT asks transformers a deprecated question on every forward pass.
-        warnings.simplefilter("ignore", FutureWarning)
-        return _train(
-            peft_model, data, cfg, pad_id, on_step, should_stop, resume, save, save_every, compute
-        )
+    peft_model.to(compute.device)
+    try:
+        with warnings.catch_warnings():
+            # PEFT asks transformers a deprecated question on every forward pass.
+            warnings.simplefilter("ignore", FutureWarning)
+            return _train(
+                peft_model, data, cfg, pad_id, on_step, should_stop, resume, save, save_every,
+                compute,
+            )  # fmt: skip
+    finally:
+        peft_model.to("cpu")  # where the export, the parity check and a caller's base read it
 
 
 def _trainable(peft_model: PeftModel) -> dict[str, torch.nn.Parameter]:

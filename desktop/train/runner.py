@@ -118,7 +118,6 @@ def run_job(
             phase("encoding", "warning: " + w)
         peft_model = attach_lora(base.model, job.rank, job.alpha, job.targets, job.seed, job.layers)
         compute = choose_compute(job.precision)
-        peft_model.to(compute.device)
         cfg = LoopConfig(
             job.rank, job.alpha, job.targets, job.lr, job.epochs, job.max_steps,
             job.batch_size, job.seed,
@@ -161,7 +160,6 @@ def run_job(
             save_every=job.checkpoint_every,
             compute=compute,
         )
-        peft_model.to("cpu")  # the export, the parity check and the caller's base
         phase("exporting", "writing the adapter")
         staged = stage / job.adapter_path.name
         # The base named by its model file ("SmolLM2-135M-Instruct"), in the GGUF and sidecar.
@@ -221,7 +219,6 @@ def run_job(
         checkpoint.clear(job)
     finally:
         if peft_model is not None and callers_base:
-            peft_model.to("cpu")
             peft_model.unload()  # give the caller's base model back without the LoRA
         if own_staging:
             shutil.rmtree(stage, ignore_errors=True)

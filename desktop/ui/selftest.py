@@ -163,10 +163,9 @@ class SelfTest:
         if current.get("page") != 2:
             raise StepFailed("the sources panel does not show page 2")
         self.shot(shot)
-        how = "quoted" if answer.tokens == 0 else f"{answer.tokens_per_s:.1f} tokens/s"
         return (
             f"{len(answer.text)} characters, first token "
-            f"{answer.timings_ms.get('first_token', 0):.0f} ms, {how}"
+            f"{answer.timings_ms.get('first_token', 0):.0f} ms, {answer.how_made}"
         )
 
     def switch_adapter(self) -> str:
