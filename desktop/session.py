@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Generic, TypeVar
@@ -298,9 +298,18 @@ class Session:
                 mode=s.search_mode,
                 max_tokens=s.max_answer_tokens,
                 answer_mode=s.answer_mode,
+                style_format=None if engine is None else self._style_format(engine),
             )
             parts.answerer = _Built(key, answerer)
         return parts.answerer.part
+
+    def _style_format(self, engine: ChatEngine) -> Callable[[], str]:
+        """The answer format declared by `engine`'s active style, looked up at each answer
+        (the style can change between answers)."""
+        from desktop.adapters.discovery import active_format
+
+        dirs = self.locations.adapter_dirs
+        return lambda: active_format(engine.active_adapters, dirs)
 
     # -- lifecycle -------------------------------------------------------------------------
     def _close_engine(self, parts: _ThreadParts) -> None:

@@ -230,6 +230,27 @@ def test_adapters_by_name_from_the_user_folder(
         assert answer(engine) == fresh(A)
 
 
+def test_a_name_means_the_installed_adapter_even_after_a_namesake_file(
+    styles: dict[str, Path], fresh: Callable[[Spec], Answer], locations: Locations, tmp_path: Path
+) -> None:
+    """A file given by path whose sidecar carries an installed adapter's name (a retrained
+    `grounded` under evaluation) never stands in for the installed one when the name is
+    asked for (it once did: the eval measured the same adapter twice)."""
+    user = locations.user_adapters_dir
+    user.mkdir(parents=True)
+    (user / "calm.gguf").write_bytes(styles["A"].read_bytes())
+    (user / "calm.toml").write_text('name = "calm"\n', encoding="utf-8")
+    other = tmp_path / "retrained" / "calm.gguf"
+    other.parent.mkdir()
+    other.write_bytes(styles["B"].read_bytes())
+    other.with_suffix(".toml").write_text('name = "calm"\n', encoding="utf-8")
+    with Engine(MODEL, n_ctx=N_CTX, adapter_dirs=locations.adapter_dirs) as engine:
+        engine.set_adapters([(other, 1.0)])
+        assert answer(engine) == fresh(B)
+        engine.set_adapters([("calm", 1.0)])
+        assert answer(engine) == fresh(A)
+
+
 def test_thousand_switches_keep_memory_bounded(engine: Engine, styles: dict[str, Path]) -> None:
     cycle = [adapters(styles, s) for s in (A, B, AB, NONE)]
     for spec in cycle:  # save each set's prefix state once

@@ -9,6 +9,7 @@ import pytest
 from desktop.library.passage import Citation
 from desktop.rag.budget import content_words
 from desktop.rag.grounding import MIN_SUPPORT, Support, ground, support_share
+from desktop.rag.shape import Shape
 
 pytestmark = pytest.mark.fast
 
@@ -18,6 +19,9 @@ LIGHTHOUSE = (
     "was automated."
 )
 WAR = "The harbour wall was rebuilt after the storm of 1943. Fishing boats moored inside it."
+# The shipped bullet style's declared format (models/adapters/bullet-brief.toml).
+BULLET_FORMAT = r"(?:- [^\n]*\[\d+\]\n){0,2}- [^\n]*\[\d+\]|- The documents don't say\."
+BULLETS = Shape.of(BULLET_FORMAT)
 
 
 def _passages(*texts: str) -> list[Citation]:
@@ -75,7 +79,7 @@ def test_an_unsupported_answer_falls_back_to_quoting_the_best_sentence() -> None
     )
     _check_invariants(g.text, g.cited, passages)
     # The bullet style quotes as a bullet.
-    b = ground("- Pirates [1]", passages, "Who was the last keeper?", quote_style="- ")
+    b = ground("- Pirates [1]", passages, "Who was the last keeper?", BULLETS)
     assert b.text.startswith("- The last keeper") and b.text.endswith("[1]")
 
 
@@ -116,7 +120,7 @@ def test_a_decline_gives_way_to_a_confident_quote_in_the_answers_style() -> None
         asked.append("asked")
         return support
 
-    g = ground("- The documents don't say.", passages, "Who was the last keeper?", "- ",
+    g = ground("- The documents don't say.", passages, "Who was the last keeper?", BULLETS,
                answerable=answerable)  # fmt: skip
     assert g.how == "quoted" and g.support == [support] and g.cited == [passages[1]]
     assert (
@@ -169,7 +173,7 @@ def test_bullets_that_miss_the_confident_quote_are_led_by_it() -> None:
         "- Fishing boats moored inside it [1]\n- Its light could be seen for eighteen miles [2]",
         passages,
         "Who was the last keeper?",
-        "- ",
+        BULLETS,
         answerable=lambda: support,
     )
     assert missed.text.splitlines() == [
@@ -179,9 +183,59 @@ def test_bullets_that_miss_the_confident_quote_are_led_by_it() -> None:
     ]  # three bullets at most
     assert missed.support[0] == support and missed.how == "corrected"
     _check_invariants(missed.text, missed.cited, passages)
-    hit = ground("- Morag Duncan was the last keeper [2]", passages, "Who?", "- ",
+    hit = ground("- Morag Duncan was the last keeper [2]", passages, "Who?", BULLETS,
                  answerable=lambda: support)  # fmt: skip
     assert hit.text == "- Morag Duncan was the last keeper [2]" and hit.how == "model"
     prose = ground("The wall was rebuilt in 1943 [1].", passages, "Who?",
                    answerable=lambda: support)  # fmt: skip
     assert prose.text == "The wall was rebuilt in 1943 [1]."
+
+
+def test_a_bulleted_style_gets_bullets_even_when_the_model_writes_prose() -> None:
+    passages = _passages(LIGHTHOUSE, WAR)
+    fmt = re.compile(BULLET_FORMAT)
+    g = ground(
+        "The lighthouse was built in 1871 [1]. The wall was rebuilt in 1943 [2].",
+        passages,
+        "What happened?",
+        BULLETS,
+    )
+    assert g.text == "- The lighthouse was built in 1871 [1]\n- The wall was rebuilt in 1943 [2]"
+    assert fmt.fullmatch(g.text) and g.how == "corrected"
+    _check_invariants(g.text, g.cited, passages)
+    # The same prose under no declared style stays prose.
+    plain = ground("The lighthouse was built in 1871 [1].", passages, "When?")
+    assert plain.text == "The lighthouse was built in 1871 [1]."
+
+
+def test_a_bulleted_style_keeps_its_limit_and_its_decline() -> None:
+    passages = _passages(LIGHTHOUSE, WAR)
+    four = (
+        "- The lighthouse was built in 1871 [1]\n- Its light could be seen for eighteen miles "
+        "[1]\n- The last keeper left in 1994 [1]\n- The wall was rebuilt in 1943 [2]"
+    )
+    g = ground(four, passages, "Tell me about it.", BULLETS)
+    assert g.text.count("\n- ") == 2 and "1943" not in g.text
+    assert re.fullmatch(BULLET_FORMAT, g.text)
+    declined = ground("The documents do not say.", passages, "Who painted it?", BULLETS)
+    assert declined.text == "- The documents don't say." and declined.how == "declined"
+
+
+@pytest.mark.parametrize(
+    ("regex", "bullets", "most", "decline"),
+    [
+        (BULLET_FORMAT, True, 3, "- The documents don't say."),
+        (r"(?s)(?=.*\[\d+\]).+|The documents don't say\.", False, 0, "The documents don't say."),
+        (r"(?:- [^\n]*\n)*- [^\n]*", True, 0, "- The documents don't say."),
+        ("", False, 0, None),
+        ("([unclosed", False, 0, None),
+    ],
+)
+def test_the_shape_is_read_from_the_declared_format(
+    regex: str, bullets: bool, most: int, decline: str | None
+) -> None:
+    from desktop.rag.prompt import NOT_FOUND
+
+    shape = Shape.of(regex)
+    assert (shape.bullets, shape.max_bullets) == (bullets, most)
+    assert shape.decline == (decline or NOT_FOUND)

@@ -228,3 +228,37 @@ def test_a_written_decline_gives_way_to_the_quote_when_the_passages_answer(
     assert answer.text.startswith("- ") and "Gregory" in answer.text  # the model's style
     assert off_topic.grounding in ("declined", "") and "Gregory" not in off_topic.text
     assert quoted.how_made == "quoted" and answer.how_made.endswith("tokens/s")
+
+
+def test_a_bulleted_style_shapes_the_models_prose_and_the_gates_decline(
+    fake_config: Config, tmp_path: Path
+) -> None:
+    """The shipped bullet style's format (its sidecar's format_regex) holds for every answer
+    under it: the model's prose becomes bullets, the relevance gate declines in its words."""
+    import re
+    import sys
+
+    from desktop.adapters.discovery import find_adapter
+
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib
+
+    docs = make_corpus(tmp_path / "docs", pdf=False)
+    written = fake_config.with_settings(fake_config.settings.with_changes(answer_mode="write"))
+    engine = ScriptedEngine()  # one plain sentence from passage [1]
+    with Session(written, fake_registry(engine=engine)) as s:
+        s.indexer.index([docs])
+        info = find_adapter("bullet-brief", s.locations.adapter_dirs)
+        declared = tomllib.loads(info.path.with_suffix(".toml").read_text())["format_regex"]
+        assert info.format_regex == declared
+        s.engine.set_adapters([("bullet-brief", 1.0)])
+        shaped = s.answerer.ask(STARTER)
+        declined = s.answerer.ask("Zeppelins over Reykjavik: quasars?")
+        s.engine.set_adapters([])
+        plain = s.answerer.ask(STARTER)
+    assert not shaped.model_text.startswith("- ") and shaped.text.startswith("- ")
+    assert re.fullmatch(declared, shaped.text), shaped.text
+    assert not declined.found and re.fullmatch(declared, declined.text), declined.text
+    assert plain.text == shaped.model_text and not plain.text.startswith("- ")

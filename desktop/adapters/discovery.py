@@ -107,6 +107,7 @@ def inspect(path: Path, source: str = "file") -> AdapterInfo:
         source=source,
         problem=problem,
         dtypes=tuple(sorted({t.dtype for t in header.tensors.values()})),
+        format_regex=side.get("format_regex", ""),
     )
 
 
@@ -145,6 +146,19 @@ def find_adapter(name: str, dirs: AdapterDirs) -> AdapterInfo:
         return inspect(candidate, "file")
     names = ", ".join(i.name for i in known) or "none installed"
     raise AdapterError(f"unknown adapter '{name}' (available: {names}; see `folio adapters list`)")
+
+
+def active_format(active: Sequence[tuple[str, float]], dirs: AdapterDirs) -> str:
+    """The answer format declared by the first of the `active` (name, scale) adapters that
+    declares one and is installed in `dirs` ("" when none does)."""
+    if not active:
+        return ""
+    infos = {info.name: info for info in discover(dirs)}
+    for name, scale in active:
+        info = infos.get(name)
+        if info is not None and scale > 0 and info.format_regex:
+            return info.format_regex
+    return ""
 
 
 def adapters_for_model(

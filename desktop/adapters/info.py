@@ -26,6 +26,8 @@ class AdapterInfo:
         targets: base tensors the adapter modifies.
         source: "bundled" (shipped in models/adapters), "user" or "file" (given by path).
         problem: why the file cannot be read at all ("" when its header is readable).
+        format_regex: the form its sidecar declares every answer has ("": none declared;
+            desktop.rag.shape keeps answers in it).
     """
 
     name: str
@@ -40,6 +42,7 @@ class AdapterInfo:
     source: str = "file"
     problem: str = ""
     dtypes: tuple[str, ...] = field(default=())
+    format_regex: str = ""
 
     def __post_init__(self) -> None:
         if not self.name or self.name != self.name.strip():
@@ -78,6 +81,7 @@ class AdapterInfo:
             "targets": len(self.targets),
             "dtypes": list(self.dtypes),
             "source": self.source,
+            "format_regex": self.format_regex,
         }
 
 

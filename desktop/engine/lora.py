@@ -76,11 +76,15 @@ class AdapterPool:
     def loaded(self) -> tuple[LoadedAdapter, ...]:
         return tuple(self._by_key.values())
 
-    def by_name(self, name: str) -> LoadedAdapter | None:
-        for a in self._by_key.values():
-            if a.info.name == name:
-                return a
-        return None
+    def by_name(self, name: str, installed: bool = True) -> LoadedAdapter | None:
+        """The loaded adapter called `name`: with `installed`, only an installed one (a file
+        loaded by its path may share an installed adapter's name, and never answers for
+        it); otherwise any, the installed first."""
+        named = [a for a in self._by_key.values() if a.info.name == name]
+        named.sort(key=lambda a: a.info.source == "file")
+        if installed:
+            named = [a for a in named if a.info.source != "file"]
+        return named[0] if named else None
 
     def by_key(self, key: FileKey) -> LoadedAdapter | None:
         return self._by_key.get(key)
@@ -325,7 +329,7 @@ class AdapterSwitcher:
         """Free an adapter (first taking it out of the active set if it is in it)."""
         adapter: LoadedAdapter | None
         if isinstance(ref, str):
-            adapter = self.pool.by_name(ref)
+            adapter = self.pool.by_name(ref, installed=False)
         else:
             try:
                 adapter = self.pool.by_key(

@@ -131,6 +131,7 @@ def answer_item(
                 k=answerer.k,
                 mode=answerer.mode,
                 max_tokens=answerer.max_tokens,
+                style_format=answerer.style_format,
             )
         answer = asker.ask(item.question, cancel=cancel)
         text, found = answer.text, answer.found

@@ -84,6 +84,7 @@ class Scores:
     refused: list[float] = field(default_factory=list)
     words: list[float] = field(default_factory=list)
     format_ok: list[float] = field(default_factory=list)
+    model_format_ok: list[float] = field(default_factory=list)  # as the model wrote it
     ttft_ms: list[float] = field(default_factory=list)
     declined_removed: list[float] = field(default_factory=list)
 
@@ -101,6 +102,8 @@ class Scores:
         self.words.append(float(len(text.split())))
         if fmt is not None:
             self.format_ok.append(float(bool(follows(fmt, a))))
+            if a.tokens:
+                self.model_format_ok.append(float(bool(fmt.fullmatch(a.model_text.strip()))))
         self.ttft_ms.append(a.timings_ms.get("first_token", 0.0))
 
     def report(self) -> dict[str, object]:
@@ -115,6 +118,7 @@ class Scores:
             "refused_answerable": pct(self.refused),
             "median_words": statistics.median(self.words) if self.words else None,
             "format_compliance": pct(self.format_ok),
+            "model_format_compliance": pct(self.model_format_ok),
             "first_token_ms": summarize(self.ttft_ms) if self.ttft_ms else None,
             "declined_article_removed": pct(self.declined_removed),
             "n_removed": len(self.declined_removed),
@@ -217,7 +221,16 @@ def _ask(
         engine.set_adapters(list(cfg.adapters))
     a = session.answerer
     mode: AnswerMode = "quote" if cfg.quote else "write"
-    answerer = Answerer(searcher, engine, a.k, a.mode, a.max_tokens, a.budget, answer_mode=mode)
+    answerer = Answerer(
+        searcher,
+        engine,
+        a.k,
+        a.mode,
+        a.max_tokens,
+        a.budget,
+        answer_mode=mode,
+        style_format=lambda: cfg.format_regex,
+    )
     return answerer.ask(q.question)
 
 

@@ -23,6 +23,7 @@ from desktop.rag.grounding import Support, ground
 from desktop.rag.modes import AnswerMode
 from desktop.rag.prompt import NOT_FOUND, Citation, citations_for, cited_numbers, messages_for
 from desktop.rag.quote import Quote, choose, keyword_evidence
+from desktop.rag.shape import PROSE, Shape
 
 # Cosine similarities for MiniLM-class embedders, set on SciFact: with the best passage at
 # 0.36 or more, 99.7% of SciFact's test questions are answered while 78% of off-topic XQuAD
@@ -114,6 +115,7 @@ class Answerer:
         max_tokens: int = 384,
         budget: Budget | None = DEFAULT_BUDGET,
         answer_mode: AnswerMode = "write",
+        style_format: Callable[[], str] | None = None,
     ) -> None:
         self.searcher = searcher
         self.engine = engine
@@ -125,6 +127,10 @@ class Answerer:
         # (budget_for); a budget passed in explicitly (benchmarks) stays as it is.
         self.adaptive = budget is DEFAULT_BUDGET
         self.answer_mode: AnswerMode = answer_mode
+        # The active style's declared answer format (its sidecar's format_regex), asked for
+        # at each answer because the style can change between answers without a new
+        # Answerer; its shape (desktop.rag.shape) is kept whatever the model writes.
+        self.style_format = style_format
 
     def ask(
         self,
@@ -148,8 +154,9 @@ class Answerer:
             hits = select_passages(hits, self.budget)
         timings = {"retrieve": (time.perf_counter() - started) * 1000}
         passages = citations_for(hits)
+        shape = Shape.of(self.style_format()) if self.style_format else PROSE
         if not passages:
-            return _not_found(timings, started, on_token)
+            return _not_found(timings, started, on_token, shape.decline)
 
         messages = messages_for(question, self._prompt(question, passages), history)
         stream = self.engine.stream_chat(messages, max_tokens=self.max_tokens, cancel=cancel)
@@ -160,7 +167,6 @@ class Answerer:
             held = {c.n for c in ground(raw, passages, question).cited}
             cited = [passages[n - 1] for n in cited_numbers(raw, len(passages)) if n in held]
             return Answer(raw, cited, passages, timings, len(pieces), stopped=True, model_text=raw)
-        style = "- " if raw.lstrip().startswith("- ") else ""
         sims = [h.similarity for h in hits]
 
         @functools.cache
@@ -175,7 +181,7 @@ class Answerer:
             quote = chosen()
             return quote.support if quote is not None and quote.confident else None
 
-        g = ground(raw, passages, question, style, quoted, answerable)
+        g = ground(raw, passages, question, shape, quoted, answerable)
         return Answer(
             g.text,
             g.cited,
@@ -242,10 +248,14 @@ def collect_timed(
 
 
 def _not_found(
-    timings: dict[str, float], started: float, on_token: Callable[[str], None] | None
+    timings: dict[str, float],
+    started: float,
+    on_token: Callable[[str], None] | None,
+    text: str = NOT_FOUND,
 ) -> Answer:
-    """The decline: nothing in the library answers the question."""
+    """The decline: nothing in the library answers the question (`text`: in the style's
+    own words, when it declares them)."""
     if on_token:
-        on_token(NOT_FOUND)
+        on_token(text)
     timings["first_token"] = timings["total"] = (time.perf_counter() - started) * 1000
-    return Answer(NOT_FOUND, [], [], timings, tokens=0, found=False)
+    return Answer(text, [], [], timings, tokens=0, found=False)

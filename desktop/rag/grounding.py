@@ -18,6 +18,8 @@ left as it is, unless the passages do answer: small models decline questions the
 passages answer (the SQuAD-trained and template-trained adapters alike), so when the quote
 chooser is confident, its sentence is quoted instead of the decline. For the same reason a
 bulleted (brief) answer whose bullets all miss that sentence gets it as its first bullet.
+The answer keeps the form its style declares (desktop.rag.shape): bullets for a bulleted
+style, however the model wrote it, and the style's own decline.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from dataclasses import dataclass
 from desktop.json_types import JSONObject
 from desktop.library.passage import Citation
 from desktop.rag.budget import content_words, sentences
+from desktop.rag.shape import PROSE, Shape
 
 # Share of a sentence's content words that a passage must hold to support it; every number
 # in the sentence must be there too. Sentences copied from a passage score 1.0; a
@@ -43,8 +46,8 @@ DECLINES = (
     "don't say",
     "doesn't say",
 )
-# A bulleted answer is brief: at most this many bullets when Folio adds one (the shipped
-# bullet style's own rule).
+# A bulleted answer is brief: at most this many bullets when Folio adds one and the style
+# declares no limit of its own (the shipped bullet style's rule).
 MAX_BULLETS = 3
 _MARK = re.compile(r"\s*\[(\d{1,2}(?:\s*[,;]\s*\d{1,2})*)\]")
 _NUM = re.compile(r"\d{1,2}")
@@ -167,15 +170,16 @@ def ground(
     answer: str,
     passages: Sequence[Citation],
     question: str,
-    quote_style: str = "",
+    shape: Shape = PROSE,
     fallback: Callable[[], Support | None] | None = None,
     answerable: Callable[[], Support | None] | None = None,
 ) -> Grounded:
     """Check `answer`'s citations against `passages` (numbered 1..n as the model saw them).
 
     Args:
-        quote_style: "- " to write a fallback quote as a bullet (the bullet style);
-            otherwise it is written as a plain sentence.
+        shape: the form the active style declares (desktop.rag.shape): a bulleted style
+            gets bullets, at most its limit of them, and a decline in its own words, even
+            when the model wrote prose; a fallback quote takes the answer's form.
         fallback: chooses the sentence to quote when nothing the model wrote holds (the
             answerer's quote choice); without one, or when it finds none, the sentence
             sharing most of the question's words.
@@ -186,13 +190,19 @@ def ground(
     """
     declines = is_decline(answer)
     by_n = {p.n: p for p in passages}
+    pieces = _pieces(answer)
+    bullets = shape.bullets or any(p for p, _ in pieces)
     if declines and passages and answerable is not None:
         instead = answerable()
         if instead is not None and instead.n in by_n:
-            return _quoted(instead, by_n, quote_style)
-    if not passages or not answer.strip() or declines:
-        return Grounded(answer.strip(), [], [], "declined" if declines else "model")
-    pieces = _pieces(answer)
+            return _quoted(instead, by_n, bullets)
+    if declines:
+        text = answer.strip() if shape == PROSE else shape.decline
+        return Grounded(text, [], [], "declined")
+    if not passages or not answer.strip():
+        return Grounded(answer.strip(), [], [], "model")
+    if shape.bullets:  # the style's form, whatever the model wrote
+        pieces = [("- ", body) for _, body in pieces]
     pwords = {p.n: set(content_words(p.text)) for p in passages}
     lines: list[str] = []
     support: list[Support] = []
@@ -228,33 +238,40 @@ def ground(
         quote = (fallback() if fallback else None) or best_sentence(
             set(content_words(question)), _best_passage(question, passages)
         )
-        return _quoted(quote, by_n, quote_style)
-    bulleted = any(p for p, _ in pieces)
-    if bulleted and answerable is not None:
-        changed = _lead_with(answerable(), lines, support, by_n) or changed
-    text = "\n".join(lines) if bulleted else " ".join(lines)
+        return _quoted(quote, by_n, bullets)
+    most = shape.max_bullets or MAX_BULLETS
+    if bullets and answerable is not None:
+        changed = _lead_with(answerable(), lines, support, by_n, most) or changed
+    if shape.bullets and len(lines) > most:
+        del lines[most:], support[most:]
+        changed = True
+    text = "\n".join(lines) if bullets else " ".join(lines)
     cited_ns = list(dict.fromkeys(s.n for s in support))
     return Grounded(text, [by_n[n] for n in cited_ns], support, "corrected" if changed else "model")
 
 
 def _lead_with(
-    quote: Support | None, lines: list[str], support: list[Support], by_n: dict[int, Citation]
+    quote: Support | None,
+    lines: list[str],
+    support: list[Support],
+    by_n: dict[int, Citation],
+    most: int,
 ) -> bool:
     """Put `quote` first among the bullets unless one of them stands on it (its support
-    overlaps the quote's span), keeping at most MAX_BULLETS; returns whether it did."""
+    overlaps the quote's span), keeping at most `most`; returns whether it did."""
     if quote is None or quote.n not in by_n:
         return False
     if any(s.n == quote.n and s.start < quote.end and quote.start < s.end for s in support):
         return False
     lines.insert(0, "- " + with_mark(quote.sentence, quote.n, bullet=True))
     support.insert(0, quote)
-    del lines[MAX_BULLETS:], support[MAX_BULLETS:]
+    del lines[most:], support[most:]
     return True
 
 
-def _quoted(quote: Support, by_n: dict[int, Citation], quote_style: str) -> Grounded:
-    """The answer that quotes `quote`, verbatim, with its [n]."""
-    text = quote_style + with_mark(quote.sentence, quote.n, bool(quote_style))
+def _quoted(quote: Support, by_n: dict[int, Citation], bullet: bool) -> Grounded:
+    """The answer that quotes `quote`, verbatim, with its [n] (as a bullet if `bullet`)."""
+    text = ("- " if bullet else "") + with_mark(quote.sentence, quote.n, bullet)
     return Grounded(text, [by_n[quote.n]], [quote], "quoted")
 
 
