@@ -368,3 +368,19 @@ def test_a_stopped_run_resumes_from_its_checkpoint_with_the_same_loss_curve(
     assert resumed.steps == 4
     assert resumed.losses == pytest.approx(whole.losses, abs=1e-4)
     assert job.adapter_path.exists() and checkpoint.describe(job) is None
+
+
+def test_bench_train_measures_every_recipe_on_the_real_model(
+    chat_model_path: Path, tmp_path: Path
+) -> None:
+    """`folio bench train`'s rows: each recipe trains for real (its loss is a number, its
+    step takes time) and its speed is given against the `before` row."""
+    from desktop.bench.train_speed import RECIPES, bench_train
+
+    report = bench_train(chat_model_path, _tiny_examples(tmp_path, 32), steps=1, max_seq_len=64)
+    rows = report["recipes"]
+    assert isinstance(rows, dict) and list(rows) == [r.label for r in RECIPES]
+    for label, row in rows.items():
+        assert row["examples_per_hour"] > 0 and row["median_step_s"] > 0, label
+    assert rows["before"]["speedup_over_before"] == 1.0
+    assert rows["top8"]["recipe"]["layers"] == 8 and rows["top8"]["recipe"]["precision"] == "auto"

@@ -10,7 +10,9 @@ after the other, and reports the median step time and examples per hour. The row
   multiplies it natively; float32 stays the default, see desktop.train.compute);
 - `now-float32`: the recipe the SQuAD adapters are trained with (rank 16 on attention and
   MLP, the top 12 blocks only, batches of 8, every core), in float32;
-- `now`: the same, `--precision auto`.
+- `now`: the same, `--precision auto`;
+- `top8-float32`, `top8`: the same with the top 8 blocks only (`--layers 8`), in float32 and
+  with `--precision auto` (no shipped adapter is trained so yet: its quality is unmeasured).
 Every configuration computes the loss on answer tokens only and batches examples of
 similar length (both were already so before).
 """
@@ -44,6 +46,8 @@ RECIPES = (
     Recipe("before-auto", 8, 16.0, ATTENTION, 0, 4, 0, "auto"),
     Recipe("now-float32", 16, 32.0, TARGETS, 12, 8, 0),
     Recipe("now", 16, 32.0, TARGETS, 12, 8, 0, "auto"),
+    Recipe("top8-float32", 16, 32.0, TARGETS, 8, 8, 0),
+    Recipe("top8", 16, 32.0, TARGETS, 8, 8, 0, "auto"),
 )
 
 
