@@ -132,6 +132,23 @@ def test_examples_follow_the_answer_path_and_cite_the_gold(tmp_path: Path, kind:
     assert answered == tally.answered > 0
 
 
+def test_the_gold_passage_sits_where_folios_search_puts_it(tmp_path: Path) -> None:
+    """Mostly first, as at answer time (GOLD_POSITION_WEIGHTS), not uniformly anywhere."""
+    corpus = squad_raft.load_corpus(_squad(tmp_path))
+    rng = squad_raft.random.Random(1)
+    tally = squad_raft.Tally()
+    first = several = 0
+    for i in range(300):
+        qa = corpus.questions[i % len(corpus.questions)]
+        ex = squad_raft.build_example(corpus, qa, rng, "grounded", 0.0, tally)
+        if ex is None or ex.messages[1].content.count("\n\n[") == 0:
+            continue  # the gold alone: no position to choose
+        several += 1
+        first += ex.messages[-1].content.endswith("[1].")
+    assert several > 100
+    assert first / several > 0.75  # uniform placement would put it first about half the time
+
+
 def test_declined_examples_hold_no_passage_with_the_answer(tmp_path: Path) -> None:
     corpus = squad_raft.load_corpus(_squad(tmp_path))
     rng = squad_raft.random.Random(0)
