@@ -7,15 +7,17 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from desktop import paths
 from desktop.adapters import adapters_for_model
+from desktop.models.verify import sha256_file
 from desktop.paths import Locations
 from desktop.rag.prompt import SYSTEM_PROMPT, user_message
-from desktop.train import demo_sets, sidecar, styles
-from desktop.train.examples import load_examples
+from desktop.train import demo_sets, sidecar, squad_raft, styles
+from desktop.train.examples import load_examples, write_jsonl
 
 SHIPPED = paths.bundled_models_dir() / "adapters"
 NAMES = ("bullet-brief", "grounded")
@@ -45,8 +47,57 @@ def test_a_fresh_clone_offers_both(chat_model_path: Path) -> None:
         assert verdicts[name] == ("bundled", True)
 
 
+def _record(name: str) -> dict[str, Any]:
+    path = sidecar.train_record_path(SHIPPED / f"{name}.gguf")
+    record: dict[str, Any] = json.loads(path.read_text())
+    return record
+
+
+def _squad_trained(name: str) -> bool:
+    return str(_record(name)["job"]["examples"]).endswith(".squad.jsonl")
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_squad_trained_adapters_carry_their_recipe_and_attribution(name: str) -> None:
+    """An adapter trained on SQuAD ships its data's recipe (generator, command, the input's
+    checksum), not the data, and carries SQuAD's CC BY-SA 4.0 attribution."""
+    if not _squad_trained(name):
+        assert "attribution" not in sidecar.read_sidecar(SHIPPED / f"{name}.gguf")
+        return
+    examples = SHIPPED / str(_record(name)["job"]["examples"])
+    recipe = sidecar.read_recipe(examples)
+    assert recipe["generator"] == "desktop.train.squad_raft"
+    assert recipe["source_sha256"] == squad_raft.SOURCE_SHA256
+    assert recipe["attribution"] == squad_raft.ATTRIBUTION
+    assert sidecar.read_sidecar(SHIPPED / f"{name}.gguf")["attribution"] == squad_raft.ATTRIBUTION
+    assert squad_raft.ATTRIBUTION in (SHIPPED / "README.md").read_text()
+    assert not examples.exists()  # the recipe ships, not a copy of the data
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", NAMES)
+def test_squad_recipe_makes_the_same_examples_again(name: str, tmp_path: Path) -> None:
+    """Where the SQuAD training file is at hand (../shared/train), the recipe's command
+    writes the very examples the adapter was trained on (the same sha256)."""
+    if not _squad_trained(name):
+        pytest.skip(f"{name} is trained on generated examples (checked below)")
+    recipe = sidecar.read_recipe(SHIPPED / str(_record(name)["job"]["examples"]))
+    source = paths.bundle_root().parent / "shared" / "train" / "squad1" / str(recipe["source"])
+    if not source.is_file():
+        pytest.skip(f"{source} is not on this machine")
+    args = dict(re.findall(r"--([a-z-]+) (\S+)", str(recipe["command"])))
+    corpus = squad_raft.load_corpus(source)
+    examples, _ = squad_raft.generate(
+        corpus, name, int(args["n"]), int(args["seed"]), float(args["decline-share"])
+    )
+    out = write_jsonl(examples, tmp_path / str(recipe["output"]))
+    assert sha256_file(out) == recipe["output_sha256"]
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_training_data_is_our_generators_output(name: str) -> None:
+    if _squad_trained(name):
+        return  # its recipe is checked above
     gguf = SHIPPED / f"{name}.gguf"
     record = json.loads(sidecar.train_record_path(gguf).read_text())
     data = SHIPPED / record["job"]["examples"]
