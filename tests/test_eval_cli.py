@@ -33,14 +33,21 @@ def _beir(root: Path) -> Path:
 
 def test_eval_beir_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     dataset = _beir(tmp_path / "tiny")
-    assert main(["eval", "beir", str(dataset), "--work", str(tmp_path / "w"), "--json"]) == 0
+    work = str(tmp_path / "w")
+    assert main(["eval", "beir", str(dataset), "--work", work, "--json", "--tune"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["documents"] == 3 and out["queries"] == 2
-    for mode in ("keyword", "vector", "hybrid", "hybrid-rrf-60-100"):
+    for mode in ("keyword", "vector", "hybrid", "plain-rrf-60", "plain-bm25-or"):
         m = out["modes"][mode]
         assert set(m) == {"ndcg@10", "recall@10", "recall@100", "mrr@10"}
         assert m["ndcg@10"] == 1.0 and m["mrr@10"] == 1.0  # each answer is unmistakable
     assert out["hybrid_beats_best_leg"] is True
+    assert out["hybrid_beats_plain_rrf"] is True and out["keyword_beats_plain_bm25"] is True
+    tuned = out["tuned"]
+    assert set(tuned["best_per_method"]) == {"rrf", "convex", "tmm"}
+    assert tuned["best"]["ndcg@10"] == 1.0
+    weights = {row["heading_weight"] for row in tuned["grid"]}
+    assert weights == set(map(float, tuned["keyword_ndcg_by_heading_weight"])) and len(weights) > 1
 
 
 def test_eval_beir_names_a_bad_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -8,7 +8,7 @@ from desktop.library import keywords
 from desktop.library.store import Library
 
 
-def _library(tmp_path: Path, texts: list[str]) -> Library:
+def _library(tmp_path: Path, texts: list[str], headings: list[str | None] | None = None) -> Library:
     lib = Library(tmp_path / "kw.sqlite")
     with lib.db:
         lib.db.execute("INSERT INTO folders(id, path, added_at) VALUES (1, '/f', 0)")
@@ -16,10 +16,11 @@ def _library(tmp_path: Path, texts: list[str]) -> Library:
             "INSERT INTO documents(id, folder_id, path, size, mtime, status, indexed_at) "
             "VALUES (1, 1, '/f/a.txt', 0, 0, 'indexed', 0)"
         )
+        heads = headings or [None] * len(texts)
         lib.db.executemany(
-            "INSERT INTO chunks(id, document_id, ordinal, text, char_start, char_end) "
-            "VALUES (?, 1, ?, ?, 0, 1)",
-            ((i, i, t) for i, t in enumerate(texts, start=1)),
+            "INSERT INTO chunks(id, document_id, ordinal, text, heading, char_start, char_end) "
+            "VALUES (?, 1, ?, ?, ?, 0, 1)",
+            ((i, i, t, h) for i, (t, h) in enumerate(zip(texts, heads, strict=True), start=1)),
         )
     return lib
 
@@ -72,3 +73,41 @@ def test_query_words_neutralise_fts_syntax() -> None:
         '"near" OR "b" OR "x" OR "y"'
     )
     assert keywords.or_query([]) is None
+
+
+def test_heading_weight_scores_as_fts5_weighs_the_column(tmp_path: Path) -> None:
+    # "zorblax" is the heading of chunks 1-3 and in the text of 4-6; "cells" (in 101 chunks)
+    # is left out by a budget of 99 and added back. With the heading at weight 0 the
+    # text matches win; at 1 the heading matches tie in; at every weight the pruned leg's
+    # scores are FTS5's own bm25(chunks_fts, 1.0, w) over every word.
+    texts = ["cells here", "filler", "filler words", "zorblax cells", "zorblax", "zorblax x y"]
+    texts += ["plain filler" + (" cells" if i % 3 else "") for i in range(6, 300)]
+    headings: list[str | None] = ["Zorblax", "Zorblax cells", "Zorblax"] + [None] * 297
+    lib = _library(tmp_path, texts, headings)
+    query = "cells of a zorblax"
+    for weight in (0.0, 0.25, 1.0, 2.0):
+        exact = {
+            int(r): -float(s)
+            for r, s in lib.db.execute(
+                "SELECT rowid, bm25(chunks_fts, 1.0, ?) FROM chunks_fts "
+                'WHERE chunks_fts MATCH \'"cells" OR "zorblax"\'',
+                (weight,),
+            )
+        }
+        hits = keywords.keyword_search(lib.db, query, 6, budget=99, heading_weight=weight)
+        for cid, score in hits:
+            assert abs(score - exact[cid]) < 1e-9, (weight, cid)
+    low = [c for c, _ in keywords.keyword_search(lib.db, query, 3, budget=99, heading_weight=0)]
+    assert set(low) == {4, 5, 6}
+    high = [c for c, _ in keywords.keyword_search(lib.db, query, 3, budget=99, heading_weight=2)]
+    assert 1 in high  # "cells" in its text and "zorblax" twice over in its heading
+    lib.close()
+
+
+def test_plain_search_is_bm25_over_every_word(tmp_path: Path) -> None:
+    # The plain baseline keeps function words: "the" matches chunk 2 only, so it ranks there.
+    lib = _library(tmp_path, ["zorblax cells", "the zorblax cells", "filler"])
+    assert [c for c, _ in keywords.plain_search(lib.db, "the zorblax cells", 5)] == [2, 1]
+    assert [c for c, _ in keywords.keyword_search(lib.db, "the zorblax cells", 5)] == [1, 2]
+    assert keywords.plain_search(lib.db, " ?! ", 5) == []
+    lib.close()

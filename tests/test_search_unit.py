@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from desktop.library.passage import ChunkRecord
 from desktop.library.search import Fusion, Hit, fts_query
 from desktop.library.search import fuse as _fuse
@@ -44,6 +46,21 @@ def test_convex_fusion_keeps_score_margins() -> None:
     assert abs(scores[3] - (0.5 * 0.2 + 0.5 * 0.5)) < 1e-9
     rrf = [cid for cid, *_ in _fuse(vec, kw, "hybrid", Fusion("rrf"))]
     assert rrf[0] == 3  # second in both legs wins under RRF
+
+
+def test_tmm_fusion_divides_by_the_best_score_from_zero() -> None:
+    # Unlike min-max, the last candidate of a leg keeps its share of the best score; a
+    # cosine below 0 counts as no match.
+    vec = [(1, 0.8), (2, 0.4), (3, -0.2)]
+    kw = [(2, 10.0), (4, 5.0)]
+    fusion = Fusion("tmm", vector_weight=0.75)
+    scores = {cid: s for cid, s, *_ in _fuse(vec, kw, "hybrid", fusion)}
+    assert abs(scores[1] - 0.75) < 1e-12
+    assert abs(scores[2] - (0.75 * 0.5 + 0.25 * 1.0)) < 1e-12
+    assert scores[3] == 0.0 and abs(scores[4] - 0.25 * 0.5) < 1e-12
+    assert [c for c, *_ in _fuse(vec, kw, "hybrid", fusion)] == [1, 2, 4, 3]
+    with pytest.raises(ValueError):
+        Fusion("tmm", vector_weight=1.5)
 
 
 def test_weighted_rrf_and_depth_by_hand() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 import tempfile
 from pathlib import Path
@@ -27,6 +28,14 @@ def add_parser(esub: Subcommands) -> None:
         action="store_true",
         help="score retrieval only (each question's paragraph is its relevant document)",
     )
+    p.add_argument(
+        "--articles", type=int, default=0, help="with --retrieval: this many articles (0: all)"
+    )
+    p.add_argument(
+        "--tune",
+        action="store_true",
+        help="with --retrieval: also score the heading-weight and fusion grid (train sets only)",
+    )
     add_answer_options(p)
     p.set_defaults(func=cmd_squad)
 
@@ -44,7 +53,8 @@ def check_squad_file(path: Path) -> None:
     if not path.is_file():
         raise FolioError(f"SQuAD file not found: {path}")
     try:
-        json.loads(path.read_text(encoding="utf-8"))["data"]
+        raw = path.read_bytes()
+        json.loads(gzip.decompress(raw) if path.suffix == ".gz" else raw)["data"]
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise FolioError(f"{path} is not a SQuAD-format JSON file ({exc})") from None
 
@@ -61,7 +71,7 @@ def cmd_squad(args: argparse.Namespace) -> int:
     if args.retrieval:
         from desktop.evaluate.beir import run_squad_retrieval
 
-        scored = run_squad_retrieval(args.file, work, say=say)
+        scored = run_squad_retrieval(args.file, work, say, args.articles, args.questions, args.tune)
         return print_result(args, scored, "modes", mode_line)
     result = run_squad(
         args.file, work, args.questions, pipelines, args.max_tokens, say=say, threads=args.threads

@@ -3,8 +3,10 @@
 Each document becomes a text file (title, blank line, text) indexed through Folio's real
 pipeline. For each query both legs are searched once, deep enough for every fusion being
 compared, and chunk hits are folded to documents by their best chunk (the first 10
-distinct documents are scored). `tune` chooses RRF's constant, the vector leg's weight and
-the depth on one split (SciFact's train split), for reporting on another.
+distinct documents are scored). Beside the shipped hybrid and its legs every report has
+plain FTS5 BM25 over an OR of the query's words and plain RRF (k=60) over the same two legs.
+`--tune` chooses the keyword leg's heading weight and the fusion on one split (a training
+split: `desktop/evaluate/fusion_tuning.py`), for reporting on another.
 """
 
 from __future__ import annotations
@@ -14,11 +16,12 @@ import os
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 from desktop.evaluate.metrics import mean, ndcg_at, recall_at, reciprocal_rank
 from desktop.evaluate.stats import summarize
+from desktop.library import keywords
 from desktop.library.columns import as_int, as_str
 from desktop.library.search import DEFAULT_FUSION, Fusion, Mode, Searcher, fuse
 from desktop.library.store import Library
@@ -29,14 +32,21 @@ LEG_MODES: tuple[Mode, Mode] = ("keyword", "vector")
 Corpus = dict[str, tuple[str, str]]
 Qrels = dict[str, dict[str, int]]
 Say = Callable[[str], None]
+Legs = tuple[list[tuple[int, float]], list[tuple[int, float]]]
 
 # Candidates per leg for the single-leg modes: enough for recall@100 over documents.
 LEG_DEPTH = 200
-# The fusions compared with the shipped one in every report.
+# The bars the shipped hybrid is held to in every report: plain RRF (the textbook k=60)
+# over the same two legs, and the fusions shipped before.
+PLAIN_RRF = "plain-rrf-60"
 BASELINES = {
-    "hybrid-rrf-60-100": Fusion("rrf", 60, 1.0, 100),
-    "hybrid-convex-0.5": Fusion("convex", 60, 0.5, 100),
+    PLAIN_RRF: Fusion("rrf", 60, 1.0, 100),
+    "rrf-10 (shipped before)": Fusion("rrf", 10, 1.0, 100),
+    "convex-0.5 (shipped before that)": Fusion("convex", 60, 0.5, 100),
 }
+# Plain FTS5 BM25 with an OR of every query word (keywords.plain_search): the bar for the
+# keyword leg.
+PLAIN_BM25 = "plain-bm25-or"
 
 
 def load_beir(folder: Path, split: str) -> tuple[Corpus, dict[str, str], Qrels]:
@@ -86,26 +96,42 @@ def scores_for(ranked: Sequence[str], rels: dict[str, int]) -> dict[str, float]:
 
 
 class LegCache:
-    """Both legs of every query, searched once at LEG_DEPTH."""
+    """Both legs of every query searched once at LEG_DEPTH, the query vectors, and the
+    plain BM25-OR baseline's ranking."""
 
     def __init__(self, searcher: Searcher, queries: dict[str, str], say: Say | None = None) -> None:
-        self.legs: dict[str, tuple[list[tuple[int, float]], list[tuple[int, float]]]] = {}
+        self.searcher = searcher
+        self.queries = queries
+        self.legs: dict[str, Legs] = {}
+        self.plain: dict[str, list[tuple[int, float]]] = {}
         self.latency_ms: list[float] = []
         for i, (qid, text) in enumerate(queries.items()):
             t = time.perf_counter()
             vec, kw, _, _ = searcher.legs(text, LEG_DEPTH)
             self.latency_ms.append((time.perf_counter() - t) * 1000)
             self.legs[qid] = (vec, kw)
+            self.plain[qid] = keywords.plain_search(searcher.library.db, text, LEG_DEPTH)
             if say is not None and (i + 1) % 100 == 0:
                 say(f"searched {i + 1}/{len(queries)} queries")
 
+    def with_heading_weight(self, weight: float) -> dict[str, Legs]:
+        """Every query's legs with the keyword leg searched again under this heading weight."""
+        db = self.searcher.library.db
+        return {
+            qid: (
+                vec,
+                keywords.keyword_search(db, self.queries[qid], LEG_DEPTH, heading_weight=weight),
+            )
+            for qid, (vec, _) in self.legs.items()
+        }
+
 
 def evaluate(
-    legs: LegCache, qrels: Qrels, doc_of: dict[int, str], mode: Mode, fusion: Fusion
+    legs: dict[str, Legs], qrels: Qrels, doc_of: dict[int, str], mode: Mode, fusion: Fusion
 ) -> dict[str, float]:
     """Mean metrics of one mode (and fusion) over every query."""
     per_query: dict[str, list[float]] = defaultdict(list)
-    for qid, (vec, kw) in legs.legs.items():
+    for qid, (vec, kw) in legs.items():
         ranked = doc_ranking((cid for cid, *_ in fuse(vec, kw, mode, fusion)), doc_of)
         for name, value in scores_for(ranked, qrels[qid]).items():
             per_query[name].append(value)
@@ -113,19 +139,26 @@ def evaluate(
 
 
 def score_modes(legs: LegCache, qrels: Qrels, doc_of: dict[int, str]) -> dict[str, object]:
-    """Each leg alone, the shipped hybrid and the baseline fusions; and whether the hybrid
-    holds up against its better leg."""
+    """Each leg alone, plain BM25-OR, the shipped hybrid and the baseline fusions; and
+    whether the hybrid holds up against each leg and plain RRF, and the keyword leg against
+    plain BM25-OR."""
+    whole = Fusion(depth=LEG_DEPTH)
     modes: dict[str, dict[str, float]] = {
-        m: evaluate(legs, qrels, doc_of, m, Fusion(depth=LEG_DEPTH)) for m in LEG_MODES
+        m: evaluate(legs.legs, qrels, doc_of, m, whole) for m in LEG_MODES
     }
-    modes["hybrid"] = evaluate(legs, qrels, doc_of, "hybrid", DEFAULT_FUSION)
+    plain: dict[str, Legs] = {qid: ([], kw) for qid, kw in legs.plain.items()}
+    modes[PLAIN_BM25] = evaluate(plain, qrels, doc_of, "keyword", whole)
+    modes["hybrid"] = evaluate(legs.legs, qrels, doc_of, "hybrid", DEFAULT_FUSION)
     for name, fusion in BASELINES.items():
-        modes[name] = evaluate(legs, qrels, doc_of, "hybrid", fusion)
-    best_leg = max(modes["keyword"]["ndcg@10"], modes["vector"]["ndcg@10"])
+        modes[name] = evaluate(legs.legs, qrels, doc_of, "hybrid", fusion)
+    hybrid = modes["hybrid"]["ndcg@10"]
     return {
         "fusion": asdict(DEFAULT_FUSION),
+        "heading_weight": keywords.HEADING_WEIGHT,
         "modes": modes,
-        "hybrid_beats_best_leg": modes["hybrid"]["ndcg@10"] >= best_leg,
+        "hybrid_beats_best_leg": hybrid >= max(modes[m]["ndcg@10"] for m in LEG_MODES),
+        "hybrid_beats_plain_rrf": hybrid >= modes[PLAIN_RRF]["ndcg@10"],
+        "keyword_beats_plain_bm25": modes["keyword"]["ndcg@10"] >= modes[PLAIN_BM25]["ndcg@10"],
     }
 
 
@@ -135,29 +168,6 @@ def chunk_documents(library: Library) -> dict[int, str]:
         "SELECT c.id, d.path FROM chunks c JOIN documents d ON d.id = c.document_id"
     )
     return {as_int(cid): Path(as_str(path)).stem for cid, path in rows}
-
-
-def tune(
-    legs: LegCache,
-    qrels: Qrels,
-    doc_of: dict[int, str],
-    ks: Sequence[int] = (10, 30, 60, 100),
-    weights: Sequence[float] = (0.5, 0.75, 1.0, 1.5, 2.0),
-    depths: Sequence[int] = (20, 50, 100, 200),
-) -> tuple[Fusion, list[dict[str, object]]]:
-    """The RRF setting with the best mean nDCG@10 on these queries, and the whole grid."""
-    grid: list[dict[str, object]] = []
-    best: tuple[float, Fusion] | None = None
-    for k in ks:
-        for w in weights:
-            for depth in depths:
-                fusion = Fusion("rrf", k, w, depth)
-                ndcg = evaluate(legs, qrels, doc_of, "hybrid", fusion)["ndcg@10"]
-                grid.append({**asdict(fusion), "ndcg@10": ndcg})
-                if best is None or ndcg > best[0] + 1e-9:
-                    best = (ndcg, fusion)
-    assert best is not None
-    return best[1], grid
 
 
 def run_beir(
@@ -192,18 +202,33 @@ def run_beir(
         out.update(score_modes(legs, qrels, doc_of))
         out["legs_ms"] = summarize(legs.latency_ms)
         if do_tune:
-            best, grid = tune(legs, qrels, doc_of)
-            out["tuned"] = {"best": asdict(best), "grid": grid}
+            from desktop.evaluate.fusion_tuning import tune
+
+            out["tuned"] = tune(legs, qrels, doc_of, say)
     return out
 
 
-def run_squad_retrieval(path: Path, work: Path, say: Say | None = None) -> dict[str, object]:
+def run_squad_retrieval(
+    path: Path,
+    work: Path,
+    say: Say | None = None,
+    articles: int = 0,
+    questions: int = 0,
+    do_tune: bool = False,
+) -> dict[str, object]:
     """The same modes and metrics on a SQuAD-format file: each question's one relevant
-    document is its own paragraph (XQuAD: 1,190 questions over 240 paragraphs)."""
-    from desktop.evaluate.squad import load_squad, write_paragraphs
+    document is its own paragraph (XQuAD: 1,190 questions over 240 paragraphs).
+    `articles` and `questions` (0: all) take that many spread evenly over the file (for a
+    training set such as SQuAD train, too large to embed whole here); `do_tune` as in
+    `run_beir`."""
+    from desktop.evaluate.squad import load_squad, of_articles, spread_questions, write_paragraphs
     from desktop.session import Session
 
     data = load_squad(path)
+    if articles:
+        data = of_articles(data, articles)
+    if questions:
+        data = replace(data, questions=spread_questions(data.questions, questions))
     folder = Path(work) / "paragraphs"
     write_paragraphs(data, folder)
     queries = {q.qid: q.question for q in data.questions}
@@ -217,6 +242,11 @@ def run_squad_retrieval(path: Path, work: Path, say: Say | None = None) -> dict[
     with Session.from_environment(Path(work) / "library.sqlite") as s:
         s.indexer.index([folder])
         doc_of = chunk_documents(s.library)
+        out["chunks"] = len(doc_of)
         legs = LegCache(Searcher(s.library, s.embedder), queries, say)
         out.update(score_modes(legs, qrels, doc_of))
+        if do_tune:
+            from desktop.evaluate.fusion_tuning import tune
+
+            out["tuned"] = tune(legs, qrels, doc_of, say)
     return out

@@ -10,6 +10,7 @@ run, interleaved, so their figures compare.
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import re
@@ -48,8 +49,11 @@ class SquadData:
 
 
 def load_squad(path: Path) -> SquadData:
-    """Paragraphs and questions of a SQuAD v1.1-format JSON file."""
-    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    """Paragraphs and questions of a SQuAD v1.1-format JSON file (gzip-compressed if its
+    name ends in .gz)."""
+    path = Path(path)
+    raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+    data = json.loads(raw.decode("utf-8"))
     paragraphs: dict[str, tuple[str, str]] = {}
     questions: list[Question] = []
     for a, article in enumerate(data["data"]):
@@ -214,6 +218,16 @@ def spread(items: list[str], n: int) -> list[str]:
         return items
     step = len(items) / n
     return [items[int(i * step)] for i in range(n)]
+
+
+def of_articles(data: SquadData, n: int) -> SquadData:
+    """The paragraphs and questions of n articles spread evenly over the file."""
+    names = sorted({stem.split("-")[0] for stem in data.paragraphs})
+    kept = set(spread(names, n))
+    return SquadData(
+        {s: p for s, p in data.paragraphs.items() if s.split("-")[0] in kept},
+        [q for q in data.questions if q.paragraph.split("-")[0] in kept],
+    )
 
 
 def spread_questions(items: list[Question], n: int) -> list[Question]:

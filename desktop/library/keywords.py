@@ -48,6 +48,12 @@ RESCORE_DEPTH = 200
 TOKENIZER = ("porter", ["unicode61", "remove_diacritics", "2"])
 BM25_K1 = 1.2
 BM25_B = 0.75
+# The heading column's weight in BM25 (the text column's is 1): a term in a chunk's heading
+# counts this many times a term in its text, as FTS5's bm25(chunks_fts, 1.0, w) weighs it.
+# A document's title is the heading of every one of its chunks, so a long question that
+# shares a title word lifts all of that document's chunks alike. Chosen on training splits
+# only (`folio eval beir --split train --tune`; figures in docs/BENCHMARKS.md).
+HEADING_WEIGHT = 1.0
 
 # Function words that only add noise to an OR query (FTS5 has no stopword list of its own).
 STOPWORDS = frozenset(
@@ -120,11 +126,13 @@ def keyword_search(
     limit: int,
     budget: int | None = POSTINGS_BUDGET,
     folder_id: int | None = None,
+    heading_weight: float = HEADING_WEIGHT,
 ) -> list[tuple[int, float]]:
     """The `limit` best chunks by BM25 as (chunk id, score), best first; `budget=None`
     searches every query word however common (the naive leg); `folder_id` keeps only that
     folder's chunks (filtered before the limit, so up to `limit` of them). Words the budget
-    leaves out of the query are added back into the best RESCORE_DEPTH chunks' scores."""
+    leaves out of the query are added back into the best RESCORE_DEPTH chunks' scores.
+    `heading_weight` is the heading column's BM25 weight (HEADING_WEIGHT)."""
     words = query_words(query)
     left_out: list[str] = []
     if budget is not None and len(words) > 1:
@@ -135,29 +143,42 @@ def keyword_search(
     if match is None:
         return []
     if left_out:
-        ranked = _ranked(db, match, max(limit, RESCORE_DEPTH), folder_id)
-        scores = added_back(db, ranked, left_out, budget)
+        ranked = _ranked(db, match, max(limit, RESCORE_DEPTH), folder_id, heading_weight)
+        scores = added_back(db, ranked, left_out, budget, heading_weight)
         ranked.sort(key=lambda hit: (-scores[hit[0]], hit[0]))
         return [(cid, scores[cid]) for cid, _ in ranked[:limit]]
-    return _ranked(db, match, limit, folder_id)
+    return _ranked(db, match, limit, folder_id, heading_weight)
+
+
+def plain_search(db: apsw.Connection, query: str, limit: int) -> list[tuple[int, float]]:
+    """Plain FTS5 BM25 over an OR of every word of the query, function words included, both
+    columns weighted alike: the baseline the keyword leg must not fall below."""
+    words = list(dict.fromkeys(w.lower() for w in _WORD.findall(query)))
+    match = or_query(words)
+    return [] if match is None else _ranked(db, match, limit, None, 1.0)
 
 
 def _ranked(
-    db: apsw.Connection, match: str, limit: int, folder_id: int | None
+    db: apsw.Connection,
+    match: str,
+    limit: int,
+    folder_id: int | None,
+    heading_weight: float = HEADING_WEIGHT,
 ) -> list[tuple[int, float]]:
     """The `limit` best chunks for an FTS5 query, as (chunk id, -bm25), best first."""
+    weight = float(heading_weight)
     if folder_id is None:
         rows = db.execute(
-            "SELECT rowid, bm25(chunks_fts) AS s FROM chunks_fts WHERE chunks_fts MATCH ? "
-            "ORDER BY s, rowid LIMIT ?",
-            (match, limit),
+            "SELECT rowid, bm25(chunks_fts, 1.0, ?) AS s FROM chunks_fts "
+            "WHERE chunks_fts MATCH ? ORDER BY s, rowid LIMIT ?",
+            (weight, match, limit),
         )
     else:
         rows = db.execute(
-            "SELECT f.rowid, bm25(chunks_fts) AS s FROM chunks_fts f "
+            "SELECT f.rowid, bm25(chunks_fts, 1.0, ?) AS s FROM chunks_fts f "
             "JOIN chunks c ON c.id = f.rowid JOIN documents d ON d.id = c.document_id "
             "WHERE chunks_fts MATCH ? AND d.folder_id = ? ORDER BY s, f.rowid LIMIT ?",
-            (match, int(folder_id), limit),
+            (weight, match, int(folder_id), limit),
         )
     return [(int(r), -float(s)) for r, s in rows]
 
@@ -193,11 +214,16 @@ def _varints(blob: bytes) -> list[int]:
 
 
 def added_back(
-    db: apsw.Connection, ranked: Sequence[tuple[int, float]], words: list[str], budget: int | None
+    db: apsw.Connection,
+    ranked: Sequence[tuple[int, float]],
+    words: list[str],
+    budget: int | None,
+    heading_weight: float = HEADING_WEIGHT,
 ) -> dict[int, float]:
     """Each ranked chunk's score with the BM25 terms of `words` (left out of its query)
     added, as FTS5's bm25() scores an OR query: per word, IDF x tf (k1 + 1) / (tf + k1 (1 -
-    b + b len/avglen)), the IDF from the word's estimated document frequency."""
+    b + b len/avglen)), the IDF from the word's estimated document frequency, tf the text's
+    count plus `heading_weight` times the heading's, len both columns' tokens."""
     scores = {cid: score for cid, score in ranked}
     n_rows, avg_len = totals(db)
     if not ranked or n_rows == 0 or avg_len <= 0:
@@ -218,12 +244,12 @@ def added_back(
         for cid, text, heading in db.execute(
             f"SELECT id, text, heading FROM chunks WHERE id IN ({marks})", part
         ):
-            tokens = _tokens(tokenize, text or "", apsw.FTS5_TOKENIZE_DOCUMENT)
-            tokens += _tokens(tokenize, heading or "", apsw.FTS5_TOKENIZE_DOCUMENT)
-            counts = Counter(tokens)
-            norm = BM25_K1 * (1 - BM25_B + BM25_B * len(tokens) / avg_len)
+            body = _tokens(tokenize, text or "", apsw.FTS5_TOKENIZE_DOCUMENT)
+            head = _tokens(tokenize, heading or "", apsw.FTS5_TOKENIZE_DOCUMENT)
+            counts, in_heading = Counter(body), Counter(head)
+            norm = BM25_K1 * (1 - BM25_B + BM25_B * (len(body) + len(head)) / avg_len)
             for stem, idf in terms:
-                tf = counts.get(stem, 0)
+                tf = counts.get(stem, 0) + heading_weight * in_heading.get(stem, 0)
                 if tf:
                     scores[int(cid)] += idf * tf * (BM25_K1 + 1) / (tf + norm)
     return scores

@@ -27,7 +27,8 @@ from desktop.library.modes import MODES, Mode
 from desktop.library.passage import ChunkRecord
 from desktop.library.store import Library
 
-FusionMethod = Literal["rrf", "convex"]
+FusionMethod = Literal["rrf", "convex", "tmm"]
+FUSION_METHODS: tuple[FusionMethod, ...] = ("rrf", "convex", "tmm")
 
 
 @dataclass(frozen=True)
@@ -35,10 +36,13 @@ class Fusion:
     """How the two legs are combined.
 
     Attributes:
-        method: "rrf" (weighted reciprocal rank) or "convex" (min-max normalised scores).
+        method: "rrf" (weighted reciprocal rank), "convex" (scores min-max normalised over
+            each leg's candidates) or "tmm" (scores divided by the leg's best, so 0 stays
+            0: BM25 and, clipped, cosine both start there; the "theoretical minimum"
+            normalisation, which does not depend on how deep a leg's list goes).
         rrf_k: RRF's rank constant: larger flattens the difference between ranks.
         vector_weight: the vector leg's weight; the keyword leg has 1 - vector_weight
-            under convex fusion and 1 under RRF.
+            under convex and tmm fusion and 1 under RRF.
         depth: candidates taken from each leg before fusing.
     """
 
@@ -48,10 +52,12 @@ class Fusion:
     depth: int = 100
 
     def __post_init__(self) -> None:
-        if self.method not in ("rrf", "convex"):
+        if self.method not in FUSION_METHODS:
             raise ValueError(f"unknown fusion method {self.method!r}")
         if self.rrf_k < 0 or self.depth < 1 or self.vector_weight < 0:
             raise ValueError("rrf_k, depth and vector_weight must be positive")
+        if self.method != "rrf" and self.vector_weight > 1:
+            raise ValueError("a convex fusion's vector_weight is at most 1")
 
 
 # Chosen on SciFact's train split (see the module docstring); Fusion() is textbook RRF.
@@ -197,6 +203,14 @@ def _minmax(scored: list[tuple[int, float]]) -> dict[int, float]:
     return {cid: (s - lo) / (hi - lo) if hi > lo else 1.0 for cid, s in scored}
 
 
+def _from_zero(scored: list[tuple[int, float]]) -> dict[int, float]:
+    """Scores over the best one, negative ones as 0 (a cosine below 0 is no match)."""
+    if not scored:
+        return {}
+    hi = max(s for _, s in scored)
+    return {cid: max(s, 0.0) / hi if hi > 0 else 0.0 for cid, s in scored}
+
+
 def fuse(
     vec: list[tuple[int, float]],
     kw: list[tuple[int, float]],
@@ -219,7 +233,8 @@ def fuse(
                 scores[cid] = scores.get(cid, 0.0) + weight / (fusion.rrf_k + rank)
     else:
         w = fusion.vector_weight
-        vnorm, knorm = _minmax(vec), _minmax(kw)
+        norm = _minmax if fusion.method == "convex" else _from_zero
+        vnorm, knorm = norm(vec), norm(kw)
         for cid in vnorm.keys() | knorm.keys():
             scores[cid] = w * vnorm.get(cid, 0.0) + (1 - w) * knorm.get(cid, 0.0)
     ordered = sorted(scores.items(), key=lambda item: (-item[1], item[0]))
