@@ -143,7 +143,11 @@ def trim(question: str, text: str, max_words: int, weights: dict[str, float]) ->
     if sum(lengths) <= max_words:
         return text.strip()
     wanted = set(content_words(question))
-    scores = [sum(weights.get(w, 0.0) for w in set(content_words(p)) & wanted) for p in parts]
+    # Summed in a fixed order: over a set, the order (and so the last bits of a float sum)
+    # changes with Python's string hashing, and sentences that tie would swap between runs.
+    scores = [
+        sum(weights.get(w, 0.0) for w in sorted(set(content_words(p)) & wanted)) for p in parts
+    ]
     keep: set[int] = set()
     used = 0
     for i in sorted(range(len(parts)), key=lambda j: (-scores[j], j)):
