@@ -191,6 +191,32 @@ def test_bullets_that_miss_the_confident_quote_are_led_by_it() -> None:
     assert prose.text == "The wall was rebuilt in 1943 [1]."
 
 
+def test_a_cut_copy_of_the_confident_quote_is_quoted_whole() -> None:
+    """Seen on XQuAD: "The Panthers defense gave up just 308 points, ranking sixth in the
+    league [1]." for "How many interceptions?": the sentence went on to say "24"."""
+    passages = _passages(WAR, LIGHTHOUSE)
+    at = LIGHTHOUSE.index("The last keeper")
+    keeper = LIGHTHOUSE[at:]
+    support = Support(2, keeper, at, at + len(keeper))
+    whole = "The last keeper, Morag Duncan, left in 1994, when the light was automated [2]."
+    question = "When did the last keeper leave?"
+    cut = ground("The last keeper, Morag Duncan [2].", passages, question,
+                 answerable=lambda: support)  # fmt: skip
+    assert cut.text == whole and cut.support == [support] and cut.how == "corrected"
+    _check_invariants(cut.text, cut.cited, passages)
+    twice = ground("- The last keeper [2]\n- Morag Duncan, left in 1994 [2]", passages,
+                   question, BULLETS, answerable=lambda: support)  # fmt: skip
+    assert twice.text == "- " + whole[:-1]  # both pieces became the sentence: said once
+    # A paraphrase, another sentence, or no confident quote: left as written.
+    for answer, confident in (
+        ("Morag Duncan left in 1994 [2].", support),
+        ("Its light could be seen for eighteen miles [2].", support),
+        ("The last keeper, Morag Duncan [2].", None),
+    ):
+        kept = ground(answer, passages, question, answerable=lambda c=confident: c)
+        assert kept.text == answer and kept.how == "model"
+
+
 def test_a_bulleted_style_gets_bullets_even_when_the_model_writes_prose() -> None:
     passages = _passages(LIGHTHOUSE, WAR)
     fmt = re.compile(BULLET_FORMAT)

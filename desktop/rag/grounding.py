@@ -17,7 +17,9 @@ answer and highlight it in the sources panel. A decline ("the documents don't sa
 left as it is, unless the passages do answer: small models decline questions their
 passages answer (the SQuAD-trained and template-trained adapters alike), so when the quote
 chooser is confident, its sentence is quoted instead of the decline. For the same reason a
-bulleted (brief) answer whose bullets all miss that sentence gets it as its first bullet.
+bulleted (brief) answer whose bullets all miss that sentence gets it as its first bullet,
+and a sentence that copies only a piece of it (small models cut a long sentence at a comma,
+often before the answer) quotes it whole.
 The answer keeps the form its style declares (desktop.rag.shape): bullets for a bulleted
 style, however the model wrote it, and the style's own decline.
 """
@@ -240,14 +242,53 @@ def ground(
         )
         return _quoted(quote, by_n, bullets)
     most = shape.max_bullets or MAX_BULLETS
-    if bullets and answerable is not None:
-        changed = _lead_with(answerable(), lines, support, by_n, most) or changed
+    cut = any(_is_piece(line, s.sentence) for line, s in zip(lines, support, strict=True))
+    if answerable is not None and (bullets or cut):  # asked only when it can matter
+        confident = answerable()
+        changed = _complete(confident, lines, support, bullets) or changed
+        if bullets:
+            changed = _lead_with(confident, lines, support, by_n, most) or changed
     if shape.bullets and len(lines) > most:
         del lines[most:], support[most:]
         changed = True
     text = "\n".join(lines) if bullets else " ".join(lines)
     cited_ns = list(dict.fromkeys(s.n for s in support))
     return Grounded(text, [by_n[n] for n in cited_ns], support, "corrected" if changed else "model")
+
+
+def _complete(
+    quote: Support | None, lines: list[str], support: list[Support], bullet: bool
+) -> bool:
+    """Quote `quote` whole where a line copies only part of it: small models cut a long
+    sentence at a comma, often before the answer ("... 308 points, ranking sixth in the
+    league [1]." for "How many interceptions?"). A line that is a verbatim piece of the
+    confident quote's sentence becomes that sentence; a paraphrase stays as written. Returns
+    whether a line changed."""
+    if quote is None:
+        return False
+    done = False
+    for i, line in enumerate(lines):
+        if support[i].n == quote.n and _is_piece(line, quote.sentence):
+            full = ("- " if bullet else "") + with_mark(quote.sentence, quote.n, bullet)
+            lines[i], support[i], done = full, quote, True
+    if done:  # two pieces of one sentence are now the same line: once is enough
+        kept = {line: i for i, line in reversed(list(enumerate(lines)))}
+        keep = sorted(kept.values())
+        lines[:] = [lines[i] for i in keep]
+        support[:] = [support[i] for i in keep]
+    return done
+
+
+def _is_piece(line: str, sentence: str) -> bool:
+    """Is `line` (a bullet or a sentence of the answer) a verbatim part of `sentence`, and
+    not all of it?"""
+    piece, whole = _plain(_BULLET.sub("", line, count=1)), _plain(sentence)
+    return bool(piece) and piece != whole and piece in whole
+
+
+def _plain(text: str) -> str:
+    """Lower-case words of `text` without citation marks or the final stop."""
+    return " ".join(_MARK.sub(" ", text).lower().rstrip(" .!?").split())
 
 
 def _lead_with(
