@@ -26,14 +26,16 @@ DEPTHS = (50, 100, 200)
 
 
 def candidates() -> Iterator[Fusion]:
-    """Every fusion of the grid: weighted RRF, and both score normalisations."""
-    for depth in DEPTHS:
-        for k in RRF_KS:
-            for w in RRF_WEIGHTS:
-                yield Fusion("rrf", k, w, depth)
-        for method in ("convex", "tmm"):
-            for w in CONVEX_WEIGHTS:
-                yield Fusion(method, 60, w, depth)
+    """Every fusion of the grid: weighted RRF, and both score normalisations, each with and
+    without the keyword-only candidates' cosines filled in."""
+    for fill in (False, True):
+        for depth in DEPTHS:
+            for k in RRF_KS:
+                for w in RRF_WEIGHTS:
+                    yield Fusion("rrf", k, w, depth, fill)
+            for method in ("convex", "tmm"):
+                for w in CONVEX_WEIGHTS:
+                    yield Fusion(method, 60, w, depth, fill)
 
 
 def tune(
@@ -62,10 +64,11 @@ def tune(
         if say is not None:
             say(f"tuned heading weight {weight}: {len(grid)} settings scored")
     best_per_method: dict[str, dict[str, object]] = {}
-    for row in grid:  # the first of equals wins: the grid lists cheaper depths first
-        held = best_per_method.get(str(row["method"]))
+    for row in grid:  # the first of equals wins: the grid lists cheaper settings first
+        name = f"{row['method']}{'+fill' if row['fill'] else ''}"
+        held = best_per_method.get(name)
         if held is None or _ndcg(row) > _ndcg(held) + 1e-9:
-            best_per_method[str(row["method"])] = row
+            best_per_method[name] = row
     best = max(best_per_method.values(), key=_ndcg)
     return {
         "best": best,
