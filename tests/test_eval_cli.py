@@ -44,7 +44,8 @@ def test_eval_beir_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     assert out["hybrid_beats_best_leg"] is True
     assert out["hybrid_beats_plain_rrf"] is True and out["keyword_beats_plain_bm25"] is True
     tuned = out["tuned"]
-    assert set(tuned["best_per_method"]) == {"rrf", "convex", "tmm"}
+    methods = {"rrf", "convex", "tmm"}
+    assert set(tuned["best_per_method"]) == methods | {f"{m}+fill" for m in methods}
     assert tuned["best"]["ndcg@10"] == 1.0
     weights = {row["heading_weight"] for row in tuned["grid"]}
     assert weights == set(map(float, tuned["keyword_ndcg_by_heading_weight"])) and len(weights) > 1

@@ -13,7 +13,7 @@ from desktop import boundary
 from desktop.errors import LibraryError
 from desktop.library import vectors
 from desktop.library.indexer import Indexer, IndexProgress
-from desktop.library.search import Searcher
+from desktop.library.search import Fusion, Searcher, missing_cosines
 from desktop.library.store import Library
 from desktop.sample import make_corpus
 
@@ -48,6 +48,22 @@ def test_index_then_search_finds_pdf_page(library, corpus, real_embedder, real_t
     hit = searcher.search("sourdough starter name", 3).hits[0]
     assert Path(hit.chunk.path).name == "recipes.md"
     assert hit.chunk.heading == "Kitchen notes"
+
+    # Every fusion finds it; filled in, the keyword leg's finds carry their exact cosines.
+    mixed = "the Zorblax turbine and the sourdough starter"  # two chunks hold its words
+    query_vector = real_embedder.embed_query(mixed)
+    vec = searcher.vector_ids(query_vector, 1)
+    kw = searcher.keyword_ids(mixed, 20)
+    cosines = missing_cosines(library.db, query_vector, vec, kw)
+    assert cosines and not set(cosines) & {c for c, _ in vec}
+    stored = vectors.vectors_of(library.db, list(cosines))
+    for cid, cosine in cosines.items():
+        assert abs(cosine - float(stored[cid] @ query_vector)) < 1e-6
+    question = "How many megawatts did the Zorblax turbine produce?"
+    for fusion in (Fusion("tmm", vector_weight=0.5, fill=True), Fusion("rrf", 60, fill=True)):
+        hits = Searcher(library, real_embedder, fusion).search(question, 5).hits
+        assert Path(hits[0].chunk.path).name == "operations-report.pdf", fusion
+        assert all(h.similarity is not None for h in hits)
 
 
 def test_incremental_reindex(library, corpus, real_embedder, real_tokenizer) -> None:

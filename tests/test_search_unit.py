@@ -63,6 +63,22 @@ def test_tmm_fusion_divides_by_the_best_score_from_zero() -> None:
         Fusion("tmm", vector_weight=1.5)
 
 
+def test_fill_ranks_keyword_only_candidates_by_their_cosine() -> None:
+    # Chunk 4 only the keyword leg found; its cosine (0.85) puts it second in the vector
+    # leg, so RRF now sees it near the top of both legs and ranks it first.
+    vec = [(1, 0.9), (2, 0.8), (3, 0.7)]
+    kw = [(4, 12.0), (3, 10.0), (5, 9.0)]
+    cosines = {4: 0.85, 5: 0.1}
+    plain = Fusion("rrf", rrf_k=10)
+    filled = Fusion("rrf", rrf_k=10, fill=True)
+    assert [c for c, *_ in _fuse(vec, kw, "hybrid", plain, cosines)][0] == 3
+    fused = _fuse(vec, kw, "hybrid", filled, cosines)
+    assert [c for c, *_ in fused][:2] == [4, 3]
+    ranks = {cid: (vr, kr) for cid, _, vr, kr in fused}
+    assert ranks[4] == (2, 1) and ranks[5] == (5, 3) and ranks[2] == (3, None)
+    assert [c for c, *_ in _fuse(vec, kw, "vector", filled, cosines)] == [1, 2, 3]
+
+
 def test_weighted_rrf_and_depth_by_hand() -> None:
     vec = [(1, 0.9), (2, 0.8), (3, 0.7)]
     kw = [(3, 5.0), (4, 4.0)]

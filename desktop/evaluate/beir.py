@@ -19,11 +19,20 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, replace
 from pathlib import Path
 
+import numpy as np
+
 from desktop.evaluate.metrics import mean, ndcg_at, recall_at, reciprocal_rank
 from desktop.evaluate.stats import summarize
 from desktop.library import keywords
 from desktop.library.columns import as_int, as_str
-from desktop.library.search import DEFAULT_FUSION, Fusion, Mode, Searcher, fuse
+from desktop.library.search import (
+    DEFAULT_FUSION,
+    Fusion,
+    Mode,
+    Searcher,
+    fuse,
+    missing_cosines,
+)
 from desktop.library.store import Library
 
 # The two legs, each scored alone beside the hybrid.
@@ -32,7 +41,9 @@ LEG_MODES: tuple[Mode, Mode] = ("keyword", "vector")
 Corpus = dict[str, tuple[str, str]]
 Qrels = dict[str, dict[str, int]]
 Say = Callable[[str], None]
-Legs = tuple[list[tuple[int, float]], list[tuple[int, float]]]
+# A query's vector leg, keyword leg, and the exact cosines of the keyword candidates the
+# vector leg lacks (for fusions that fill them in).
+Legs = tuple[list[tuple[int, float]], list[tuple[int, float]], dict[int, float]]
 
 # Candidates per leg for the single-leg modes: enough for recall@100 over documents.
 LEG_DEPTH = 200
@@ -104,26 +115,28 @@ class LegCache:
         self.queries = queries
         self.legs: dict[str, Legs] = {}
         self.plain: dict[str, list[tuple[int, float]]] = {}
+        self.vectors: dict[str, np.ndarray] = {}
         self.latency_ms: list[float] = []
+        db = searcher.library.db
         for i, (qid, text) in enumerate(queries.items()):
             t = time.perf_counter()
-            vec, kw, _, _ = searcher.legs(text, LEG_DEPTH)
+            vec, kw, qvec, _ = searcher.legs(text, LEG_DEPTH)
             self.latency_ms.append((time.perf_counter() - t) * 1000)
-            self.legs[qid] = (vec, kw)
-            self.plain[qid] = keywords.plain_search(searcher.library.db, text, LEG_DEPTH)
+            assert qvec is not None
+            self.vectors[qid] = qvec
+            self.legs[qid] = (vec, kw, missing_cosines(db, qvec, vec, kw))
+            self.plain[qid] = keywords.plain_search(db, text, LEG_DEPTH)
             if say is not None and (i + 1) % 100 == 0:
                 say(f"searched {i + 1}/{len(queries)} queries")
 
     def with_heading_weight(self, weight: float) -> dict[str, Legs]:
         """Every query's legs with the keyword leg searched again under this heading weight."""
         db = self.searcher.library.db
-        return {
-            qid: (
-                vec,
-                keywords.keyword_search(db, self.queries[qid], LEG_DEPTH, heading_weight=weight),
-            )
-            for qid, (vec, _) in self.legs.items()
-        }
+        out: dict[str, Legs] = {}
+        for qid, (vec, _, _) in self.legs.items():
+            kw = keywords.keyword_search(db, self.queries[qid], LEG_DEPTH, heading_weight=weight)
+            out[qid] = (vec, kw, missing_cosines(db, self.vectors[qid], vec, kw))
+        return out
 
 
 def evaluate(
@@ -131,8 +144,8 @@ def evaluate(
 ) -> dict[str, float]:
     """Mean metrics of one mode (and fusion) over every query."""
     per_query: dict[str, list[float]] = defaultdict(list)
-    for qid, (vec, kw) in legs.items():
-        ranked = doc_ranking((cid for cid, *_ in fuse(vec, kw, mode, fusion)), doc_of)
+    for qid, (vec, kw, cosines) in legs.items():
+        ranked = doc_ranking((cid for cid, *_ in fuse(vec, kw, mode, fusion, cosines)), doc_of)
         for name, value in scores_for(ranked, qrels[qid]).items():
             per_query[name].append(value)
     return {name: round(mean(values), 4) for name, values in per_query.items()}
@@ -146,7 +159,7 @@ def score_modes(legs: LegCache, qrels: Qrels, doc_of: dict[int, str]) -> dict[st
     modes: dict[str, dict[str, float]] = {
         m: evaluate(legs.legs, qrels, doc_of, m, whole) for m in LEG_MODES
     }
-    plain: dict[str, Legs] = {qid: ([], kw) for qid, kw in legs.plain.items()}
+    plain: dict[str, Legs] = {qid: ([], kw, {}) for qid, kw in legs.plain.items()}
     modes[PLAIN_BM25] = evaluate(plain, qrels, doc_of, "keyword", whole)
     modes["hybrid"] = evaluate(legs.legs, qrels, doc_of, "hybrid", DEFAULT_FUSION)
     for name, fusion in BASELINES.items():

@@ -19,6 +19,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Literal
 
+import apsw
 import numpy as np
 
 from desktop.embed.base import Embedder
@@ -44,12 +45,16 @@ class Fusion:
         vector_weight: the vector leg's weight; the keyword leg has 1 - vector_weight
             under convex and tmm fusion and 1 under RRF.
         depth: candidates taken from each leg before fusing.
+        fill: the keyword leg's candidates that the vector leg did not return are scored
+            by their exact cosine (read from the stored vectors) and ranked into the vector
+            leg, so a chunk only one leg found is not scored as a miss by the other.
     """
 
     method: FusionMethod = "rrf"
     rrf_k: int = 60
     vector_weight: float = 1.0
     depth: int = 100
+    fill: bool = False
 
     def __post_init__(self) -> None:
         if self.method not in FUSION_METHODS:
@@ -155,9 +160,13 @@ class Searcher:
         depth = k if mode != "hybrid" else max(k, self.fusion.depth)
         vec, kw, query_vector, timings = self.legs(query, depth, mode, folder_id)
         t = time.perf_counter()
-        ranked = fuse(vec, kw, mode, self.fusion)[:k]
+        cosines = None
+        if mode == "hybrid" and self.fusion.fill and query_vector is not None:
+            cosines = missing_cosines(self.library.db, query_vector, vec, kw[: self.fusion.depth])
+        ranked = fuse(vec, kw, mode, self.fusion, cosines)[:k]
         chunks = self.library.chunks_by_id([cid for cid, *_ in ranked])
-        sims = self._similarities(query_vector, [cid for cid, *_ in ranked], vec)
+        known = vec + list(cosines.items()) if cosines else vec
+        sims = self._similarities(query_vector, [cid for cid, *_ in ranked], known)
         hits = [
             Hit(chunks[cid], score, vr, kr, sims.get(cid))
             for cid, score, vr, kr in ranked
@@ -211,15 +220,33 @@ def _from_zero(scored: list[tuple[int, float]]) -> dict[int, float]:
     return {cid: max(s, 0.0) / hi if hi > 0 else 0.0 for cid, s in scored}
 
 
+def missing_cosines(
+    db: apsw.Connection,
+    query_vector: np.ndarray,
+    vec: list[tuple[int, float]],
+    kw: list[tuple[int, float]],
+) -> dict[int, float]:
+    """The exact cosine of each keyword candidate the vector leg did not return."""
+    found = {cid for cid, _ in vec}
+    missing = [cid for cid, _ in kw if cid not in found]
+    return {cid: float(v @ query_vector) for cid, v in vectors.vectors_of(db, missing).items()}
+
+
 def fuse(
     vec: list[tuple[int, float]],
     kw: list[tuple[int, float]],
     mode: Mode,
     fusion: Fusion = DEFAULT_FUSION,
+    cosines: dict[int, float] | None = None,
 ) -> list[tuple[int, float, int | None, int | None]]:
     """Combine the legs' ranked candidates into (chunk id, score, vector rank, keyword rank),
-    best first; ties are broken by chunk id so results repeat."""
+    best first; ties are broken by chunk id so results repeat. With `fusion.fill`,
+    `cosines` scores the keyword candidates the vector leg lacks (`missing_cosines`)."""
     vec, kw = vec[: fusion.depth], kw[: fusion.depth]
+    if fusion.fill and cosines and mode == "hybrid":
+        found = {cid for cid, _ in vec}
+        extra = [(cid, cosines[cid]) for cid, _ in kw if cid not in found and cid in cosines]
+        vec = sorted(vec + extra, key=lambda item: (-item[1], item[0]))
     vranks = {cid: i + 1 for i, (cid, _) in enumerate(vec)}
     kranks = {cid: i + 1 for i, (cid, _) in enumerate(kw)}
     if mode == "vector":
