@@ -19,6 +19,7 @@ def test_one_quiet_single_threaded_session_serves_concurrent_calls(real_embedder
     assert isinstance(session, ort.InferenceSession)
     options = session.get_session_options()
     assert options.intra_op_num_threads == 1
+    assert not options.enable_mem_pattern and not options.enable_cpu_mem_arena
     assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
     assert options.get_session_config_entry("session.inter_op.allow_spinning") == "0"
     assert real_embedder.concurrency >= 1
