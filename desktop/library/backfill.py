@@ -41,18 +41,21 @@ READ_AHEAD = 512
 #: batches of 32-64 chunks of ~256 tokens took the indexer past 1 GB. So long chunks go
 #: in small batches (4 of 256 tokens), short ones in larger ones (up to MAX_BATCH).
 #: `folio bench index`, 200 SciFact abstracts (500 chunks), quiet: batches of 8 peaked at
-#: 629 MB, of 4 at 527 MB, at the same speed (9.45 and 9.71 chunks/s).
+#: 629 MB, of 4 at 527 MB, at the same speed (9.45 and 9.71 chunks/s). The budget is for
+#: all the embedding threads together: two threads with 4 x 256^2 each peaked at 785 MB
+#: (64 SQuAD paragraphs), with half of it each at 599 MB.
 ATTENTION_BUDGET = 4 * 256 * 256
 MAX_BATCH = 64
 
 
-def budget_batches(lengths: Sequence[int]) -> list[list[int]]:
-    """Indices of `lengths` (token counts) in length order, cut into batches within budget."""
+def budget_batches(lengths: Sequence[int], budget: int = ATTENTION_BUDGET) -> list[list[int]]:
+    """Indices of `lengths` (token counts) in length order, cut into batches within
+    `budget` (batch size x longest length squared)."""
     batches: list[list[int]] = []
     batch: list[int] = []
     for i in sorted(range(len(lengths)), key=lambda k: lengths[k]):
         size = len(batch) + 1
-        if batch and (size > MAX_BATCH or size * lengths[i] ** 2 > ATTENTION_BUDGET):
+        if batch and (size > MAX_BATCH or size * lengths[i] ** 2 > budget):
             batches.append(batch)
             batch = []
         batch.append(i)
@@ -61,19 +64,23 @@ def budget_batches(lengths: Sequence[int]) -> list[list[int]]:
     return batches
 
 
-def embed_bucketed(embedder: Embedder, texts: Sequence[str], lengths: Sequence[int]) -> np.ndarray:
+def embed_bucketed(
+    embedder: Embedder, texts: Sequence[str], lengths: Sequence[int], budget: int = ATTENTION_BUDGET
+) -> np.ndarray:
     """Embed `texts` in length-bucketed, memory-budgeted batches; vectors in input order."""
     out = np.empty((len(texts), embedder.dim), dtype=np.float32)
-    for batch in budget_batches(lengths):
+    for batch in budget_batches(lengths, budget):
         out[batch] = embedder.embed_batch([texts[i] for i in batch])
     return out
 
 
 def embed_texts(embedder: Embedder, texts: Sequence[str]) -> np.ndarray:
-    """Embed `texts` within the attention budget, measured with the embedder's tokenizer
+    """Embed `texts` within this thread's share of the attention budget (the embedder's
+    `concurrency` threads embed at once), lengths measured with the embedder's tokenizer
     (+2 for [CLS] and [SEP])."""
     encodings = embedder.tokenizer().encode_batch(list(texts), add_special_tokens=False)
-    return embed_bucketed(embedder, texts, [len(e.ids) + 2 for e in encodings])
+    share = ATTENTION_BUDGET // max(1, embedder.concurrency)
+    return embed_bucketed(embedder, texts, [len(e.ids) + 2 for e in encodings], share)
 
 
 @dataclass
