@@ -14,7 +14,7 @@ import pytest
 from desktop.ingest.limits import IngestLimits
 from desktop.ingest.pool import ParsePool
 from desktop.ingest.worker import Parsed
-from desktop.library.pipeline import budget_batches
+from desktop.library.backfill import budget_batches
 
 pytestmark = pytest.mark.slow
 
@@ -88,7 +88,7 @@ def test_a_crashed_reader_fails_its_file_and_a_new_worker_goes_on(
 
 
 def test_batches_keep_length_squared_times_size_within_budget() -> None:
-    from desktop.library import pipeline
+    from desktop.library import backfill as pipeline
 
     lengths = [256] * 20 + [64] * 200 + [30] * 5
     batches = budget_batches(lengths)

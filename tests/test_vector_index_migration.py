@@ -15,7 +15,7 @@ import apsw
 import numpy as np
 import sqlite_vec
 
-from desktop.library import vector_search, vectors
+from desktop.library import pending, vector_search, vectors
 from desktop.library.db import connect, schema_version
 from desktop.library.migrations import MIGRATIONS
 
@@ -89,7 +89,8 @@ def _has_table(db: apsw.Connection, name: str) -> bool:
 
 def _assert_migrated(db: apsw.Connection, matrix: np.ndarray) -> None:
     n = len(matrix)
-    assert schema_version(db) == len(MIGRATIONS) == 5
+    assert schema_version(db) == len(MIGRATIONS) == 6
+    assert pending.count(db) == 0  # migration 6: every migrated chunk has its vector
     assert not _has_table(db, vectors.LEGACY_CODES)
     assert vectors.count(db) == vectors.count_indexed(db) == n
     assert vectors.orphan_count(db) == 0

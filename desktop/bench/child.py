@@ -1,7 +1,7 @@
 """Benchmark steps that must run in a fresh process of their own (cold start, peak RSS).
 
     python -m desktop.bench.child startup folio|naive LIBRARY T0
-    python -m desktop.bench.child index folio|naive FOLDER LIBRARY
+    python -m desktop.bench.child index folio|naive|naive-quiet FOLDER LIBRARY [MAX_CHUNKS]
     python -m desktop.bench.child memory folio|naive LIBRARY QUESTIONS_JSON
     python -m desktop.bench.child search sqlite-vec|numpy LIBRARY QUERY [FOLDER_ID]
 
@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import resource
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -43,17 +44,21 @@ def peak_rss_mb() -> float:
 
 
 class CountingEmbedder(Embedder):
-    """Passes every batch to another embedder and counts the texts it embedded."""
+    """Passes every batch to another embedder and counts the texts it embedded (from as
+    many threads at once as the other embedder allows)."""
 
     def __init__(self, inner: Embedder) -> None:
         self.inner = inner
         self.model_id = inner.model_id
         self.dim = inner.dim
         self.batch_size = inner.batch_size
+        self.concurrency = inner.concurrency
         self.embedded = 0
+        self._lock = threading.Lock()
 
     def embed_batch(self, texts: Sequence[str]) -> np.ndarray:
-        self.embedded += len(texts)
+        with self._lock:
+            self.embedded += len(texts)
         return self.inner.embed_batch(texts)
 
     def embed_query(self, text: str) -> np.ndarray:
@@ -104,52 +109,15 @@ def startup(kind: str, library: Path, t0: float) -> Figures:
     return {**{k: round(v, 3) for k, v in marks.items()}, "peak_rss_mb": peak_rss_mb()}
 
 
-def index(kind: str, folder: Path, library: Path) -> Figures:
-    """Index `folder` Folio's way (then again, unchanged), or the naive way: the same
-    chunks through fastembed, one batch after another, nothing else."""
-    from desktop.library.indexer import Indexer
-    from desktop.library.store import Library
-    from desktop.session import Session
+def index(kind: str, folder: Path, library: Path, max_chunks: int = 0) -> Figures:
+    """Index `folder` Folio's way, timing when the first keyword hit, all the text and all
+    the vectors arrived (then index it again, unchanged); or embed the chunks Folio made
+    of it the naive way (`desktop.bench.index_timing`)."""
+    from desktop.bench import index_timing
 
-    s = Session.from_environment(library)
-    embedder = CountingEmbedder(s.embedder)
-    files = sum(1 for p in folder.rglob("*") if p.is_file())
     if kind == "folio":
-        indexer = Indexer(
-            s.library, embedder, s.tokenizer, s.settings.chunk_tokens, s.settings.chunk_overlap
-        )
-        t = time.perf_counter()
-        report = indexer.index([folder])
-        seconds = time.perf_counter() - t
-        first = embedder.embedded
-        again = indexer.index([folder])
-        return {
-            "seconds": round(seconds, 2),
-            "files": files,
-            "chunks": report.chunks,
-            "docs_per_s": round((report.added + report.updated) / seconds, 2),
-            "chunks_per_s": round(report.chunks / seconds, 2),
-            "embedded": first,
-            "reindex_embedded": embedder.embedded - first,
-            "reindex_unchanged_files": again.unchanged,
-            "peak_rss_mb": peak_rss_mb(),
-        }
-    with Library(library) as lib:  # the chunks Folio made of the same files
-        rows = lib.db.execute("SELECT text, heading FROM chunks ORDER BY id").fetchall()
-    # What Folio's indexer embeds: the chunk under its heading.
-    texts = [f"{h}\n\n{t}" if h and not str(t).startswith(str(h)) else str(t) for t, h in rows]
-    t = time.perf_counter()
-    for start in range(0, len(texts), embedder.batch_size):
-        embedder.inner.embed_batch(texts[start : start + embedder.batch_size])
-    seconds = time.perf_counter() - t
-    return {
-        "seconds": round(seconds, 2),
-        "files": files,
-        "chunks": len(texts),
-        "docs_per_s": round(files / seconds, 2) if seconds else 0.0,
-        "chunks_per_s": round(len(texts) / seconds, 2) if seconds else 0.0,
-        "peak_rss_mb": peak_rss_mb(),
-    }
+        return index_timing.folio(folder, library)
+    return index_timing.naive(library, quiet=kind == "naive-quiet", max_chunks=max_chunks)
 
 
 def memory(kind: str, library: Path, questions: list[str]) -> Figures:
@@ -232,7 +200,7 @@ def main(argv: list[str]) -> int:
     if what == "startup":
         result = startup(kind, Path(rest[0]), float(rest[1]))
     elif what == "index":
-        result = index(kind, Path(rest[0]), Path(rest[1]))
+        result = index(kind, Path(rest[0]), Path(rest[1]), int(rest[2]) if len(rest) > 2 else 0)
     elif what == "memory":
         questions = json.loads(Path(rest[1]).read_text())
         if not isinstance(questions, list) or not all(isinstance(q, str) for q in questions):

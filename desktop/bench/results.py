@@ -89,13 +89,24 @@ class RetrievalResult(TypedDict):
     sizes: dict[str, SizeResult]
 
 
-class IndexResult(TypedDict):
-    """`folio bench index` (`desktop.bench.system.bench_index`)."""
+class IndexSize(TypedDict):
+    """`folio bench index` at one folder size: Folio's figures (chunks/s to every vector;
+    seconds from the drop to the first keyword hit, to all text, to every vector), the
+    naive loops' beside them, and the 1-minute load before, between and after."""
 
+    files: int
     folio: Figures
     naive: Figures
+    naive_quiet: Figures
     ratio_chunks_per_s: float | None
-    load_1min: float
+    load_1min: list[float]
+
+
+class IndexResult(TypedDict):
+    """`folio bench index` (`desktop.bench.system.bench_index`), keyed by files dropped."""
+
+    squad: str
+    sizes: dict[str, IndexSize]
 
 
 class StartupFigures(TypedDict):

@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -17,6 +18,7 @@ if TYPE_CHECKING:
     from desktop.bench.results import (
         Figures,
         IndexResult,
+        IndexSize,
         MemoryResult,
         StartupFigures,
         StartupResult,
@@ -59,22 +61,45 @@ def run_child(*args: str, env: dict[str, str] | None = None) -> Figures:
     )
 
 
-def bench_index(folder: Path, work: Path) -> IndexResult:
-    """Folio's indexer, then the naive fastembed loop over the chunks it made, same files."""
-    library = Path(work) / "index-bench.sqlite"
-    for stale in (library, Path(f"{library}-wal"), Path(f"{library}-shm")):
-        stale.unlink(missing_ok=True)
-    load = os.getloadavg()[0]
-    folio = run_child("index", "folio", str(folder), str(library))
-    naive = run_child("index", "naive", str(folder), str(library))
-    return {
-        "folio": folio,
-        "naive": naive,
-        "ratio_chunks_per_s": round(folio["chunks_per_s"] / naive["chunks_per_s"], 3)
-        if naive["chunks_per_s"]
-        else None,
-        "load_1min": round((load + os.getloadavg()[0]) / 2, 2),
-    }
+def bench_index(
+    squad: Path, work: Path, sizes: tuple[int, ...] = (200, 5000), naive_max_chunks: int = 600
+) -> IndexResult:
+    """For each size, that many SQuAD training paragraphs written as files into a temporary
+    folder (`desktop.bench.squad_files`), indexed by Folio (timed from the drop to the first
+    keyword hit, to all text searchable, to every vector), then the same chunks through
+    the naive loop in the same run: stock fastembed, and Folio's quiet session.
+
+    Args:
+        naive_max_chunks: the naive loops embed at most this many of the chunks (0: all);
+            their chunks/s is a rate, and at 5,000 files they would take most of an hour.
+    """
+    from desktop.bench.squad_files import write_files
+
+    out: dict[str, IndexSize] = {}
+    for n in sizes:
+        with tempfile.TemporaryDirectory(prefix=f"index-{n}-", dir=work) as tmp:
+            folder = Path(tmp) / "dropped"
+            write_files(squad, folder, n)
+            library = Path(tmp) / "index-bench.sqlite"
+            loads = [os.getloadavg()[0]]
+            folio = run_child("index", "folio", str(folder), str(library))
+            loads.append(os.getloadavg()[0])
+            cap = str(naive_max_chunks)
+            naive = run_child("index", "naive", str(folder), str(library), cap)
+            loads.append(os.getloadavg()[0])
+            quiet = run_child("index", "naive-quiet", str(folder), str(library), cap)
+            loads.append(os.getloadavg()[0])
+        out[str(n)] = {
+            "files": n,
+            "folio": folio,
+            "naive": naive,
+            "naive_quiet": quiet,
+            "ratio_chunks_per_s": round(folio["chunks_per_s"] / naive["chunks_per_s"], 3)
+            if naive["chunks_per_s"]
+            else None,
+            "load_1min": [round(x, 2) for x in loads],
+        }
+    return {"squad": str(squad), "sizes": out}
 
 
 def bench_startup(library: Path, runs: int = 3) -> StartupResult:

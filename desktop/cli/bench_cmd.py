@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from desktop.bench.squad_files import DEFAULT_SQUAD
 from desktop.cli.common import Subcommands, print_json
 from desktop.errors import FolioError
 
@@ -32,7 +33,7 @@ def add_parser(sub: Subcommands) -> None:
     for name, text in (
         ("rag", "time to first token beside the naive pipeline, each lever alone; tokens/s"),
         ("retrieval", "search latency and recall at 10k/100k/1M chunks, beside naive"),
-        ("index", "indexing speed beside a naive fastembed loop; re-index; peak RSS"),
+        ("index", "indexing beside a naive fastembed loop: chunks/s, drop to first keyword hit"),
         ("startup", "cold start to a shown window and to model ready"),
         ("memory", "peak RSS searching and answering over the largest --sizes library"),
         ("delete", "removing a 100k-chunk folder, what is left behind, compact"),
@@ -82,7 +83,23 @@ def _common(b: argparse.ArgumentParser) -> None:
         default=None,
         help="library whose chunks seed the padded ones (default: the workload's)",
     )
-    b.add_argument("--index-files", type=int, default=400, help="files indexed (index)")
+    b.add_argument(
+        "--index-files",
+        default="200,5000",
+        help="folder sizes dropped, one SQuAD paragraph a file (index; comma-separated)",
+    )
+    b.add_argument(
+        "--squad",
+        type=Path,
+        default=DEFAULT_SQUAD,
+        help="SQuAD v1.1 training file whose paragraphs become the files (index)",
+    )
+    b.add_argument(
+        "--naive-chunks",
+        type=int,
+        default=600,
+        help="chunks the naive loops embed at most, for their rate (index; 0: all)",
+    )
     b.add_argument("--work", type=Path, default=None, help="cache folder (default: user cache)")
     b.add_argument("--out", type=Path, default=None, help="write the report here")
     b.add_argument("--json", action="store_true", help="print one JSON object")
@@ -143,8 +160,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
         elif part == "index":
             from desktop.bench.system import bench_index
 
-            folder = _index_folder(workloads[0].folder, work, args.index_files)
-            results["index"] = bench_index(folder, work)
+            sizes = tuple(int(x) for x in args.index_files.split(",") if x.strip())
+            results["index"] = bench_index(args.squad, work, sizes, args.naive_chunks)
         elif part == "startup":
             from desktop.bench.system import bench_startup
 
@@ -242,19 +259,6 @@ def _sizes(args: argparse.Namespace) -> tuple[int, ...]:
     if not sizes or min(sizes) < 1:
         raise FolioError(f"--sizes wants chunk counts, got {args.sizes!r}")
     return sizes
-
-
-def _index_folder(source: Path, work: Path, n: int) -> Path:
-    """The first `n` files of the workload, copied into a folder of their own."""
-    import shutil
-
-    folder = work / f"index-{n}"
-    if not folder.exists():
-        folder.mkdir(parents=True)
-        files = sorted(p for p in source.rglob("*") if p.is_file())[:n]
-        for f in files:
-            shutil.copy2(f, folder / f.name)
-    return folder
 
 
 def cmd_adapters(args: argparse.Namespace) -> int:

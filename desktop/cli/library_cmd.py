@@ -129,6 +129,7 @@ def cmd_search(args: argparse.Namespace) -> int:
             if folder_id is None:
                 raise FolioError(f"not an indexed folder: {args.folder}")
         result = s.searcher.search(args.query, k=args.k, mode=args.mode, folder_id=folder_id)
+        embedding = s.library.embedding()  # still indexing: say how much the search saw
         if args.json:
             print_json(
                 {
@@ -143,9 +144,11 @@ def cmd_search(args: argparse.Namespace) -> int:
                         for h in result.hits
                     ],
                     "timings_ms": {k: round(v, 2) for k, v in result.timings_ms.items()},
+                    **library_view.embedding_json(embedding),
                 }
             )
             return 0
+        library_view.print_embedding(embedding)
         if not result.hits:
             print("no results", file=sys.stderr)
         for i, h in enumerate(result.hits, 1):
@@ -181,13 +184,19 @@ def cmd_ask(args: argparse.Namespace) -> int:
         started = time.perf_counter()
         on_token = None if args.json else _stream_to_stdout
         answer = answerer.ask(args.question, k=args.k, on_token=on_token)
+        embedding = s.library.embedding()
         if args.json:
             writes = s.settings.answer_mode == "write"
             style = (
                 [{"name": n, "scale": sc} for n, sc in s.engine.active_adapters] if writes else []
             )
             print_json(
-                {**answer.to_json(), "answer_mode": s.settings.answer_mode, "adapters": style}
+                {
+                    **answer.to_json(),
+                    "answer_mode": s.settings.answer_mode,
+                    "adapters": style,
+                    **library_view.embedding_json(embedding),
+                }
             )
             return 0
         sys.stdout.write("\n")
@@ -206,6 +215,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
             f"{answer.how_made}, total {time.perf_counter() - started:.1f} s)",
             file=sys.stderr,
         )
+        library_view.print_embedding(embedding)
     return 0
 
 

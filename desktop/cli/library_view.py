@@ -11,6 +11,7 @@ from tqdm import tqdm
 
 from desktop.library.indexer import IndexProgress, IndexReport
 from desktop.library.issue_text import name_in_folder, reason_without_path
+from desktop.library.pending import Embedding
 from desktop.library.repair import Diagnosis
 from desktop.library.store import Library
 
@@ -55,6 +56,27 @@ def report_json(report: IndexReport) -> dict[str, object]:
     }
 
 
+def embedding_json(embedding: Embedding) -> dict[str, object]:
+    """What `--json` search and ask add while the library is still being embedded: how
+    much of it the vector search saw ({} once every chunk has its vector)."""
+    if embedding.done:
+        return {}
+    return {
+        "indexing": {
+            "embedded": embedding.embedded,
+            "chunks": embedding.chunks,
+            "percent": embedding.percent,
+            "note": embedding.note(),
+        }
+    }
+
+
+def print_embedding(embedding: Embedding) -> None:
+    """One line on stderr while the library is still being embedded."""
+    if not embedding.done:
+        print(embedding.note(), file=sys.stderr)
+
+
 def print_report(report: IndexReport) -> None:
     print(
         f"indexed: {summary(report)} in {report.seconds:.1f} s "
@@ -80,6 +102,7 @@ def status_json(lib: Library) -> dict[str, object]:
         "embedder": bound[0] if bound else None,
         "damaged": False,
         **counts,
+        "embedded": lib.embedding(exact=True).embedded,
         "skipped": sum(len(f.skipped) for f in folders),
         "folders_detail": [
             {
@@ -116,6 +139,12 @@ def print_status(lib: Library) -> None:
         f"{counts['folders']} folders, {counts['documents']} documents, "
         f"{counts['chunks']} chunks, {counts['failed']} failed, {skipped} skipped"
     )
+    embedding = lib.embedding()
+    if not embedding.done:
+        print(
+            f"embedded {embedding.embedded:,} of {embedding.chunks:,} chunks "
+            "(`folio index` embeds the rest)"
+        )
     for f in folders:
         print(f"  {f.path}: {f.documents} documents, {f.chunks} chunks")
         for path, error in f.failed:
@@ -145,11 +174,13 @@ def _kind(reason: str) -> str:
 
 
 class ProgressBar:
-    """Renders indexing progress on stderr: files, chunks/s and ETA."""
+    """Renders indexing progress on stderr: files, chunks/s and ETA, then "embedded N of M"
+    (the text is searchable by keyword already while the vectors are computed)."""
 
     def __init__(self, enabled: bool) -> None:
         self.enabled = enabled
         self.bar: tqdm | None = None
+        self.embed_bar: tqdm | None = None
         self.waiting = False
 
     def __call__(self, p: IndexProgress) -> None:
@@ -166,14 +197,35 @@ class ProgressBar:
                 dynamic_ncols=True,
                 desc="indexing",
             )
-        if self.bar is not None:
+        if self.bar is not None and self.embed_bar is None:
             self.bar.total = p.files_total
             self.bar.n = p.files_done
+            embedded = f", {p.embedded_text()}" if p.embedded_text() else ""
             self.bar.set_postfix_str(
-                f"{p.chunks_done} chunks, {p.chunks_per_s:.1f} chunks/s", refresh=False
+                f"{p.chunks_done} chunks, {p.chunks_per_s:.1f} chunks/s{embedded}", refresh=False
             )
             self.bar.refresh()
+        if p.phase == "embedding" and not p.embedding_done:
+            self._embedding(p)
+
+    def _embedding(self, p: IndexProgress) -> None:
+        if self.embed_bar is None:
+            if self.bar is not None:
+                self.bar.close()
+            print("folio: the text is searchable by keyword now; embedding", file=sys.stderr)
+            self.embed_bar = tqdm(
+                total=p.chunks_total,
+                unit="chunk",
+                file=sys.stderr,
+                dynamic_ncols=True,
+                desc="embedded",
+            )
+        self.embed_bar.total = p.chunks_total
+        self.embed_bar.n = p.chunks_embedded
+        self.embed_bar.set_postfix_str(f"embedded {p.chunks_embedded:,} of {p.chunks_total:,}")
+        self.embed_bar.refresh()
 
     def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
+        for bar in (self.bar, self.embed_bar):
+            if bar is not None:
+                bar.close()

@@ -17,11 +17,14 @@ class Embedder(ABC):
     Attributes:
         model_id: recorded in the library so a library is never searched with another model.
         dim: vector dimension.
+        concurrency: how many `embed_batch` calls may usefully run at once, on as many
+            threads (the indexer uses that many; 1 for an embedder that is not thread-safe).
     """
 
     model_id: str
     dim: int
     batch_size: int = 32
+    concurrency: int = 1
 
     @abstractmethod
     def embed_batch(self, texts: Sequence[str]) -> np.ndarray:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import apsw
 
-from desktop.library import vectors
+from desktop.library import pending, vectors
 
 
 def problems(db: apsw.Connection, *, thorough: bool = False) -> list[str]:
@@ -45,8 +45,9 @@ def sqlite_problems(db: apsw.Connection, *, thorough: bool = False) -> list[str]
 
 
 def invariant_problems(db: apsw.Connection) -> list[str]:
-    """The indexing invariants: every chunk has its document, its FTS row and its vector;
-    no vector without a chunk; no document marked indexed without chunks."""
+    """The indexing invariants: every chunk has its document, its FTS row, and its vector or
+    a place on the list of chunks waiting for one (never both); no vector without a chunk;
+    no document marked indexed without chunks."""
     out: list[str] = []
 
     def count(sql: str) -> int:
@@ -75,17 +76,19 @@ def invariant_problems(db: apsw.Connection) -> list[str]:
         indexed = count("SELECT count(*) FROM chunks_fts_docsize")
         if indexed != chunks:
             out.append(f"{indexed} keyword index rows for {chunks} chunks")
+        out.extend(pending.problems(db))
         if vectors.exists(db):
             stored = vectors.count(db)
-            if stored != chunks:
-                out.append(f"{stored} vectors for {chunks} chunks")
+            waiting = pending.count(db)
+            if stored + waiting != chunks:
+                out.append(f"{stored} vectors and {waiting} waiting for one, for {chunks} chunks")
             indexed_vectors = vectors.count_indexed(db)
             if indexed_vectors != stored:
                 out.append(f"{indexed_vectors} vector index rows for {stored} vectors")
             strays = vectors.orphan_count(db)
             if strays:
                 out.append(f"{strays} vectors belong to no chunk")
-        elif chunks:
+        elif chunks and pending.count(db) != chunks:
             out.append(f"{chunks} chunks but no vector index")
     except apsw.Error as exc:
         out.append(f"the library cannot be read: {exc}")

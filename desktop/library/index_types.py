@@ -17,7 +17,21 @@ class IndexProgress:
     chunks_done: int = 0
     elapsed_s: float = 0.0
     current: str = ""
-    phase: str = "scanning"  # waiting | scanning | indexing | done
+    phase: str = "scanning"  # waiting | scanning | indexing | embedding | done
+    # The library's chunks that have vectors so far, of all its chunks (0 of 0 until
+    # counted): text is stored first and searchable by keyword at once, vectors come after.
+    chunks_embedded: int = 0
+    chunks_total: int = 0
+
+    @property
+    def embedding_done(self) -> bool:
+        return self.chunks_embedded >= self.chunks_total
+
+    def embedded_text(self) -> str:
+        """ "embedded N of M" while vectors are missing, else ""."""
+        if self.embedding_done:
+            return ""
+        return f"embedded {self.chunks_embedded:,} of {self.chunks_total:,} chunks"
 
     @property
     def chunks_per_s(self) -> float:

@@ -1,5 +1,7 @@
 """Incremental indexing: walk folders, skip what is unchanged, follow renames by content hash,
-drop what was deleted, and send the rest through the parse/embed/store pipeline.
+drop what was deleted, and send the rest through the parse/store/embed pipeline: text and
+keywords first (searchable at once), then the vectors of every chunk still without one,
+this run's and any an interrupted run left.
 
 One run holds the library's index lock, so a second indexer (another `folio index`, the
 watcher) waits instead of doing the same work twice. Progress goes to a plain callback and
@@ -24,7 +26,7 @@ from desktop.errors import FolioError
 from desktop.ingest.limits import IngestLimits
 from desktop.ingest.pool import ParsePool, borrow, give_back
 from desktop.ingest.walk import PathFilter, Skipped, display_path, iter_documents
-from desktop.library import subpath
+from desktop.library import pending, subpath
 from desktop.library import vectors as vector_index
 from desktop.library.chunk_keys import embedding_text
 from desktop.library.index_types import Changes, IndexProgress, IndexReport
@@ -145,6 +147,7 @@ class _Run:
         self.report = IndexReport()
         self.jobs: list[FileJob] = []
         self.indexed_folders: list[int] = []
+        self._counted_at = 0.0
 
     def tick(self, **changes: object) -> None:
         for key, value in changes.items():
@@ -170,6 +173,7 @@ class _Run:
             if not self.indexer.keep_workers:
                 self.indexer.close()
         self.report.seconds = time.perf_counter() - self.started
+        self._count_vectors(force=True)
         self.tick(phase="done", current="")
         return self.report
 
@@ -347,9 +351,19 @@ class _Run:
         self.report.renamed += 1
         changed.add(target)  # re-checked: unchanged size and mtime make it a no-op
 
-    # -- parse, embed, store ---------------------------------------------------------------
+    # -- parse, store, embed ---------------------------------------------------------------
+    def _count_vectors(self, *, force: bool = False) -> None:
+        """Refresh "embedded N of M" (at most every half second: it counts the chunks)."""
+        now = time.perf_counter()
+        if not force and now - self._counted_at < 0.5:
+            return
+        self._counted_at = now
+        embedding = self.library.embedding()
+        self.state.chunks_embedded = embedding.embedded
+        self.state.chunks_total = embedding.chunks
+
     def _pipeline(self) -> None:
-        if not self.jobs:
+        if not self.jobs and not pending.count(self.library.db):
             return
         if self.state.phase != "indexing":
             self.tick(phase="indexing", files_total=len(self.jobs))
@@ -360,9 +374,15 @@ class _Run:
             self.state.chunks_done += chunks
             self.tick(files_done=self.state.files_done + 1, current=path)
 
+        def on_vectors(parsing: bool) -> None:
+            self._count_vectors(force=not parsing and self.state.phase == "indexing")
+            self.tick(phase="indexing" if parsing else "embedding")
+
         pool = self.indexer.pool()
         embedder = self.indexer.embedder
-        pipeline = Pipeline(self.library, embedder, pool, self.cancel, on_file, self.report)
+        pipeline = Pipeline(
+            self.library, embedder, pool, self.cancel, on_file, self.report, on_vectors
+        )
         try:
             pipeline.run(self.jobs)
         finally:

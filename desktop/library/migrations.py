@@ -142,10 +142,20 @@ def m005_sqlite_vec_index(db: apsw.Connection) -> None:
     vectors.rebuild_index(db)
 
 
+def m006_pending_vectors(db: apsw.Connection) -> None:
+    """Chunks are stored before their vectors (text and keywords first, embeddings after):
+    `chunk_pending` lists the chunks that have no vector yet, kept exact by triggers, so
+    an interrupted run's leftovers are found without scanning the library."""
+    from desktop.library import pending
+
+    pending.create(db)
+
+
 MIGRATIONS: list[Callable[[apsw.Connection], None]] = [
     m001_create_tables,
     m002_conversations,
     m003_ingest_tracking,
     m004_vector_tables,
     m005_sqlite_vec_index,
+    m006_pending_vectors,
 ]

@@ -1,7 +1,9 @@
 """The library: one SQLite file holding folders, documents, chunks, FTS5 and vectors.
 
 All writes of one document happen in one transaction, so a crash never leaves half a
-document: either the old version or the new one is stored. Vectors are read and written
+document: either the old version or the new one is stored. Its vectors may come later,
+each batch in a transaction of its own (`add_vectors`): until then its chunks wait on the
+list in `desktop.library.pending`. Vectors are read and written
 only through `desktop.library.vectors`.
 """
 
@@ -9,7 +11,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,8 +21,9 @@ import numpy as np
 from desktop.closing import Closeable
 from desktop.errors import LibraryError
 from desktop.ingest.types import ChunkDraft
-from desktop.library import folder_list, subpath
+from desktop.library import folder_list, pending, subpath
 from desktop.library import vectors as vector_index
+from desktop.library.chunk_keys import text_for
 from desktop.library.db import DEFAULT_BUSY_TIMEOUT_MS, connect
 from desktop.library.folder_delete import delete_folder_chunks
 from desktop.library.passage import ChunkRecord
@@ -238,20 +241,28 @@ class Library(Closeable):
         content_hash: str,
         pages: int | None,
         chunks: Sequence[ChunkDraft],
-        vectors: np.ndarray,
+        vectors: np.ndarray | Mapping[int, np.ndarray],
         keys: Sequence[str | None] | None = None,
         notes: Sequence[str] = (),
     ) -> int:
         """Replace a document's chunks and vectors atomically; returns the document id.
 
         Args:
+            vectors: one per chunk (an array), or those known so far by chunk index (a
+                mapping): a chunk without one is stored waiting for it (`pending`), found
+                by keyword search now and by vector search once `add_vectors` stores it.
             keys: each chunk's reuse key (`chunk_keys.embed_key`), stored beside it.
             notes: what the user should know about the document (pages without text...).
         """
         self._require_vectors()
-        if len(chunks) != len(vectors) or (keys is not None and len(keys) != len(chunks)):
-            raise ValueError("one vector and one key per chunk")
-        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        if isinstance(vectors, np.ndarray):
+            if len(vectors) != len(chunks):
+                raise ValueError("one vector per chunk")
+            known: Mapping[int, np.ndarray] = dict(enumerate(vectors))
+        else:
+            known = vectors
+        if keys is not None and len(keys) != len(chunks):
+            raise ValueError("one key per chunk")
         note_text = "\n".join(notes) or None
         with self.db:
             existing = self.db.execute(
@@ -272,7 +283,8 @@ class Library(Closeable):
                     (folder_id, path, size, mtime, content_hash, pages, time.time(), note_text),
                 )
                 doc_id = int(self.db.last_insert_rowid())
-            for i, (chunk, vector) in enumerate(zip(chunks, vectors, strict=True)):
+            ids: list[int] = []
+            for i, chunk in enumerate(chunks):
                 self.db.execute(
                     "INSERT INTO chunks(document_id, ordinal, text, page, char_start, char_end, "
                     "heading, embed_key, location) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -288,9 +300,43 @@ class Library(Closeable):
                         chunk.location,
                     ),
                 )
-                vector_index.insert(self.db, self.db.last_insert_rowid(), vector)
+                ids.append(self.db.last_insert_rowid())
+            with_vectors = [i for i in range(len(chunks)) if i in known]
+            if with_vectors:
+                vector_index.insert_many(
+                    self.db,
+                    [ids[i] for i in with_vectors],
+                    np.stack([np.asarray(known[i], dtype=np.float32) for i in with_vectors]),
+                )
             self.db.execute("DELETE FROM skipped WHERE path = ?", (path,))
         return doc_id
+
+    def add_vectors(self, texts: Mapping[int, str], vectors: np.ndarray) -> int:
+        """Store the vectors of chunks stored without one, in one transaction; returns how
+        many were stored.
+
+        Args:
+            texts: chunk id -> the text that was embedded for it (`chunk_keys.text_for`),
+                in the order of `vectors`' rows. A chunk that got its vector meanwhile, was
+                deleted, or whose id now holds other text (an id freed by a deletion is
+                given to the next chunk) is left alone.
+        """
+        self._require_vectors()
+        if len(texts) != len(vectors):
+            raise ValueError("one vector per chunk")
+        row_of = {cid: i for i, cid in enumerate(texts)}
+        with self.db:
+            current = pending.still_pending(self.db, list(texts))
+            fits = [c.id for c in current if text_for(c.text, c.heading) == texts[c.id]]
+            if fits:
+                vector_index.insert_many(
+                    self.db, fits, np.asarray(vectors, dtype=np.float32)[[row_of[c] for c in fits]]
+                )
+        return len(fits)
+
+    def embedding(self, *, exact: bool = False) -> pending.Embedding:
+        """How many chunks have vectors so far (`pending.progress`)."""
+        return pending.progress(self.db, exact=exact)
 
     def record_failure(
         self, folder_id: int, path: str, size: int, mtime: float, error: str

@@ -28,7 +28,7 @@ from collections.abc import Sequence
 import apsw
 import numpy as np
 
-from desktop.library import cells
+from desktop.library import cells, pending
 from desktop.library.columns import as_bytes, as_int
 
 FLOATS = "chunk_vector_floats"
@@ -52,6 +52,7 @@ def create(db: apsw.Connection, dim: int) -> None:
         f"CREATE TABLE IF NOT EXISTS {FLOATS} (id INTEGER PRIMARY KEY, "
         f"vector BLOB NOT NULL CHECK (length(vector) = {4 * int(dim)}))"
     )
+    pending.watch_vectors(db)
     _create_index(db, dim)
 
 

@@ -331,6 +331,8 @@ class ChatController(QObject):
             "support": [x.to_json() for x in answer.support],
             "grounding": answer.grounding,
         }
+        if info.get("indexing"):
+            meta["indexing"] = info.get("indexing", "")
         try:
             key = self.chats.add_message(
                 pending.chat_id, "assistant", answer.text, answer.citations, meta

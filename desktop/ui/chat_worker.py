@@ -69,6 +69,7 @@ class AnswerInfo(_AnswerInfo, total=False):
     """What an answer was written with, sent beside it (`ChatWorker.answered`)."""
 
     confirmed: bool  # False: closed on Stop before the worker confirmed it
+    indexing: str  # "still indexing: 40 % embedded ..." while the library lacks vectors
 
 
 class ChatWorker(QObject):
@@ -191,6 +192,9 @@ class ChatWorker(QObject):
             return
         model = "" if quoting else self.model_info.get("name", "")
         info: AnswerInfo = {"model": model, "adapters": used}
+        embedding = self.session.library.embedding()  # answered from what is embedded so far
+        if not embedding.done:
+            info["indexing"] = embedding.note()
         emit(self.answered, request_id, answer, info)
 
     # -- adapters --------------------------------------------------------------------------

@@ -146,7 +146,7 @@ def _ms(value: JSON) -> float | None:
 
 def answer_footer(meta: Mapping[str, JSON]) -> str:
     """The line under an answer (its stored meta): retrieval time, first token, speed, model
-    and adapter."""
+    and adapter, and how much was embedded if the library was still being indexed."""
     stored = meta.get("timings_ms")
     timings: Mapping[str, JSON] = stored if isinstance(stored, dict) else {}
     parts = [f"Retrieval {format_ms(_ms(timings.get('retrieve')))}"]
@@ -167,6 +167,8 @@ def answer_footer(meta: Mapping[str, JSON]) -> str:
         )
     if meta.get("stopped"):
         parts.append("stopped")
+    if meta.get("indexing"):
+        parts.append(str(meta["indexing"]))
     return " · ".join(parts)
 
 

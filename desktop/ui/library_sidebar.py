@@ -194,6 +194,13 @@ class ProgressBox(QFrame):
             return
         if p.phase == "scanning":
             self.detail.setText("Looking for documents…")
+        elif p.phase == "embedding" or (p.phase == "done" and not p.embedding_done):
+            # The text is stored and searchable by keyword; the vectors follow.
+            self.bar.setRange(0, max(1, p.chunks_total))
+            self.bar.setValue(p.chunks_embedded)
+            self.detail.setText(
+                f"{p.files_done:,} files searchable by keyword · {p.embedded_text()}"
+            )
         else:
             self.bar.setRange(0, max(1, p.files_total))
             self.bar.setValue(p.files_done)
@@ -204,8 +211,10 @@ class ProgressBox(QFrame):
                 left = " · estimating time left"
             else:
                 left = f" · about {format_duration(eta)} left"
+            embedded = f" · {p.embedded_text()}" if p.embedded_text() else ""
             self.detail.setText(
-                f"{p.files_done:,} of {p.files_total:,} files · {p.chunks_per_s:.0f} chunks/s{left}"
+                f"{p.files_done:,} of {p.files_total:,} files · {p.chunks_per_s:.0f} chunks/s"
+                f"{embedded}{left}"
             )
         if self.pause.isChecked():
             self.detail.setText(self.detail.text() + " · paused")

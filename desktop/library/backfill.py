@@ -1,0 +1,188 @@
+"""Embedding the chunks stored without a vector: the second phase of indexing.
+
+Indexing stores each document's text and keyword rows as soon as it is parsed, so the
+folder is searchable by keyword at once; its chunks wait on the list in
+`desktop.library.pending`. `Backfill` works through that list: groups of chunks are
+embedded on background threads (one ONNX call per thread, `Embedder.concurrency` of them;
+ONNX Runtime releases the GIL), and the thread that owns the library connection writes
+each group's vectors in a transaction of its own. Chunks whose text is already embedded
+elsewhere in the library get that vector without embedding; a group's duplicates are
+embedded once. Batches are length-sorted and kept within an attention budget
+(`budget_batches`), which holds the indexer's peak memory down.
+
+A crash or a cancel leaves the rest on the list, and the next run takes it up: nothing is
+embedded twice and nothing is lost.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from collections.abc import Sequence
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
+from dataclasses import dataclass
+
+import numpy as np
+
+from desktop.embed.base import Embedder
+from desktop.library import pending
+from desktop.library.chunk_keys import embed_key, text_for
+from desktop.library.index_types import IndexReport
+from desktop.library.store import Library
+
+log = logging.getLogger(__name__)
+
+#: Chunks handed to one embedding thread at once (sorted by length, then cut into batches).
+EMBED_GROUP = 64
+#: Pending chunks read from the library at a time.
+READ_AHEAD = 512
+#: Most batch size x (sequence length)^2 in one embedder call. Attention's activations grow
+#: with the square of the length, and ONNX Runtime's arena keeps the largest it has seen:
+#: batches of 32-64 chunks of ~256 tokens took the indexer past 1 GB. So long chunks go
+#: in small batches (4 of 256 tokens), short ones in larger ones (up to MAX_BATCH).
+#: `folio bench index`, 200 SciFact abstracts (500 chunks), quiet: batches of 8 peaked at
+#: 629 MB, of 4 at 527 MB, at the same speed (9.45 and 9.71 chunks/s). The budget is for
+#: all the embedding threads together: two threads with 4 x 256^2 each peaked at 785 MB
+#: (64 SQuAD paragraphs), with half of it each at 599 MB.
+ATTENTION_BUDGET = 4 * 256 * 256
+MAX_BATCH = 64
+
+
+def budget_batches(lengths: Sequence[int], budget: int = ATTENTION_BUDGET) -> list[list[int]]:
+    """Indices of `lengths` (token counts) in length order, cut into batches within
+    `budget` (batch size x longest length squared)."""
+    batches: list[list[int]] = []
+    batch: list[int] = []
+    for i in sorted(range(len(lengths)), key=lambda k: lengths[k]):
+        size = len(batch) + 1
+        if batch and (size > MAX_BATCH or size * lengths[i] ** 2 > budget):
+            batches.append(batch)
+            batch = []
+        batch.append(i)
+    if batch:
+        batches.append(batch)
+    return batches
+
+
+def embed_bucketed(
+    embedder: Embedder, texts: Sequence[str], lengths: Sequence[int], budget: int = ATTENTION_BUDGET
+) -> np.ndarray:
+    """Embed `texts` in length-bucketed, memory-budgeted batches; vectors in input order."""
+    out = np.empty((len(texts), embedder.dim), dtype=np.float32)
+    for batch in budget_batches(lengths, budget):
+        out[batch] = embedder.embed_batch([texts[i] for i in batch])
+    return out
+
+
+def embed_texts(embedder: Embedder, texts: Sequence[str]) -> np.ndarray:
+    """Embed `texts` within this thread's share of the attention budget (the embedder's
+    `concurrency` threads embed at once), lengths measured with the embedder's tokenizer
+    (+2 for [CLS] and [SEP])."""
+    encodings = embedder.tokenizer().encode_batch(list(texts), add_special_tokens=False)
+    share = ATTENTION_BUDGET // max(1, embedder.concurrency)
+    return embed_bucketed(embedder, texts, [len(e.ids) + 2 for e in encodings], share)
+
+
+@dataclass
+class _Group:
+    """Texts being embedded on a thread, and the chunk ids waiting for each."""
+
+    texts: list[str]
+    chunks: dict[int, str]  # chunk id -> the text it waits for
+    future: Future[np.ndarray]
+
+
+class Backfill:
+    """Embeds every chunk on the pending list and stores its vector.
+
+    Drive it from the thread that owns `library`: `start` hands groups to the executor's
+    threads, `collect` stores what came back; `busy` says whether anything is left.
+
+    Args:
+        report: the run's report: `embedded` counts the texts embedded, `reused` the chunks
+            that took a vector already stored.
+    """
+
+    def __init__(self, library: Library, embedder: Embedder, report: IndexReport) -> None:
+        self.library = library
+        self.embedder = embedder
+        self.report = report
+        self._cursor = 0  # the list is read in id order, from above this id
+        self._queue: deque[pending.PendingChunk] = deque()
+        self._running: list[_Group] = []
+        self._rescanned = False
+        self._stored_since_scan = 0
+
+    @property
+    def running(self) -> int:
+        return len(self._running)
+
+    def busy(self) -> bool:
+        """Whether chunks are being embedded or wait on the list (reads the list)."""
+        if self._running or self._refill():
+            return True
+        # The end of the list: a chunk stored meanwhile under an id below the cursor (an id
+        # freed by a deletion is reused) is found by one more pass from the start.
+        if pending.count(self.library.db) and (not self._rescanned or self._stored_since_scan):
+            self._rescanned, self._stored_since_scan, self._cursor = True, 0, 0
+            return bool(self._refill())
+        return False
+
+    def _refill(self) -> int:
+        if len(self._queue) < EMBED_GROUP:
+            more = pending.after(self.library.db, self._cursor, READ_AHEAD)
+            if more:
+                self._cursor = more[-1].id
+                self._queue.extend(more)
+        return len(self._queue)
+
+    def start(self, executor: Executor, slots: int) -> None:
+        """Hand groups to the executor until `slots` are embedding."""
+        while len(self._running) < slots and self._refill():
+            group = self._next_group(executor)
+            if group is not None:
+                self._running.append(group)
+
+    def _next_group(self, executor: Executor) -> _Group | None:
+        taken = [self._queue.popleft() for _ in range(min(EMBED_GROUP, len(self._queue)))]
+        running = {cid for g in self._running for cid in g.chunks}
+        wanted = {c.id: text_for(c.text, c.heading) for c in taken if c.id not in running}
+        model = self.embedder.model_id
+        keys = {cid: embed_key(model, text) for cid, text in wanted.items()}
+        known = self.library.vectors_for_keys(keys.values())
+        reuse = {cid: text for cid, text in wanted.items() if keys[cid] in known}
+        if reuse:
+            matrix = np.stack([known[keys[cid]] for cid in reuse])
+            stored = self.library.add_vectors(reuse, matrix)
+            self.report.reused += stored
+            self._stored_since_scan += stored
+        todo = {cid: text for cid, text in wanted.items() if cid not in reuse}
+        if not todo:
+            return None
+        texts = list(dict.fromkeys(todo.values()))  # a group's duplicates embedded once
+        future = executor.submit(embed_texts, self.embedder, texts)
+        return _Group(texts, todo, future)
+
+    def collect(self, timeout: float = 0.0) -> int:
+        """Store the vectors of every finished group, waiting up to `timeout` seconds for
+        one; returns how many chunks got vectors. An embedder's error is raised here."""
+        if not self._running:
+            return 0
+        if timeout > 0:
+            wait([g.future for g in self._running], timeout=timeout, return_when=FIRST_COMPLETED)
+        stored = 0
+        for group in [g for g in self._running if g.future.done()]:
+            self._running.remove(group)
+            vectors = group.future.result()
+            row = {text: i for i, text in enumerate(group.texts)}
+            matrix = vectors[[row[text] for text in group.chunks.values()]]
+            stored += self.library.add_vectors(group.chunks, matrix)
+            self.report.embedded += len(group.texts)
+        self._stored_since_scan += stored
+        return stored
+
+    def abandon(self) -> None:
+        """Stop waiting for the groups in flight (a cancel): their chunks stay on the list."""
+        for group in self._running:
+            group.future.cancel()
+        self._running.clear()
