@@ -87,8 +87,9 @@ def test_squad_recipe_makes_the_same_examples_again(name: str, tmp_path: Path) -
         pytest.skip(f"{source} is not on this machine")
     args = dict(re.findall(r"--([a-z-]+) (\S+)", str(recipe["command"])))
     corpus = squad_raft.load_corpus(source)
+    words = int(args.get("answer-words", squad_raft.MAX_ANSWER_WORDS))
     examples, _ = squad_raft.generate(
-        corpus, name, int(args["n"]), int(args["seed"]), float(args["decline-share"])
+        corpus, name, int(args["n"]), int(args["seed"]), float(args["decline-share"]), words
     )
     out = write_jsonl(examples, tmp_path / str(recipe["output"]))
     assert sha256_file(out) == recipe["output_sha256"]

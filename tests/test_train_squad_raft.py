@@ -102,6 +102,9 @@ def test_the_target_is_the_answer_sentence_in_the_passages_words() -> None:
     assert cut is not None and "55 megawatts" in cut
     assert len(cut.split()) <= squad_raft.MAX_ANSWER_WORDS
     assert cut[1:].lower() in long_context.lower()
+    # With no limit (--answer-words 0) the target is the whole sentence, as written.
+    whole = squad_raft.answer_sentence(long_context, "55 megawatts", most=0)
+    assert whole is not None and whole != cut and cut[1:] in whole and whole in long_context
     assert squad_raft.answer_sentence(context, "not there") is None
 
 

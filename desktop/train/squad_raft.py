@@ -71,7 +71,10 @@ GOLD_POSITION_WEIGHTS = (0.86, 0.10, 0.04)
 # adapters had, made them refuse 18 % of answerable XQuAD questions (bullet-brief 41.5 %);
 # the shipped default path also has the relevance gate and the quote fallback to decline.
 DECLINE_SHARE = 0.06
-MAX_ANSWER_WORDS = 30  # longer answer sentences are cut to the clause around the answer
+# Longer answer sentences are cut to the clause around the answer. A `grounded` trained so
+# (December 7) learned to cut, not where: it wrote the first clause of the right sentence,
+# often without the answer; `--answer-words 0` keeps target sentences whole.
+MAX_ANSWER_WORDS = 30
 MIN_CLAUSE_WORDS = 8
 _CLAUSE = re.compile(r"(?<=[,;:])\s+|\s+(?=\()|\s+[-\u2013\u2014]\s+")
 
@@ -168,10 +171,12 @@ def load_corpus(path: Path) -> Corpus:
     return corpus
 
 
-def answer_sentence(passage: str, answer: str, start: int | None = None) -> str | None:
+def answer_sentence(
+    passage: str, answer: str, start: int | None = None, most: int = MAX_ANSWER_WORDS
+) -> str | None:
     """The sentence of `passage` that holds `answer` (at `start`, if given), cut to the
-    clause around the answer when longer than MAX_ANSWER_WORDS; None when no sentence holds
-    it whole."""
+    clause around the answer when longer than `most` words (0: never cut); None when no
+    sentence holds it whole."""
     offset = 0
     pieces = [s for part in passage.split("\u2026") for s in sentences(part)]  # "…" elisions
     for sentence in pieces:
@@ -181,16 +186,16 @@ def answer_sentence(passage: str, answer: str, start: int | None = None) -> str 
             continue
         if start is not None and at >= 0 and not at <= start < at + len(sentence):
             continue
-        return shorten(sentence, answer)
+        return shorten(sentence, answer, most) if most else sentence
     if start is not None:
-        return answer_sentence(passage, answer, None)
+        return answer_sentence(passage, answer, None, most)
     return None
 
 
-def shorten(sentence: str, answer: str) -> str:
-    """`sentence` itself, or, when it is long, the fewest clauses around `answer` that make
-    at least MIN_CLAUSE_WORDS words (in the sentence's own words)."""
-    if len(sentence.split()) <= MAX_ANSWER_WORDS:
+def shorten(sentence: str, answer: str, most: int = MAX_ANSWER_WORDS) -> str:
+    """`sentence` itself, or, when it is longer than `most` words, the fewest clauses around
+    `answer` that make at least MIN_CLAUSE_WORDS words (in the sentence's own words)."""
+    if len(sentence.split()) <= most:
         return sentence
     clauses = [c for c in _CLAUSE.split(sentence) if c]
     at = sentence.find(answer)
@@ -210,7 +215,7 @@ def shorten(sentence: str, answer: str) -> str:
         if words() < MIN_CLAUSE_WORDS and hi < len(spans) - 1:
             hi += 1
     piece = sentence[spans[lo][0] : spans[hi][1]].strip(" ,;:")
-    if len(piece.split()) > MAX_ANSWER_WORDS + 10:
+    if len(piece.split()) > most + 10:
         return sentence  # no clause boundary near the answer: keep the sentence whole
     return piece[0].upper() + piece[1:]
 
@@ -282,7 +287,13 @@ def _citation(n: int, index: int, text: str) -> Citation:
 
 
 def build_example(
-    corpus: Corpus, qa: QA, rng: random.Random, kind: str, decline_share: float, tally: Tally
+    corpus: Corpus,
+    qa: QA,
+    rng: random.Random,
+    kind: str,
+    decline_share: float,
+    tally: Tally,
+    answer_words: int = MAX_ANSWER_WORDS,
 ) -> Example | None:
     """One training conversation for `qa` (None when no usable prompt could be made)."""
     budget = rng.choices([b for b, _ in BUDGETS], [w for _, w in BUDGETS])[0]
@@ -306,7 +317,7 @@ def build_example(
     if gold_at >= 0 and gold_at < len(shown):
         trimmed = shown[gold_at].text
         start = qa.start if trimmed == corpus.paragraphs[qa.paragraph].text else None
-        sentence = answer_sentence(trimmed, qa.answer, start)
+        sentence = answer_sentence(trimmed, qa.answer, start, answer_words)
         if sentence is not None:
             answer = cited(sentence, gold_at + 1)
             if kind == "bullet-brief":  # a bullet ends with its citation (BULLET_FORMAT)
@@ -332,9 +343,15 @@ def build_example(
 
 
 def generate(
-    corpus: Corpus, kind: str, n: int, seed: int, decline_share: float = DECLINE_SHARE
+    corpus: Corpus,
+    kind: str,
+    n: int,
+    seed: int,
+    decline_share: float = DECLINE_SHARE,
+    answer_words: int = MAX_ANSWER_WORDS,
 ) -> tuple[list[Example], Tally]:
-    """`n` examples of `kind`, one per question, questions spread over the articles."""
+    """`n` examples of `kind`, one per question, questions spread over the articles; target
+    sentences longer than `answer_words` are cut to the clause around the answer (0: never)."""
     if kind not in ("grounded", "bullet-brief"):
         raise ValueError("kind must be 'grounded' or 'bullet-brief'")
     rng = random.Random(seed)
@@ -345,7 +362,9 @@ def generate(
     for i in order:
         if len(out) >= n:
             break
-        ex = build_example(corpus, corpus.questions[i], rng, kind, decline_share, tally)
+        ex = build_example(
+            corpus, corpus.questions[i], rng, kind, decline_share, tally, answer_words
+        )
         if ex is not None:
             out.append(ex)
     return out, tally
@@ -363,10 +382,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=DECLINE_SHARE,
         help=f"share of examples without the gold passage (default {DECLINE_SHARE})",
     )
+    parser.add_argument(
+        "--answer-words",
+        type=int,
+        default=MAX_ANSWER_WORDS,
+        help="cut longer target sentences to the clause around the answer (0: never; "
+        f"default {MAX_ANSWER_WORDS})",
+    )
     parser.add_argument("--out", type=Path, required=True, help="JSONL file to write")
     args = parser.parse_args(argv)
     corpus = load_corpus(args.squad)
-    examples, tally = generate(corpus, args.kind, args.n, args.seed, args.decline_share)
+    examples, tally = generate(
+        corpus, args.kind, args.n, args.seed, args.decline_share, args.answer_words
+    )
     write_jsonl(examples, args.out)
     recipe = {
         "generator": "desktop.train.squad_raft",
