@@ -247,3 +247,35 @@ def test_a_long_lived_searcher_finds_words_stored_after_its_first_search(
         assert {Path(h.chunk.path).name.split("-")[0] for h in hits} >= {"harpsichord", "zebrafish"}
     finally:
         reader.close()
+
+
+def test_a_text_in_flight_on_another_thread_is_embedded_once(
+    fake_session: Session, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Seen in test_kill_index: a re-run embedded 43 texts for 41 waiting, because two
+    threads embedded copies of one text at once. A copy waits for the group in flight."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from desktop.library.index_types import IndexReport
+
+    monkeypatch.setattr(backfill, "EMBED_GROUP", 1)  # one chunk a group: copies apart
+    docs = _folder(tmp_path, copies=2)  # each text twice
+    _indexer(fake_session, HashingEmbedder()).index([docs])
+    lib = fake_session.library
+    with lib.db:  # every vector lost, as a kill between the phases leaves it
+        lib.db.execute(f"DELETE FROM {vectors.INDEX} WHERE rowid IN (SELECT id FROM chunks)")
+        lib.db.execute(f"DELETE FROM {vectors.FLOATS}")
+        lib.db.execute(f"INSERT INTO {pending.TABLE}(id) SELECT id FROM chunks")
+    chunks = lib.counts()["chunks"]
+    gated = GatedEmbedder()
+    report = IndexReport()
+    fill = backfill.Backfill(lib, gated, report)
+    with ThreadPoolExecutor(max_workers=chunks) as pool:
+        fill.start(pool, slots=chunks)  # every group handed out before any comes back
+        assert fill.running == chunks // 2
+        gated.gate.set()
+        while fill.busy():
+            fill.start(pool, slots=chunks)
+            fill.collect(timeout=1.0)
+    assert gated.texts_embedded == report.embedded == chunks // 2
+    assert lib.embedding().done and invariant_problems(lib.db) == []

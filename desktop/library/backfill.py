@@ -6,9 +6,9 @@ folder is searchable by keyword at once; its chunks wait on the list in
 embedded on background threads (one ONNX call per thread, `Embedder.concurrency` of them;
 ONNX Runtime releases the GIL), and the thread that owns the library connection writes
 each group's vectors in a transaction of its own. Chunks whose text is already embedded
-elsewhere in the library get that vector without embedding; a group's duplicates are
-embedded once. Batches are length-sorted and kept within an attention budget
-(`budget_batches`), which holds the indexer's peak memory down.
+elsewhere in the library get that vector without embedding; duplicates, in one group or
+in groups embedding at once, are embedded once. Batches are length-sorted and kept within
+an attention budget (`budget_batches`), which holds the indexer's peak memory down.
 
 A crash or a cancel leaves the rest on the list, and the next run takes it up: nothing is
 embedded twice and nothing is lost.
@@ -157,6 +157,12 @@ class Backfill:
             self.report.reused += stored
             self._stored_since_scan += stored
         todo = {cid: text for cid, text in wanted.items() if cid not in reuse}
+        # A text another thread is embedding now: its chunks wait for that group's vector
+        # (embedded once, as the list's duplicates are).
+        in_flight = {text: g for g in self._running for text in g.texts}
+        for cid, text in list(todo.items()):
+            if text in in_flight:
+                in_flight[text].chunks[cid] = todo.pop(cid)
         if not todo:
             return None
         texts = list(dict.fromkeys(todo.values()))  # a group's duplicates embedded once
