@@ -64,6 +64,41 @@ def test_index_search_ask_status(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert Path(failed[0]["path"]).name == "bad.pdf" and failed[0]["error"]
 
 
+def test_search_and_ask_say_how_much_is_embedded_while_indexing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from desktop.library import pending, vectors
+    from desktop.library.store import Library
+
+    docs = make_corpus(tmp_path)
+    lib = str(tmp_path / "lib.sqlite")
+    run_json(capsys, "--library", lib, "index", str(docs), "--json")
+    with Library(Path(lib)) as library:  # as an index still embedding leaves it: half done
+        db = library.db
+        with db:
+            half = [r[0] for r in db.execute("SELECT id FROM chunks WHERE id % 2 = 0")]
+            db.executemany(f"DELETE FROM {vectors.INDEX} WHERE rowid = ?", [(i,) for i in half])
+            db.executemany(f"DELETE FROM {vectors.FLOATS} WHERE id = ?", [(i,) for i in half])
+            db.executemany(f"INSERT INTO {pending.TABLE}(id) VALUES (?)", [(i,) for i in half])
+        chunks = library.counts()["chunks"]
+    res = run_json(capsys, "--library", lib, "search", "Zorblax turbine", "--json")
+    assert res["results"]  # found by keyword whatever the vectors
+    assert res["indexing"]["embedded"] == chunks - len(half)
+    assert res["indexing"]["chunks"] == chunks
+    assert res["indexing"]["note"].startswith(f"still indexing: {res['indexing']['percent']} %")
+    ans = run_json(
+        capsys, "--library", lib, "ask", "What did the Zorblax turbine produce?", "--json"
+    )
+    assert ans["indexing"]["chunks"] == chunks
+    assert main(["--library", lib, "search", "Zorblax turbine"]) == 0
+    assert "still indexing: " in capsys.readouterr().err
+    assert run_json(capsys, "--library", lib, "status", "--json")["embedded"] == chunks - len(half)
+
+    report = run_json(capsys, "--library", lib, "index", str(docs), "--json")
+    assert report["unchanged"] == 4 and report["embedded"] == len(half)
+    assert "indexing" not in run_json(capsys, "--library", lib, "search", "Zorblax", "--json")
+
+
 def test_user_error_is_one_line_without_traceback(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

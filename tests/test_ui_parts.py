@@ -59,6 +59,10 @@ def test_footer_and_durations() -> None:
         "Retrieval 12 ms · first token 840 ms · 71.2 tokens/s · "
         "SmolLM2 · style: pirate ×1.50 · stopped"
     )
+    meta["indexing"] = "still indexing: 40 % embedded (400 of 1,000 chunks)"
+    assert answer_footer(meta).endswith(
+        "stopped · still indexing: 40 % embedded (400 of 1,000 chunks)"
+    )
     assert format_duration(None) == "—"
     assert format_duration(65) == "1:05"
     assert format_duration(3725) == "1:02:05"
@@ -157,6 +161,23 @@ def test_sidebar_empty_state_progress_and_failures(qtbot) -> None:  # type: igno
     assert sidebar.progress.bar.value() == 10 and sidebar.progress.bar.maximum() == 40
     assert sidebar.progress.detail.text() == (
         "10 of 40 files · 30 chunks/s · about 0:09 left · 1 more queued"
+    )
+    # Text first, vectors after: once every file is stored, the bar counts vectors.
+    sidebar.progress.update_progress(
+        IndexProgress(
+            files_total=40,
+            files_done=40,
+            chunks_done=120,
+            elapsed_s=5.0,
+            phase="embedding",
+            chunks_embedded=30,
+            chunks_total=120,
+        ),
+        queued=0,
+    )
+    assert sidebar.progress.bar.value() == 30 and sidebar.progress.bar.maximum() == 120
+    assert sidebar.progress.detail.text() == (
+        "40 files searchable by keyword · embedded 30 of 120 chunks"
     )
 
 
