@@ -225,13 +225,6 @@ def test_still_indexing_note_never_says_100_percent_while_a_chunk_waits() -> Non
     assert pending.Embedding(0, 0).done and pending.Embedding(5, 5).done
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="desktop/library/keywords.py caches each word's document frequency per connection "
-    "for the connection's life: a window that searched a word before the folder holding it "
-    "was stored keeps counting 0 and drops the word from its keyword leg (key the cache on "
-    "PRAGMA data_version and total_changes(), then remove this marker)",
-)
 def test_a_long_lived_searcher_finds_words_stored_after_its_first_search(
     fake_session: Session, tmp_path: Path
 ) -> None:

@@ -79,16 +79,31 @@ def or_query(words: list[str]) -> str | None:
     return " OR ".join('"' + w.replace('"', '""') + '"' for w in words)
 
 
-_df_cache: weakref.WeakKeyDictionary[apsw.Connection, dict[str, int]] = weakref.WeakKeyDictionary()
+# Per connection: the library's state the counts were taken in, and the counts. The state
+# is SQLite's data_version (other connections' commits) with the connection's own
+# total_changes(); when either moves, the counts are taken afresh (a window that searched a
+# word before the folder holding it was indexed must not keep counting 0).
+_df_cache: weakref.WeakKeyDictionary[apsw.Connection, tuple[tuple[int, int], dict[str, int]]] = (
+    weakref.WeakKeyDictionary()
+)
 _lock = threading.Lock()
+
+
+def _state(db: apsw.Connection) -> tuple[int, int]:
+    version = db.execute("PRAGMA data_version").fetchone()
+    return (int(version[0]) if version else 0, db.total_changes())
 
 
 def doc_frequency(db: apsw.Connection, word: str, cap: int = POSTINGS_BUDGET + 1) -> int:
     """How many chunks hold `word`: counted up to `cap`, past it extrapolated from the
     highest rowid the first `cap` reached (FTS5 returns them in rowid order); remembered
-    per connection."""
+    per connection until the library changes."""
+    state = _state(db)
     with _lock:
-        cache = _df_cache.setdefault(db, {})
+        seen, cache = _df_cache.get(db, (None, {}))
+        if seen != state:
+            cache = {}
+            _df_cache[db] = (state, cache)
         if word in cache:
             return cache[word]
     row = db.execute(
