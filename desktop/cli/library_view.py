@@ -190,13 +190,7 @@ class ProgressBar:
         if not self.enabled:
             return
         if self.bar is None and p.phase == "indexing":
-            self.bar = tqdm(
-                total=p.files_total,
-                unit="file",
-                file=sys.stderr,
-                dynamic_ncols=True,
-                desc="indexing",
-            )
+            self.bar = _bar(p.files_total, "file", "indexing")
         if self.bar is not None and self.embed_bar is None:
             self.bar.total = p.files_total
             self.bar.n = p.files_done
@@ -213,13 +207,7 @@ class ProgressBar:
             if self.bar is not None:
                 self.bar.close()
             print("folio: the text is searchable by keyword now; embedding", file=sys.stderr)
-            self.embed_bar = tqdm(
-                total=p.chunks_total,
-                unit="chunk",
-                file=sys.stderr,
-                dynamic_ncols=True,
-                desc="embedded",
-            )
+            self.embed_bar = _bar(p.chunks_total, "chunk", "embedded")
         self.embed_bar.total = p.chunks_total
         self.embed_bar.n = p.chunks_embedded
         self.embed_bar.set_postfix_str(f"embedded {p.chunks_embedded:,} of {p.chunks_total:,}")
@@ -229,3 +217,8 @@ class ProgressBar:
         for bar in (self.bar, self.embed_bar):
             if bar is not None:
                 bar.close()
+
+
+def _bar(total: int, unit: str, desc: str) -> tqdm:
+    """A progress bar on stderr, as wide as the terminal."""
+    return tqdm(total=total, unit=unit, file=sys.stderr, dynamic_ncols=True, desc=desc)

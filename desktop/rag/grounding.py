@@ -269,11 +269,9 @@ def _complete(
     done = False
     for i, line in enumerate(lines):
         if support[i].n == quote.n and _is_piece(line, quote.sentence):
-            full = ("- " if bullet else "") + with_mark(quote.sentence, quote.n, bullet)
-            lines[i], support[i], done = full, quote, True
+            lines[i], support[i], done = _quote_line(quote, bullet), quote, True
     if done:  # two pieces of one sentence are now the same line: once is enough
-        kept = {line: i for i, line in reversed(list(enumerate(lines)))}
-        keep = sorted(kept.values())
+        keep = [i for i, line in enumerate(lines) if line not in lines[:i]]
         lines[:] = [lines[i] for i in keep]
         support[:] = [support[i] for i in keep]
     return done
@@ -304,7 +302,7 @@ def _lead_with(
         return False
     if any(s.n == quote.n and s.start < quote.end and quote.start < s.end for s in support):
         return False
-    lines.insert(0, "- " + with_mark(quote.sentence, quote.n, bullet=True))
+    lines.insert(0, _quote_line(quote, bullet=True))
     support.insert(0, quote)
     del lines[most:], support[most:]
     return True
@@ -312,8 +310,12 @@ def _lead_with(
 
 def _quoted(quote: Support, by_n: dict[int, Citation], bullet: bool) -> Grounded:
     """The answer that quotes `quote`, verbatim, with its [n] (as a bullet if `bullet`)."""
-    text = ("- " if bullet else "") + with_mark(quote.sentence, quote.n, bullet)
-    return Grounded(text, [by_n[quote.n]], [quote], "quoted")
+    return Grounded(_quote_line(quote, bullet), [by_n[quote.n]], [quote], "quoted")
+
+
+def _quote_line(quote: Support, bullet: bool) -> str:
+    """`quote`'s sentence, verbatim, with its [n] (as a bullet if `bullet`)."""
+    return ("- " if bullet else "") + with_mark(quote.sentence, quote.n, bullet)
 
 
 def _best_passage(question: str, passages: Sequence[Citation]) -> Citation:
