@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 from pathlib import Path
 from typing import Any
 
@@ -85,11 +86,13 @@ def test_squad_recipe_makes_the_same_examples_again(name: str, tmp_path: Path) -
     source = paths.bundle_root().parent / "shared" / "train" / "squad1" / str(recipe["source"])
     if not source.is_file():
         pytest.skip(f"{source} is not on this machine")
-    args = dict(re.findall(r"--([a-z-]+) (\S+)", str(recipe["command"])))
+    command = shlex.split(str(recipe["command"]))
+    assert command[:3] == ["python", "-m", "desktop.train.squad_raft"]
+    args = squad_raft.build_parser().parse_args(command[3:])
+    assert args.kind == name
     corpus = squad_raft.load_corpus(source)
-    words = int(args.get("answer-words", squad_raft.MAX_ANSWER_WORDS))
     examples, _ = squad_raft.generate(
-        corpus, name, int(args["n"]), int(args["seed"]), float(args["decline-share"]), words
+        corpus, name, args.n, args.seed, args.decline_share, args.answer_words, args.titles
     )
     out = write_jsonl(examples, tmp_path / str(recipe["output"]))
     assert sha256_file(out) == recipe["output_sha256"]

@@ -172,3 +172,32 @@ def test_the_command_writes_examples_and_their_recipe(tmp_path: Path) -> None:
     recipe = json.loads(out.with_suffix(".recipe.json").read_text())
     assert recipe["source_sha256"] == sha256_file(src)
     assert "CC BY-SA 4.0" in recipe["attribution"] and recipe["examples"] == 6
+
+
+def test_titles_start_each_passage_as_an_indexed_file_does(tmp_path: Path) -> None:
+    """With `--titles` a passage reads "Title\\n\\ntext", as Folio's chunk of a file with a
+    heading line does; the target is still a sentence of the text, never the title."""
+    corpus = squad_raft.load_corpus(_squad(tmp_path))
+    assert corpus.paragraphs[3].title == "Turbines"
+    examples, tally = squad_raft.generate(corpus, "grounded", 7, seed=3, titles=True)
+    assert len(examples) == 7 and tally.answered > 0
+    titled = 0
+    for ex in examples:
+        user, answer = ex.messages[1].content, ex.messages[2].content
+        titled += bool(re.search(r"^\[\d\] (Lighthouses|Turbines)\n\n", user, re.M))
+        if answer == REFUSAL:
+            continue
+        assert not answer.startswith(("Lighthouses", "Turbines")) and "\n" not in answer
+        body = answer[: answer.rindex(" [")]
+        assert body.lower() in user.lower()  # (a clause cut starts with a capital)
+    assert titled >= len(examples) // 2
+    # The first sentence of a passage (joined to the title by the sentence splitter) is a
+    # target without its title line.
+    lighthouse = squad_raft.Paragraph(0, ARTICLES["Lighthouses"][0][0], "Lighthouses")
+    sentence = squad_raft.answer_sentence(lighthouse.as_file(True), "1871", None, 0)
+    assert sentence is not None and sentence.startswith("Lighthouses\n\n")
+    assert squad_raft._without_heading(sentence) == (
+        "The Skerry Point lighthouse was built in 1871 by the Northern Board."
+    )
+    # Without titles (the shipped recipes' default) the passage is the paragraph alone.
+    assert lighthouse.as_file(False) == ARTICLES["Lighthouses"][0][0]
