@@ -330,7 +330,7 @@ def build_example(
         tally.skipped += 1
         return None
     texts = [corpus.paragraphs[i].as_file(titles) for i in chosen]
-    passages = [_citation(n, i, t) for n, (i, t) in enumerate(zip(chosen, texts), 1)]
+    passages = [_citation(n, i, t) for n, (i, t) in enumerate(zip(chosen, texts, strict=True), 1)]
     shown = prompt_passages(qa.question, passages, budget)
     refusal = BULLET_REFUSAL if kind == "bullet-brief" else REFUSAL
     answer = None
