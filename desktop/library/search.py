@@ -68,6 +68,10 @@ class Fusion:
 
 
 # Chosen on training splits only (see the module docstring); Fusion() is textbook RRF.
+# Run the vector leg on the helper thread (after the query's embedding, on a second
+# read-only connection) beside the keyword leg, rather than after it on this thread.
+VECTOR_BESIDE_KEYWORDS = True
+
 DEFAULT_FUSION = Fusion("tmm", rrf_k=60, vector_weight=0.5, depth=200, fill=True)
 
 
@@ -105,9 +109,13 @@ class Searcher:
         self.fusion = fusion
 
     def vector_ids(
-        self, vector: np.ndarray, limit: int, folder_id: int | None = None
+        self,
+        vector: np.ndarray,
+        limit: int,
+        folder_id: int | None = None,
+        db: apsw.Connection | None = None,
     ) -> list[tuple[int, float]]:
-        return vector_search.nearest(self.library.db, vector, limit, folder_id)
+        return vector_search.nearest(db or self.library.db, vector, limit, folder_id)
 
     def keyword_ids(
         self, query: str, limit: int, folder_id: int | None = None
@@ -121,22 +129,27 @@ class Searcher:
         With `folder_id`, both legs search that folder only (inside each leg, so each
         still returns `depth` candidates when the folder has them).
 
-        In hybrid mode the query is embedded on a helper thread while this thread runs the
-        keyword leg: ONNX Runtime and SQLite both release the GIL, so the two overlap, and
-        the keyword leg stays on this thread's connection (an apsw connection serves one
-        thread at a time)."""
+        In hybrid mode a helper thread embeds the query and then runs the vector leg on the
+        library's second, read-only connection, while this thread runs the keyword leg on
+        its own (an apsw connection serves one thread at a time; ONNX Runtime and SQLite
+        both release the GIL, so the legs overlap). See VECTOR_BESIDE_KEYWORDS."""
         timings: dict[str, float] = {}
         vec: list[tuple[int, float]] = []
         kw: list[tuple[int, float]] = []
         query_vector = None
+        beside: Future[tuple[np.ndarray, float, list[tuple[int, float]], float]] | None = None
         embedding: Future[tuple[np.ndarray, float]] | None = None
-        if mode == "hybrid":
+        if mode == "hybrid" and VECTOR_BESIDE_KEYWORDS:
+            beside = _helper().submit(self._embed_and_search, query, depth, folder_id)
+        elif mode == "hybrid":
             embedding = _helper().submit(self._embed, query)
         if mode in ("hybrid", "keyword"):
             t = time.perf_counter()
             kw = self.keyword_ids(query, depth, folder_id)
             timings["keyword"] = (time.perf_counter() - t) * 1000
-        if mode in ("hybrid", "vector"):
+        if beside is not None:
+            query_vector, timings["embed"], vec, timings["vector"] = beside.result()
+        elif mode in ("hybrid", "vector"):
             query_vector, timings["embed"] = (
                 embedding.result() if embedding is not None else self._embed(query)
             )
@@ -144,6 +157,17 @@ class Searcher:
             vec = self.vector_ids(query_vector, depth, folder_id)
             timings["vector"] = (time.perf_counter() - t) * 1000
         return vec, kw, query_vector, timings
+
+    def _embed_and_search(
+        self, query: str, depth: int, folder_id: int | None
+    ) -> tuple[np.ndarray, float, list[tuple[int, float]], float]:
+        """On the helper thread: the query's vector, then the vector leg on the library's
+        read-only connection; with the ms each took."""
+        vector, embed_ms = self._embed(query)
+        t = time.perf_counter()
+        with self.library.reader_lock:
+            found = self.vector_ids(vector, depth, folder_id, self.library.reader())
+        return vector, embed_ms, found, (time.perf_counter() - t) * 1000
 
     def _embed(self, query: str) -> tuple[np.ndarray, float]:
         t = time.perf_counter()
