@@ -22,7 +22,7 @@ import numpy as np
 from desktop.closing import Closeable
 from desktop.errors import LibraryError
 from desktop.ingest.types import ChunkDraft
-from desktop.library import folder_list, pending, subpath
+from desktop.library import document_rows, folder_list, pending, subpath
 from desktop.library import vectors as vector_index
 from desktop.library.chunk_keys import text_for
 from desktop.library.db import DEFAULT_BUSY_TIMEOUT_MS, connect, open_reader
@@ -279,52 +279,11 @@ class Library(Closeable):
             known = vectors
         if keys is not None and len(keys) != len(chunks):
             raise ValueError("one key per chunk")
-        note_text = "\n".join(notes) or None
+        row = document_rows.DocumentRow(
+            folder_id, path, size, mtime, content_hash, pages, "\n".join(notes) or None
+        )
         with self.db:
-            existing = self.db.execute(
-                "SELECT id FROM documents WHERE path = ?", (path,)
-            ).fetchone()
-            if existing is not None:
-                doc_id = int(existing[0])
-                self._delete_chunks(doc_id)
-                self.db.execute(
-                    "UPDATE documents SET folder_id=?, size=?, mtime=?, content_hash=?, "
-                    "status='indexed', error=NULL, pages=?, indexed_at=?, notes=? WHERE id=?",
-                    (folder_id, size, mtime, content_hash, pages, time.time(), note_text, doc_id),
-                )
-            else:
-                self.db.execute(
-                    "INSERT INTO documents(folder_id, path, size, mtime, content_hash, status, "
-                    "pages, indexed_at, notes) VALUES (?, ?, ?, ?, ?, 'indexed', ?, ?, ?)",
-                    (folder_id, path, size, mtime, content_hash, pages, time.time(), note_text),
-                )
-                doc_id = int(self.db.last_insert_rowid())
-            ids: list[int] = []
-            for i, chunk in enumerate(chunks):
-                self.db.execute(
-                    "INSERT INTO chunks(document_id, ordinal, text, page, char_start, char_end, "
-                    "heading, embed_key, location) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        doc_id,
-                        chunk.ordinal,
-                        chunk.text,
-                        chunk.page,
-                        chunk.char_start,
-                        chunk.char_end,
-                        chunk.heading,
-                        None if keys is None else keys[i],
-                        chunk.location,
-                    ),
-                )
-                ids.append(self.db.last_insert_rowid())
-            with_vectors = [i for i in range(len(chunks)) if i in known]
-            if with_vectors:
-                vector_index.insert_many(
-                    self.db,
-                    [ids[i] for i in with_vectors],
-                    np.stack([np.asarray(known[i], dtype=np.float32) for i in with_vectors]),
-                )
-            self.db.execute("DELETE FROM skipped WHERE path = ?", (path,))
+            doc_id = document_rows.replace(self.db, row, chunks, known, keys, has_vectors=True)
         return doc_id
 
     def add_vectors(self, texts: Mapping[int, str], vectors: np.ndarray) -> int:
@@ -411,10 +370,7 @@ class Library(Closeable):
         return len(ids)
 
     def _delete_chunks(self, doc_id: int) -> None:
-        # The vector tables are keyed by chunk id without a foreign key: delete explicitly.
-        if self.embedder() is not None:
-            vector_index.delete_document(self.db, doc_id)
-        self.db.execute("DELETE FROM chunks WHERE document_id = ?", (doc_id,))
+        document_rows.delete_chunks(self.db, doc_id, self.embedder() is not None)
 
     # -- reading ---------------------------------------------------------------------------
     def chunks_by_id(self, ids: Sequence[int]) -> dict[int, ChunkRecord]:
