@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 import pytest
 
 from desktop.library.passage import Citation
 from desktop.rag.budget import content_words
-from desktop.rag.grounding import MIN_SUPPORT, Support, ground, support_share
+from desktop.rag.grounding import MIN_SUPPORT, Support, ground, heading_words, support_share
 from desktop.rag.shape import Shape
 
 pytestmark = pytest.mark.fast
@@ -81,6 +82,26 @@ def test_an_unsupported_answer_falls_back_to_quoting_the_best_sentence() -> None
     # The bullet style quotes as a bullet.
     b = ground("- Pirates [1]", passages, "Who was the last keeper?", BULLETS)
     assert b.text.startswith("- The last keeper") and b.text.endswith("[1]")
+
+
+def test_an_answer_that_only_repeats_the_passage_title_is_not_an_answer() -> None:
+    """Small models answer with the title line a file starts with ("Super Bowl 50 [1]."):
+    it is in the passage, but answers nothing, so the answer quotes the best sentence."""
+    passages = _passages("Skerry Point\n\n" + LIGHTHOUSE, WAR)
+    assert heading_words(passages[0]) == {"skerry", "point"}
+    assert heading_words(passages[1]) == set()  # no title line
+    question = "Who was the last keeper?"
+    g = ground("Skerry Point [1].", passages, question)
+    assert g.how == "quoted" and g.text.startswith("The last keeper, Morag Duncan")
+    _check_invariants(g.text, g.cited, passages)
+    # Beside a real answer the title echo is dropped; the answer stands.
+    g = ground("Skerry Point [1]. The last keeper was Morag Duncan [1].", passages, question)
+    assert g.text == "The last keeper was Morag Duncan [1]." and g.how == "corrected"
+    # A chunk's own heading counts too; a sentence with more than the title stays.
+    headed = [replace(p, heading="Skerry Point lighthouse") for p in _passages(LIGHTHOUSE)]
+    assert ground("Skerry Point lighthouse [1].", headed, question).how == "quoted"
+    kept = ground("The Skerry Point lighthouse was built in 1871 [1].", headed, "When?")
+    assert kept.how == "model"
 
 
 def test_unsupported_sentences_are_dropped_and_supported_ones_kept() -> None:

@@ -8,8 +8,10 @@ against the passages it was given:
   passage that does hold its words, so the number in the text and the source listed under
   it always agree;
 - an uncited sentence gets the number of the passage that supports it;
-- a sentence that no passage supports is dropped; when nothing supported is left, the answer
-  falls back to quoting the passage sentence that best matches the question, verbatim.
+- a sentence that no passage supports is dropped, and so is one that only repeats its
+  passage's title (small models answer "Super Bowl 50 [1]."); when nothing supported is
+  left, the answer falls back to quoting the passage sentence that best matches the
+  question, verbatim.
 
 Every kept sentence comes with its support: the passage sentence that holds its words,
 verbatim, with its character span in the passage, so the window can show it under the
@@ -121,6 +123,17 @@ def best_sentence(words: set[str], passage: Citation) -> Support:
     return Support(passage.n, s, at, at + len(s))
 
 
+def heading_words(passage: Citation) -> set[str]:
+    """Content words of the passage's heading: its chunk's `heading`, and a title line set
+    apart by a blank line at its start (as a file with a heading line is indexed)."""
+    words = set(content_words(passage.heading or ""))
+    first, blank, _ = passage.text.lstrip().partition("\n\n")
+    title = first.strip()
+    if blank and "\n" not in title and len(title.split()) <= 12 and title[-1:] not in ".!?":
+        words |= set(content_words(title))
+    return words
+
+
 def _pieces(answer: str) -> list[tuple[str, str]]:
     """The answer's sentences as (prefix, text): a bullet's marker is the prefix."""
     out: list[tuple[str, str]] = []
@@ -224,6 +237,9 @@ def ground(
             if support_share(words, pwords[n]) < MIN_SUPPORT:
                 changed = True  # no passage holds this sentence's words: leave it out
                 continue
+        if words <= heading_words(by_n[n]):
+            changed = True  # the passage's title echoed ("Super Bowl 50 [1].") answers nothing
+            continue
         as_written = marked == [n] and len(_MARK.findall(body)) == 1
         if prefix:  # a bullet ends with its one mark
             line = prefix + with_mark(body, n, bullet=True)
