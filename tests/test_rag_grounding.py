@@ -149,9 +149,9 @@ def test_a_decline_gives_way_to_a_confident_quote_in_the_answers_style() -> None
     )
     plain = ground("The documents don't say.", passages, "Who?", answerable=answerable)
     assert plain.text.endswith("automated [2].") and not plain.text.startswith("-")
-    # an answer that is not a decline never asks
-    ground("The wall was rebuilt in 1943 [1].", passages, "When?", answerable=answerable)
-    assert asked == ["asked", "asked"]
+    # an answer that is not a decline asks too (it leads with the quote when it misses it)
+    led = ground("The wall was rebuilt in 1943 [1].", passages, "When?", answerable=answerable)
+    assert asked == ["asked", "asked", "asked"] and led.support[0] == support
 
 
 def test_a_decline_stands_when_the_passages_do_not_answer() -> None:
@@ -184,7 +184,7 @@ def test_other_ways_of_declining_are_declines() -> None:
     assert g.how == "declined"
 
 
-def test_bullets_that_miss_the_confident_quote_are_led_by_it() -> None:
+def test_answers_that_miss_the_confident_quote_are_led_by_it() -> None:
     passages = _passages(WAR, LIGHTHOUSE)
     at = LIGHTHOUSE.index("The last keeper")
     keeper = LIGHTHOUSE[at:]
@@ -207,9 +207,20 @@ def test_bullets_that_miss_the_confident_quote_are_led_by_it() -> None:
     hit = ground("- Morag Duncan was the last keeper [2]", passages, "Who?", BULLETS,
                  answerable=lambda: support)  # fmt: skip
     assert hit.text == "- Morag Duncan was the last keeper [2]" and hit.how == "model"
+    # Prose that misses it is led by it too, as a sentence; prose that stands on it is not.
     prose = ground("The wall was rebuilt in 1943 [1].", passages, "Who?",
                    answerable=lambda: support)  # fmt: skip
-    assert prose.text == "The wall was rebuilt in 1943 [1]."
+    assert prose.text == (
+        "The last keeper, Morag Duncan, left in 1994, when the light was automated [2]. "
+        "The wall was rebuilt in 1943 [1]."
+    )
+    assert prose.support[0] == support and prose.how == "corrected"
+    _check_invariants(prose.text, prose.cited, passages)
+    kept = ground("Morag Duncan was the last keeper [2].", passages, "Who?",
+                  answerable=lambda: support)  # fmt: skip
+    assert kept.text == "Morag Duncan was the last keeper [2]." and kept.how == "model"
+    alone = ground("The wall was rebuilt in 1943 [1].", passages, "Who?", answerable=lambda: None)
+    assert alone.text == "The wall was rebuilt in 1943 [1]."  # no confident quote: as written
 
 
 def test_a_cut_copy_of_the_confident_quote_is_quoted_whole() -> None:
@@ -228,10 +239,10 @@ def test_a_cut_copy_of_the_confident_quote_is_quoted_whole() -> None:
     twice = ground("- The last keeper [2]\n- Morag Duncan, left in 1994 [2]", passages,
                    question, BULLETS, answerable=lambda: support)  # fmt: skip
     assert twice.text == "- " + whole[:-1]  # both pieces became the sentence: said once
-    # A paraphrase, another sentence, or no confident quote: left as written.
+    # A paraphrase, or no confident quote: left as written (another sentence is led by the
+    # quote: test_bullets_that_miss_the_confident_quote_are_led_by_it).
     for answer, confident in (
         ("Morag Duncan left in 1994 [2].", support),
-        ("Its light could be seen for eighteen miles [2].", support),
         ("The last keeper, Morag Duncan [2].", None),
     ):
         kept = ground(answer, passages, question, answerable=lambda c=confident: c)

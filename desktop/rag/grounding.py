@@ -18,10 +18,13 @@ verbatim, with its character span in the passage, so the window can show it unde
 answer and highlight it in the sources panel. A decline ("the documents don't say") is
 left as it is, unless the passages do answer: small models decline questions their
 passages answer (the SQuAD-trained and template-trained adapters alike), so when the quote
-chooser is confident, its sentence is quoted instead of the decline. For the same reason a
-bulleted (brief) answer whose bullets all miss that sentence gets it as its first bullet,
-and a sentence that copies only a piece of it (small models cut a long sentence at a comma,
-often before the answer) quotes it whole.
+chooser is confident, its sentence is quoted instead of the decline. For the same reason an
+answer none of whose sentences (or bullets) stands on that sentence gets it first: small
+models copy a supported sentence that is not the answer (through this path the shipped
+`grounded` held the gold answer for 55 % of 200 XQuAD questions, the quote 80 %; December
+7, night), and a written answer must not hold the answer less often than the quote. A
+sentence that copies only a piece of it (small models cut a long sentence at a comma, often
+before the answer) quotes it whole.
 The answer keeps the form its style declares (desktop.rag.shape): bullets for a bulleted
 style, however the model wrote it, and the style's own decline.
 """
@@ -200,8 +203,8 @@ def ground(
             sharing most of the question's words.
         answerable: the sentence to quote when the model declines although the passages
             answer (the answerer's confident quote choice); None from it, or no callable,
-            and the decline stands. A bulleted answer none of whose bullets stands on that
-            sentence gets it as its first bullet (a brief answer leads with the answer).
+            and the decline stands. An answer none of whose sentences or bullets stands on
+            that sentence gets it first (an answer leads with the answer).
     """
     declines = is_decline(answer)
     by_n = {p.n: p for p in passages}
@@ -258,12 +261,10 @@ def ground(
         )
         return _quoted(quote, by_n, bullets)
     most = shape.max_bullets or MAX_BULLETS
-    cut = any(_is_piece(line, s.sentence) for line, s in zip(lines, support, strict=True))
-    if answerable is not None and (bullets or cut):  # asked only when it can matter
+    if answerable is not None:
         confident = answerable()
         changed = _complete(confident, lines, support, bullets) or changed
-        if bullets:
-            changed = _lead_with(confident, lines, support, by_n, most) or changed
+        changed = _lead_with(confident, lines, support, by_n, most if bullets else 0) or changed
     if shape.bullets and len(lines) > most:
         del lines[most:], support[most:]
         changed = True
@@ -312,15 +313,17 @@ def _lead_with(
     by_n: dict[int, Citation],
     most: int,
 ) -> bool:
-    """Put `quote` first among the bullets unless one of them stands on it (its support
-    overlaps the quote's span), keeping at most `most`; returns whether it did."""
+    """Put `quote` first unless one of the answer's lines stands on it (its support overlaps
+    the quote's span): as a bullet when `most` (bullets, keeping at most `most`), else as a
+    sentence before the model's. Returns whether it did."""
     if quote is None or quote.n not in by_n:
         return False
     if any(s.n == quote.n and s.start < quote.end and quote.start < s.end for s in support):
         return False
-    lines.insert(0, _quote_line(quote, bullet=True))
+    lines.insert(0, _quote_line(quote, bullet=bool(most)))
     support.insert(0, quote)
-    del lines[most:], support[most:]
+    if most:
+        del lines[most:], support[most:]
     return True
 
 
