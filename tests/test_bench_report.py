@@ -60,7 +60,7 @@ RESULTS = {
                 "folio": {"f1": 30.0, "citation_of_gold": 70.0},
                 "naive": {"f1": 30.5, "citation_of_gold": 72.0},
             }
-        }
+        },
     },
 }
 

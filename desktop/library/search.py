@@ -69,8 +69,12 @@ class Fusion:
 
 # Chosen on training splits only (see the module docstring); Fusion() is textbook RRF.
 # Run the vector leg on the helper thread (after the query's embedding, on a second
-# read-only connection) beside the keyword leg, rather than after it on this thread.
-VECTOR_BESIDE_KEYWORDS = True
+# read-only connection) beside the keyword leg, rather than after it on this thread. Off:
+# on 2 cores the legs slow each other. `folio bench retrieval`, 20 SciFact queries, the
+# padded libraries, warm, load 0.5-1.0, December 7: at 1M p50 40.4 ms beside (vector leg
+# 26.6 ms on the second connection) against 36.9 ms after (14.7 ms); at 100k 22.5 against
+# 21.7 ms. A machine with more cores may differ: measure before turning it on.
+VECTOR_BESIDE_KEYWORDS = False
 
 DEFAULT_FUSION = Fusion("tmm", rrf_k=60, vector_weight=0.5, depth=200, fill=True)
 
@@ -129,10 +133,11 @@ class Searcher:
         With `folder_id`, both legs search that folder only (inside each leg, so each
         still returns `depth` candidates when the folder has them).
 
-        In hybrid mode a helper thread embeds the query and then runs the vector leg on the
-        library's second, read-only connection, while this thread runs the keyword leg on
-        its own (an apsw connection serves one thread at a time; ONNX Runtime and SQLite
-        both release the GIL, so the legs overlap). See VECTOR_BESIDE_KEYWORDS."""
+        In hybrid mode a helper thread embeds the query while this thread runs the keyword
+        leg (ONNX Runtime and SQLite both release the GIL, so the two overlap); the vector
+        leg follows on this thread's connection, or, with VECTOR_BESIDE_KEYWORDS, on the
+        helper thread after the embedding, on the library's second, read-only connection
+        (an apsw connection serves one thread at a time)."""
         timings: dict[str, float] = {}
         vec: list[tuple[int, float]] = []
         kw: list[tuple[int, float]] = []
