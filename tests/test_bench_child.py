@@ -1,6 +1,6 @@
 """`folio bench retrieval`'s fresh-process search (`desktop.bench.child search`), on the real
 library, embedder and both vector legs: the shipped one and schema 4's numpy baseline that
-the bench swaps in (its leg runs on the helper thread's read-only connection too)."""
+the bench swaps in for the searcher's own."""
 
 from __future__ import annotations
 

@@ -67,34 +67,6 @@ def test_index_then_search_finds_pdf_page(library, corpus, real_embedder, real_t
         assert all(h.similarity is not None for h in hits)
 
 
-def test_vector_leg_beside_the_keyword_leg_finds_the_same(
-    library, corpus, real_embedder, real_tokenizer, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """With VECTOR_BESIDE_KEYWORDS the vector leg runs on the library's read-only second
-    connection, on the helper thread, beside the keyword leg: the same hits as run after it
-    on one connection (the default, measured faster on 2 cores)."""
-    from desktop.library import search
-
-    Indexer(library, real_embedder, real_tokenizer).index([corpus])
-    folder = library.folders()[0][0]
-    searcher = Searcher(library, real_embedder)
-    queries = ["How many megawatts did the Zorblax turbine produce?", "sourdough starter"]
-    monkeypatch.setattr(search, "VECTOR_BESIDE_KEYWORDS", True)
-    beside = [searcher.search(q, 5, folder_id=f).hits for q in queries for f in (None, folder)]
-    reader = library.reader()
-    with pytest.raises(apsw.ReadOnlyError):
-        reader.execute("DELETE FROM chunks")
-    monkeypatch.setattr(search, "VECTOR_BESIDE_KEYWORDS", False)
-    after = [searcher.search(q, 5, folder_id=f).hits for q in queries for f in (None, folder)]
-    assert [[(h.chunk.chunk_id, h.score) for h in hs] for hs in beside] == [
-        [(h.chunk.chunk_id, h.score) for h in hs] for hs in after
-    ]
-    assert all(hs for hs in beside)
-    library.close()
-    with pytest.raises(apsw.ConnectionClosedError):
-        reader.execute("SELECT 1")
-
-
 def test_incremental_reindex(library, corpus, real_embedder, real_tokenizer) -> None:
     indexer = Indexer(library, real_embedder, real_tokenizer)
     indexer.index([corpus])

@@ -19,7 +19,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import apsw
 import numpy as np
 from tokenizers import Tokenizer
 
@@ -178,12 +177,9 @@ def search(kind: str, library: Path, query: str, folder_id: int | None) -> Figur
                 raise SystemExit("the numpy baseline has no folder filter")
 
             def numpy_leg(
-                vector: np.ndarray,
-                limit: int,
-                folder_id: int | None = None,
-                db: apsw.Connection | None = None,
+                vector: np.ndarray, limit: int, folder_id: int | None = None
             ) -> list[tuple[int, float]]:
-                return numpy_baseline.nearest(db or s.library.db, vector, limit)
+                return numpy_baseline.nearest(s.library.db, vector, limit)
 
             searcher.vector_ids = numpy_leg  # type: ignore[method-assign]
         t = time.perf_counter()

@@ -116,20 +116,6 @@ def connect(path: Path, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS) -> apsw.
     return db
 
 
-def open_reader(path: Path, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS) -> apsw.Connection:
-    """A read-only connection to the library at `path` (already opened and migrated by
-    `connect`), with sqlite-vec loaded: a second reader for another thread. Under WAL it
-    reads the last committed state while the first connection reads or writes."""
-    db = apsw.Connection(str(path), flags=apsw.SQLITE_OPEN_READONLY)
-    try:
-        db.set_busy_timeout(busy_timeout_ms)
-        _load_vector_extension(db, Path(path))
-    except BaseException:
-        db.close()
-        raise
-    return db
-
-
 def _load_vector_extension(db: apsw.Connection, path: Path) -> None:
     try:
         db.enable_load_extension(True)

@@ -68,14 +68,6 @@ class Fusion:
 
 
 # Chosen on training splits only (see the module docstring); Fusion() is textbook RRF.
-# Run the vector leg on the helper thread (after the query's embedding, on a second
-# read-only connection) beside the keyword leg, rather than after it on this thread. Off:
-# on 2 cores the legs slow each other. `folio bench retrieval`, 20 SciFact queries, the
-# padded libraries, warm, load 0.5-1.0, December 7: at 1M p50 40.4 ms beside (vector leg
-# 26.6 ms on the second connection) against 36.9 ms after (14.7 ms); at 100k 22.5 against
-# 21.7 ms. A machine with more cores may differ: measure before turning it on.
-VECTOR_BESIDE_KEYWORDS = False
-
 DEFAULT_FUSION = Fusion("tmm", rrf_k=60, vector_weight=0.5, depth=200, fill=True)
 
 
@@ -113,13 +105,9 @@ class Searcher:
         self.fusion = fusion
 
     def vector_ids(
-        self,
-        vector: np.ndarray,
-        limit: int,
-        folder_id: int | None = None,
-        db: apsw.Connection | None = None,
+        self, vector: np.ndarray, limit: int, folder_id: int | None = None
     ) -> list[tuple[int, float]]:
-        return vector_search.nearest(db or self.library.db, vector, limit, folder_id)
+        return vector_search.nearest(self.library.db, vector, limit, folder_id)
 
     def keyword_ids(
         self, query: str, limit: int, folder_id: int | None = None
@@ -133,28 +121,26 @@ class Searcher:
         With `folder_id`, both legs search that folder only (inside each leg, so each
         still returns `depth` candidates when the folder has them).
 
-        In hybrid mode a helper thread embeds the query while this thread runs the keyword
-        leg (ONNX Runtime and SQLite both release the GIL, so the two overlap); the vector
-        leg follows on this thread's connection, or, with VECTOR_BESIDE_KEYWORDS, on the
-        helper thread after the embedding, on the library's second, read-only connection
-        (an apsw connection serves one thread at a time)."""
+        In hybrid mode the query is embedded on a helper thread while this thread runs the
+        keyword leg: ONNX Runtime and SQLite both release the GIL, so the two overlap, and
+        the keyword leg stays on this thread's connection (an apsw connection serves one
+        thread at a time). The vector leg follows on this thread: run beside the keyword
+        leg instead (on the helper thread, on a second read-only connection), it was slower
+        on 2 cores, the legs slowing each other (`folio bench retrieval`, 20 SciFact
+        queries, warm, load 0.5-1.0, December 7: p50 40.4 against 36.9 ms at 1M, the vector
+        leg 26.6 against 14.7 ms; 22.5 against 21.7 ms at 100k)."""
         timings: dict[str, float] = {}
         vec: list[tuple[int, float]] = []
         kw: list[tuple[int, float]] = []
         query_vector = None
-        beside: Future[tuple[np.ndarray, float, list[tuple[int, float]], float]] | None = None
         embedding: Future[tuple[np.ndarray, float]] | None = None
-        if mode == "hybrid" and VECTOR_BESIDE_KEYWORDS:
-            beside = _helper().submit(self._embed_and_search, query, depth, folder_id)
-        elif mode == "hybrid":
+        if mode == "hybrid":
             embedding = _helper().submit(self._embed, query)
         if mode in ("hybrid", "keyword"):
             t = time.perf_counter()
             kw = self.keyword_ids(query, depth, folder_id)
             timings["keyword"] = (time.perf_counter() - t) * 1000
-        if beside is not None:
-            query_vector, timings["embed"], vec, timings["vector"] = beside.result()
-        elif mode in ("hybrid", "vector"):
+        if mode in ("hybrid", "vector"):
             query_vector, timings["embed"] = (
                 embedding.result() if embedding is not None else self._embed(query)
             )
@@ -162,17 +148,6 @@ class Searcher:
             vec = self.vector_ids(query_vector, depth, folder_id)
             timings["vector"] = (time.perf_counter() - t) * 1000
         return vec, kw, query_vector, timings
-
-    def _embed_and_search(
-        self, query: str, depth: int, folder_id: int | None
-    ) -> tuple[np.ndarray, float, list[tuple[int, float]], float]:
-        """On the helper thread: the query's vector, then the vector leg on the library's
-        read-only connection; with the ms each took."""
-        vector, embed_ms = self._embed(query)
-        t = time.perf_counter()
-        with self.library.reader_lock:
-            found = self.vector_ids(vector, depth, folder_id, self.library.reader())
-        return vector, embed_ms, found, (time.perf_counter() - t) * 1000
 
     def _embed(self, query: str) -> tuple[np.ndarray, float]:
         t = time.perf_counter()

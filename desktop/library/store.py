@@ -10,7 +10,6 @@ only through `desktop.library.vectors`.
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -25,7 +24,7 @@ from desktop.ingest.types import ChunkDraft
 from desktop.library import document_rows, folder_list, pending, subpath
 from desktop.library import vectors as vector_index
 from desktop.library.chunk_keys import text_for
-from desktop.library.db import DEFAULT_BUSY_TIMEOUT_MS, connect, open_reader
+from desktop.library.db import DEFAULT_BUSY_TIMEOUT_MS, connect
 from desktop.library.folder_delete import delete_folder_chunks
 from desktop.library.passage import ChunkRecord
 from desktop.library.status import FolderStatus, folder_statuses
@@ -60,25 +59,10 @@ class Library(Closeable):
     def __init__(self, path: Path, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS) -> None:
         self.path = Path(path)
         self.db: apsw.Connection = connect(self.path, busy_timeout_ms)
-        self._reader: apsw.Connection | None = None
-        #: Held while a thread uses `reader()` (an apsw connection serves one at a time).
-        self.reader_lock = threading.Lock()
 
     # -- lifecycle -------------------------------------------------------------------------
     def close(self) -> None:
-        with self.reader_lock:
-            if self._reader is not None:
-                self._reader.close()
-                self._reader = None
         self.db.close()
-
-    def reader(self) -> apsw.Connection:
-        """A second, read-only connection to the file (opened on first use, closed with the
-        library), so a search leg can run on another thread beside `db`. Use it only while
-        holding `reader_lock`."""
-        if self._reader is None:
-            self._reader = open_reader(self.path)
-        return self._reader
 
     # -- embedder binding ------------------------------------------------------------------
     def meta(self, key: str) -> str | None:
