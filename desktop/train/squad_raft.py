@@ -339,10 +339,9 @@ def build_example(
         offset = len(full) - len(corpus.paragraphs[qa.paragraph].text)  # the title line
         start = qa.start + offset if trimmed == full else None
         sentence = _without_heading(answer_sentence(trimmed, qa.answer, start, answer_words))
-        # (Checked only with titles: the shipped recipes were made without the check, and
-        # regenerate byte for byte.)
-        kept = sentence is not None and (not titles or qa.answer.lower() in sentence.lower())
-        if sentence is not None and kept:
+        # With titles the target must still hold the answer (checked only then: the shipped
+        # recipes were made without the check, and regenerate byte for byte).
+        if sentence is not None and (not titles or qa.answer.lower() in sentence.lower()):
             answer = cited(sentence, gold_at + 1)
             if kind == "bullet-brief":  # a bullet ends with its citation (BULLET_FORMAT)
                 answer = "- " + answer[:-1]
