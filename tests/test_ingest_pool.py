@@ -87,14 +87,17 @@ def test_a_crashed_reader_fails_its_file_and_a_new_worker_goes_on(
     assert isinstance(results["good.txt"], Parsed)
 
 
-def test_batches_keep_length_squared_times_size_within_budget() -> None:
+def test_batches_keep_length_times_size_within_budget() -> None:
     from desktop.library import backfill as pipeline
 
-    lengths = [256] * 20 + [64] * 200 + [30] * 5
+    lengths = [300] * 3 + [256] * 20 + [64] * 200 + [30] * 5 + [2] * 300
     batches = budget_batches(lengths)
     assert sorted(i for b in batches for i in b) == list(range(len(lengths)))
     for batch in batches:
         longest = max(lengths[i] for i in batch)
-        assert len(batch) == 1 or len(batch) * longest**2 <= pipeline.ATTENTION_BUDGET
+        assert len(batch) == 1 or len(batch) * longest <= pipeline.TOKENS_PER_CALL
         assert len(batch) <= pipeline.MAX_BATCH
-    assert max(len(b) for b in batches if lengths[b[0]] == 256) == 4
+        assert lengths[batch[0]] <= lengths[batch[-1]]  # length-sorted: little padding
+    assert {len(b) for b in batches if lengths[b[0]] >= 256} == {1}  # a long text goes alone
+    assert max(len(b) for b in batches if lengths[b[0]] == 64) == 4
+    assert max(len(b) for b in batches) == pipeline.MAX_BATCH

@@ -208,7 +208,7 @@ def markdown(results: BenchResults) -> str:
         lines += ["| target | measured | naive, same run | met |", "| --- | --- | --- | --- |"]
     for r in rows:
         unit = f" {r['unit']}" if r["unit"] and r["unit"] != "×" else ("×" if r["unit"] else "")
-        met = "met" if r["met"] else "**MISSED**"
+        met = "–" if r["met"] is None else ("met" if r["met"] else "**MISSED**")
         naive = "–" if r["naive"] is None else f"{_fmt(r['naive'])}{unit}"
         lines.append(f"| {r['target']} | {_fmt(r['measured'])}{unit} | {naive} | {met} |")
     if served:
