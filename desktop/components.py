@@ -42,19 +42,22 @@ def context_size(spec_context: int | None, max_answer_tokens: int) -> int:
 
 def fastembed_embedder(config: Config, spec: ModelSpec | None) -> Embedder:
     """The production embedder for a catalog embedding model."""
+    from desktop.embed import graph
     from desktop.embed.fastembed_embedder import FastEmbedEmbedder
     from desktop.errors import ModelError
     from desktop.models.installed import require_local
 
     if spec is None or spec.fastembed_name is None or spec.dim is None:
         raise ModelError(f"{config.settings.embedding_model} is not an embedding model")
+    folder = require_local(spec, config.locations.models_search_path)
     return FastEmbedEmbedder(
         spec.id,
         spec.fastembed_name,
-        require_local(spec, config.locations.models_search_path),
+        folder,
         spec.dim,
         threads=config.threads,
         model_file=spec.file,
+        graph=graph.prepared(folder / spec.file, spec.sha256, config.locations.cache_dir),
     )
 
 

@@ -189,13 +189,24 @@ def embedding_model_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
-def real_embedder(embedding_model_dir: Path):  # type: ignore[no-untyped-def]
+def real_embedder(embedding_model_dir: Path, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """The default embedder as a session loads it: its graph prepared (desktop.embed.graph)."""
+    from desktop.embed import graph
     from desktop.embed.fastembed_embedder import FastEmbedEmbedder
     from desktop.models.catalog import load_catalog
 
     spec = load_catalog().default("embedding")
     assert spec.fastembed_name is not None and spec.dim is not None
-    return FastEmbedEmbedder(spec.id, spec.fastembed_name, embedding_model_dir, spec.dim)
+    source = embedding_model_dir / spec.file
+    prepared = graph.prepared(source, spec.sha256, tmp_path_factory.mktemp("cache"))
+    return FastEmbedEmbedder(
+        spec.id,
+        spec.fastembed_name,
+        embedding_model_dir,
+        spec.dim,
+        model_file=spec.file,
+        graph=prepared,
+    )
 
 
 @pytest.fixture(scope="session")

@@ -37,6 +37,8 @@ class FastEmbedEmbedder(Embedder):
         threads: how many cores the embedder may use (None: all): that many calls of
             `embed_batch` run side by side (`concurrency`), each on one thread.
         model_file: the ONNX file inside `folder` (fastembed expects its own name for it).
+        graph: the ONNX file the session runs, if not `folder / model_file`: the same model
+            prepared for speed (`desktop.embed.graph.prepared`).
     """
 
     def __init__(
@@ -47,6 +49,7 @@ class FastEmbedEmbedder(Embedder):
         dim: int,
         threads: int | None = None,
         model_file: str = "model.onnx",
+        graph: Path | None = None,
     ) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         from fastembed import TextEmbedding
@@ -70,7 +73,7 @@ class FastEmbedEmbedder(Embedder):
                 lazy_load=True,  # the session is made below, once (two cost 90 MB of peak)
                 enable_cpu_mem_arena=False,
             )
-            _load_quiet_session(self._model, folder / model_file)
+            _load_quiet_session(self._model, graph or folder / model_file)
         except Exception as exc:  # fastembed raises bare ValueError/RuntimeError for bad files
             raise ModelError(f"cannot load embedding model from {folder}: {exc}") from exc
 

@@ -32,8 +32,11 @@ from desktop.library.store import Library
 
 log = logging.getLogger(__name__)
 
-#: Chunks handed to one embedding thread at once (sorted by length, then cut into batches).
+#: Chunks handed to one embedding thread at once (sorted by length, then cut into batches),
+#: and the fewest when the list runs short: its last chunks are shared among the threads,
+#: so none waits idle while another embeds a whole group alone (about 3 s of 64 chunks).
 EMBED_GROUP = 64
+MIN_GROUP = 8
 #: Pending chunks read from the library at a time.
 READ_AHEAD = 512
 #: Most batch size x longest length (tokens, padding included) in one embedder call; a
@@ -140,8 +143,13 @@ class Backfill:
             if group is not None:
                 self._running.append(group)
 
+    def _group_size(self) -> int:
+        """EMBED_GROUP, or an equal share of what is left for each embedding thread."""
+        share = -(-len(self._queue) // max(1, self.embedder.concurrency))
+        return min(EMBED_GROUP, max(MIN_GROUP, share))
+
     def _next_group(self, executor: Executor) -> _Group | None:
-        taken = [self._queue.popleft() for _ in range(min(EMBED_GROUP, len(self._queue)))]
+        taken = [self._queue.popleft() for _ in range(min(self._group_size(), len(self._queue)))]
         running = {cid for g in self._running for cid in g.chunks}
         wanted = {c.id: text_for(c.text, c.heading) for c in taken if c.id not in running}
         model = self.embedder.model_id
