@@ -34,12 +34,15 @@ def test_common_words_are_dropped_rarest_first_within_the_budget(tmp_path: Path)
     lib = _library(tmp_path, texts)
     words = keywords.query_words("Do the cells of a zorblax have a membrane?")
     assert words == ["cells", "zorblax", "membrane"]
-    assert keywords.doc_frequency(lib.db, "cells", cap=1000) == 300
+    assert keywords.doc_frequencies(lib.db, ["cells"], cap=1000) == {"cells": 300}
     # Counting stops at cap, then extrapolates: the 10th "membrane" is chunk 91 of 300.
-    assert keywords.doc_frequency(lib.db, "membrane", cap=10) == round(10 * 300 / 91)
-    assert keywords.pruned_words(lib.db, words, budget=50) == ["zorblax", "membrane"]
-    assert keywords.pruned_words(lib.db, words, budget=10) == ["zorblax"]
-    assert keywords.pruned_words(lib.db, ["cells"], budget=10) == ["cells"]  # rarest stays
+    membrane = round(10 * 300 / 91)
+    assert keywords.doc_frequencies(lib.db, ["membrane"], cap=10) == {"membrane": membrane}
+    df = keywords.doc_frequencies(lib.db, words)  # the counts above are remembered
+    assert df == {"cells": 300, "zorblax": 1, "membrane": membrane}
+    assert keywords.pruned_words(df, words, budget=50) == ["zorblax", "membrane"]
+    assert keywords.pruned_words(df, words, budget=10) == ["zorblax"]
+    assert keywords.pruned_words(df, ["cells"], budget=10) == ["cells"]  # rarest stays
     hits = keywords.keyword_search(lib.db, "cells zorblax membrane", 5, budget=50)
     assert hits[0][0] == 78  # chunk ids start at 1: text index 77
     naive = keywords.keyword_search(lib.db, "cells zorblax membrane", 400, budget=None)
@@ -57,7 +60,8 @@ def test_left_out_words_are_added_back_as_fts5_bm25_scores_them(tmp_path: Path) 
     ]
     lib = _library(tmp_path, texts)
     query = "cells of a zorblax"
-    assert keywords.pruned_words(lib.db, keywords.query_words(query), budget=99) == ["zorblax"]
+    words = keywords.query_words(query)
+    assert keywords.pruned_words(keywords.doc_frequencies(lib.db, words), words, 99) == ["zorblax"]
     assert [c for c, _ in keywords.keyword_search(lib.db, "zorblax", 2)] == [1, 2]
     naive = dict(keywords.keyword_search(lib.db, query, 400, budget=None))
     hits = keywords.keyword_search(lib.db, query, 2, budget=99)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
 import sys
 from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QObject, Qt, Signal
 
+from desktop.durations import format_duration
 from desktop.library.indexer import IndexProgress
 from desktop.library.store import FolderStatus
 from desktop.paths import Locations
@@ -15,7 +17,6 @@ from desktop.settings import Settings
 from desktop.ui.composer import Composer
 from desktop.ui.formatting import (
     answer_footer,
-    format_duration,
     highlight_html,
     linkify_citations,
     parse_cite_href,
@@ -63,9 +64,10 @@ def test_footer_and_durations() -> None:
     assert answer_footer(meta).endswith(
         "stopped · still indexing: 40 % embedded (400 of 1,000 chunks)"
     )
-    assert format_duration(None) == "—"
-    assert format_duration(65) == "1:05"
-    assert format_duration(3725) == "1:02:05"
+    assert format_duration(None) == format_duration(math.nan) == "–"
+    assert format_duration(42.4) == "42 s"
+    assert format_duration(65) == "1 min 05 s"
+    assert format_duration(3725) == "1 h 02 min"
 
 
 def test_pdf_page_commands_for_known_viewers() -> None:
@@ -160,7 +162,7 @@ def test_sidebar_empty_state_progress_and_failures(qtbot) -> None:  # type: igno
     )
     assert sidebar.progress.bar.value() == 10 and sidebar.progress.bar.maximum() == 40
     assert sidebar.progress.detail.text() == (
-        "10 of 40 files · 30 chunks/s · about 0:09 left · 1 more queued"
+        "10 of 40 files · 30 chunks/s · about 9 s left · 1 more queued"
     )
     # Text first, vectors after: once every file is stored, the bar counts vectors.
     sidebar.progress.update_progress(

@@ -23,7 +23,14 @@ from desktop.ingest.opendoc import extract_odt
 from desktop.ingest.pdf import extract_pdf
 from desktop.ingest.sheets import extract_delimited, extract_workbook
 from desktop.ingest.slides import extract_pptx
-from desktop.ingest.text import clean_code, clean_plain, decode, os_errors_named, read_bytes
+from desktop.ingest.text import (
+    clean_code,
+    clean_plain,
+    decode,
+    os_errors_named,
+    plain_title,
+    read_bytes,
+)
 from desktop.ingest.types import Extracted, Section
 
 _Extractor = Callable[[Path, IngestLimits], "list[Section] | Extracted"]
@@ -39,23 +46,6 @@ def _plain(path: Path, limits: IngestLimits) -> list[Section]:
     when that line stands alone like a title."""
     text = clean_plain(_text(path, limits))
     return [Section(text, None, plain_title(text))] if text.strip() else []
-
-
-# A first line longer than this reads as prose, not as a title.
-_MAX_TITLE_CHARS = 250
-
-
-def plain_title(text: str) -> str | None:
-    """The title of a plain text file: a lone first line followed by a blank line and more text.
-
-    The text keeps the line (nothing is removed from passages); the title becomes the
-    section's heading, so every chunk of the file is searchable and embedded with it.
-    """
-    head, sep, rest = text.strip().partition("\n\n")
-    if not sep or not rest.strip() or "\n" in head:
-        return None
-    head = head.strip()
-    return head if 0 < len(head) <= _MAX_TITLE_CHARS else None
 
 
 def _code(path: Path, limits: IngestLimits) -> list[Section]:

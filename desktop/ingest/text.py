@@ -166,3 +166,21 @@ def dehyphenate(text: str) -> str:
     """Join words a PDF broke across lines with a hyphen ("exam-\\nple" -> "example")."""
     text = _SOFT_BREAK.sub(lambda m: "" if m.group(1).islower() else "-", text)
     return _HARD_BREAK.sub(lambda m: "" if m.group(1).islower() else m.group(0), text)
+
+
+# A first line longer than this reads as prose, not as a title.
+_MAX_TITLE_CHARS = 250
+
+
+def plain_title(text: str) -> str | None:
+    """The title of a plain text file: a lone first line followed by a blank line and more text.
+
+    The text keeps the line (nothing is removed from passages); the title becomes the
+    section's heading, so every chunk of the file is searchable and embedded with it; the
+    answer path reads a passage's title line with it too (`desktop.rag.grounding`).
+    """
+    head, sep, rest = text.strip().partition("\n\n")
+    if not sep or not rest.strip() or "\n" in head:
+        return None
+    head = head.strip()
+    return head if 0 < len(head) <= _MAX_TITLE_CHARS else None

@@ -25,7 +25,7 @@ import re
 import threading
 import weakref
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import apsw
 
@@ -97,35 +97,40 @@ def _state(db: apsw.Connection) -> tuple[int, int]:
     return (int(version[0]) if version else 0, db.total_changes())
 
 
-def doc_frequency(db: apsw.Connection, word: str, cap: int = POSTINGS_BUDGET + 1) -> int:
-    """How many chunks hold `word`: counted up to `cap`, past it extrapolated from the
+def doc_frequencies(
+    db: apsw.Connection, words: Sequence[str], cap: int = POSTINGS_BUDGET + 1
+) -> dict[str, int]:
+    """How many chunks hold each word: counted up to `cap`, past it extrapolated from the
     highest rowid the first `cap` reached (FTS5 returns them in rowid order); remembered
-    per connection until the library changes."""
+    per connection until the library changes (checked once per call)."""
     state = _state(db)
     with _lock:
         seen, cache = _df_cache.get(db, (None, {}))
         if seen != state:
             cache = {}
             _df_cache[db] = (state, cache)
-        if word in cache:
-            return cache[word]
-    row = db.execute(
-        "SELECT count(*), max(rowid) FROM "
-        "(SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ? LIMIT ?)",
-        (or_query([word]), cap),
-    ).fetchone()
-    n = int(row[0]) if row else 0
-    if n >= cap and row is not None and row[1]:
-        top = db.execute("SELECT max(rowid) FROM chunks").fetchone()
-        n = max(n, round(n * int(top[0] if top and top[0] else 0) / int(row[1])))
+        known = {w: cache[w] for w in words if w in cache}
+    for word in dict.fromkeys(w for w in words if w not in known):
+        row = db.execute(
+            "SELECT count(*), max(rowid) FROM "
+            "(SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ? LIMIT ?)",
+            (or_query([word]), cap),
+        ).fetchone()
+        n = int(row[0]) if row else 0
+        if n >= cap and row is not None and row[1]:
+            top = db.execute("SELECT max(rowid) FROM chunks").fetchone()
+            n = max(n, round(n * int(top[0] if top and top[0] else 0) / int(row[1])))
+        known[word] = n
     with _lock:
-        cache[word] = n
-    return n
+        cache.update(known)
+    return known
 
 
-def pruned_words(db: apsw.Connection, words: list[str], budget: int = POSTINGS_BUDGET) -> list[str]:
-    """The rarest words whose matches fit the budget (the rarest always), in query order."""
-    df = {w: doc_frequency(db, w, budget + 1) for w in words}
+def pruned_words(
+    df: Mapping[str, int], words: list[str], budget: int = POSTINGS_BUDGET
+) -> list[str]:
+    """The rarest words whose matches (`df`: their document frequencies) fit the budget
+    (the rarest always), in query order."""
     kept: set[str] = set()
     total = 0
     for w in sorted(words, key=lambda x: (df[x], words.index(x))):
@@ -154,8 +159,9 @@ def keyword_search(
     words = query_words(query)
     left_out: list[str] = []
     if budget is not None and len(words) > 1:
-        kept = pruned_words(db, words, budget)
-        left_out = [w for w in words if w not in kept and doc_frequency(db, w, budget + 1)]
+        df = doc_frequencies(db, words, budget + 1)
+        kept = pruned_words(df, words, budget)
+        left_out = [w for w in words if w not in kept and df[w]]
         words = kept
     match = or_query(words)
     if match is None:
@@ -249,10 +255,11 @@ def added_back(
     tokenize = db.fts5_tokenizer(*TOKENIZER)
     cap = POSTINGS_BUDGET + 1 if budget is None else budget + 1
     terms: list[tuple[str, float]] = []
+    df = doc_frequencies(db, words, cap)
     for word in words:
         stems = _tokens(tokenize, word, apsw.FTS5_TOKENIZE_QUERY)
         if len(stems) == 1:  # a word FTS5 splits is a phrase: left out of the add-back
-            hits = doc_frequency(db, word, cap)
+            hits = df[word]
             idf = math.log((n_rows - hits + 0.5) / (hits + 0.5))
             terms.append((stems[0], idf if idf > 0 else 1e-6))
     ids = [cid for cid, _ in ranked]

@@ -35,6 +35,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from desktop.ingest.text import plain_title
 from desktop.json_types import JSONObject
 from desktop.library.passage import Citation
 from desktop.rag.budget import content_words, sentences
@@ -130,9 +131,8 @@ def heading_words(passage: Citation) -> set[str]:
     """Content words of the passage's heading: its chunk's `heading`, and a title line set
     apart by a blank line at its start (as a file with a heading line is indexed)."""
     words = set(content_words(passage.heading or ""))
-    first, blank, _ = passage.text.lstrip().partition("\n\n")
-    title = first.strip()
-    if blank and "\n" not in title and len(title.split()) <= 12 and title[-1:] not in ".!?":
+    title = plain_title(passage.text)
+    if title and len(title.split()) <= 12 and title[-1:] not in ".!?":  # not a short sentence
         words |= set(content_words(title))
     return words
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypedDict
 
+from desktop.durations import format_duration
 from desktop.json_types import JSONRecord, known_fields
 from desktop.ranges import Range, check_ranges
 from desktop.train.compute import PRECISIONS
@@ -280,7 +281,7 @@ class TrainProgress(JSONRecord[TrainProgressJSON]):
         if self.phase != "training" or self.message:
             return self.message or self.phase
         loss = f"loss {self.loss:.3f}" if self.loss is not None else "loss -"
-        eta = f"ETA {format_duration(self.eta_s)}" if self.eta_s is not None else "ETA -"
+        eta = f"ETA {format_duration(self.eta_s)}"
         return (
             f"step {self.step}/{self.total_steps}  {loss}  "
             f"{self.examples_per_s:.2f} examples/s  {eta}"
@@ -340,15 +341,3 @@ class TrainResult:
     def from_json(cls, data: TrainResultJSON) -> TrainResult:
         """The result `to_json` wrote (`examples_per_hour` is worked out again, not read)."""
         return cls(**known_fields(cls, data))
-
-
-def format_duration(seconds: float | None) -> str:
-    """'42 s', '3 min 05 s', '1 h 02 min'."""
-    if seconds is None or not math.isfinite(seconds):
-        return "-"
-    s = max(0, round(seconds))
-    if s < 60:
-        return f"{s} s"
-    if s < 3600:
-        return f"{s // 60} min {s % 60:02d} s"
-    return f"{s // 3600} h {s % 3600 // 60:02d} min"

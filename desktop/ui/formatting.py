@@ -123,16 +123,6 @@ def highlight_spans_html(
     return "".join(out).replace("\n", "<br>")
 
 
-def format_duration(seconds: float | None) -> str:
-    """'0:42', '12:05' or '1:02:03'; an em dash when unknown."""
-    if seconds is None:
-        return "—"
-    total = max(0, int(round(seconds)))
-    hours, rest = divmod(total, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
-
-
 def format_ms(ms: float | None) -> str:
     if ms is None:
         return "—"

@@ -24,10 +24,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop.durations import format_duration
 from desktop.library.indexer import IndexProgress
 from desktop.library.store import FolderStatus
 from desktop.ui.file_issues import FileIssuesDialog, issue_counts
-from desktop.ui.formatting import format_duration
 from desktop.ui.qtcompat import emit
 from desktop.ui.theme import section_header
 

@@ -34,12 +34,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop.durations import format_duration
 from desktop.errors import FolioError
 from desktop.train import checkpoint
 from desktop.train.errors import INSTALL_COMMAND
 from desktop.train.examples import load_examples, parse_pasted, write_jsonl
 from desktop.train.hf_base import missing_dependency
-from desktop.train.job import TrainJob, TrainProgress, TrainResult, check_name, format_duration
+from desktop.train.job import TrainJob, TrainProgress, TrainResult, check_name
 from desktop.ui.qtcompat import emit
 from desktop.ui.train_thread import Trainer, TrainThread, default_trainer
 
