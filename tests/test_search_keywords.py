@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from desktop.library import keywords
+from desktop.library import addback, keywords
 from desktop.library.store import Library
 
 
@@ -68,7 +68,7 @@ def test_left_out_words_are_added_back_as_fts5_bm25_scores_them(tmp_path: Path) 
     assert [c for c, _ in hits] == [2, 1]
     for cid, score in hits:
         assert abs(score - naive[cid]) < 1e-9
-    assert keywords.totals(lib.db) == (300, sum(len(t.split()) for t in texts) / 300)
+    assert addback.totals(lib.db) == (300, sum(len(t.split()) for t in texts) / 300)
     lib.close()
 
 

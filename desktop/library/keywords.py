@@ -11,23 +11,22 @@ reached), so a lookup costs at most one bounded pass; they are estimates, so a c
 went slightly stale as the library grew does no harm.
 
 A word left out of the query still counts: the best RESCORE_DEPTH chunks of the pruned
-query get each left-out word's BM25 term added back, computed as FTS5's bm25() would (same
-k1, b, document length and average, with the estimated frequency in the IDF) from the
-chunk's own text run through the table's tokenizer. Ranking by the kept words alone lost
+query get each left-out word's BM25 term added back, computed as FTS5's bm25() would
+(desktop/library/addback.py). Ranking by the kept words alone lost
 up to 0.19 nDCG@10 once the budget was a small share of the library; the add-back wins
 nearly all of it back for about 10 ms at a million chunks (figures beside the constants).
 """
 
 from __future__ import annotations
 
-import math
 import re
 import threading
 import weakref
-from collections import Counter
 from collections.abc import Mapping, Sequence
 
 import apsw
+
+from desktop.library.addback import added_back
 
 # Most chunks the pruned OR query may match (the sum of its words' document frequencies).
 # Cost of the kept words' query alone at the 1M-chunk padded library, 20 SciFact queries,
@@ -43,11 +42,6 @@ POSTINGS_BUDGET = 8_000
 # leg took p50 18-29 ms / p95 28-38 ms with it, 8-15 / 25-37 ms without; at the 100k one
 # 11 / 14 ms against 4 / 6 ms (most of it tokenizing the 200 chunks).
 RESCORE_DEPTH = 200
-# The tokenizer chunks_fts was created with (migrations.m001_create_tables), and FTS5's
-# bm25() constants.
-TOKENIZER = ("porter", ["unicode61", "remove_diacritics", "2"])
-BM25_K1 = 1.2
-BM25_B = 0.75
 # The heading column's weight in BM25 (the text column's is 1): a term in a chunk's heading
 # counts this many times a term in its text, as FTS5's bm25(chunks_fts, 1.0, w) weighs it.
 # A document's title is the heading of every one of its chunks, so a long question that
@@ -157,21 +151,19 @@ def keyword_search(
     leaves out of the query are added back into the best RESCORE_DEPTH chunks' scores.
     `heading_weight` is the heading column's BM25 weight (HEADING_WEIGHT)."""
     words = query_words(query)
-    left_out: list[str] = []
+    left_out: dict[str, int] = {}
     if budget is not None and len(words) > 1:
         df = doc_frequencies(db, words, budget + 1)
         kept = pruned_words(df, words, budget)
-        left_out = [w for w in words if w not in kept and df[w]]
+        left_out = {w: df[w] for w in words if w not in kept and df[w]}
         words = kept
     match = or_query(words)
     if match is None:
         return []
-    if left_out:
-        ranked = _ranked(db, match, max(limit, RESCORE_DEPTH), folder_id, heading_weight)
-        scores = added_back(db, ranked, left_out, budget, heading_weight)
-        ranked.sort(key=lambda hit: (-scores[hit[0]], hit[0]))
-        return [(cid, scores[cid]) for cid, _ in ranked[:limit]]
-    return _ranked(db, match, limit, folder_id, heading_weight)
+    if not left_out:
+        return _ranked(db, match, limit, folder_id, heading_weight)
+    ranked = _ranked(db, match, max(limit, RESCORE_DEPTH), folder_id, heading_weight)
+    return added_back(db, ranked, left_out, limit, heading_weight)
 
 
 def plain_search(db: apsw.Connection, query: str, limit: int) -> list[tuple[int, float]]:
@@ -205,88 +197,3 @@ def _ranked(
             (weight, match, int(folder_id), limit),
         )
     return [(int(r), -float(s)) for r, s in rows]
-
-
-def totals(db: apsw.Connection) -> tuple[int, float]:
-    """Rows in chunks_fts and their average length in tokens, from FTS5's own averages
-    record (rowid 1 of its data table: varints of the row count, then each column's
-    token total), as bm25() reads them."""
-    row = db.execute("SELECT block FROM chunks_fts_data WHERE id = 1").fetchone()
-    values = _varints(bytes(row[0])) if row and row[0] else []
-    if not values or values[0] <= 0:
-        return 0, 0.0
-    return values[0], sum(values[1:]) / values[0]
-
-
-def _varints(blob: bytes) -> list[int]:
-    """SQLite's big-endian varints (the ninth byte carries 8 bits), as FTS5 writes them."""
-    out: list[int] = []
-    i = 0
-    while i < len(blob):
-        value = 0
-        for k in range(9):
-            byte = blob[i]
-            i += 1
-            if k == 8:
-                value = (value << 8) | byte
-                break
-            value = (value << 7) | (byte & 0x7F)
-            if not byte & 0x80:
-                break
-        out.append(value)
-    return out
-
-
-def added_back(
-    db: apsw.Connection,
-    ranked: Sequence[tuple[int, float]],
-    words: list[str],
-    budget: int | None,
-    heading_weight: float = HEADING_WEIGHT,
-) -> dict[int, float]:
-    """Each ranked chunk's score with the BM25 terms of `words` (left out of its query)
-    added, as FTS5's bm25() scores an OR query: per word, IDF x tf (k1 + 1) / (tf + k1 (1 -
-    b + b len/avglen)), the IDF from the word's estimated document frequency, tf the text's
-    count plus `heading_weight` times the heading's, len both columns' tokens."""
-    scores = {cid: score for cid, score in ranked}
-    n_rows, avg_len = totals(db)
-    if not ranked or n_rows == 0 or avg_len <= 0:
-        return scores
-    tokenize = db.fts5_tokenizer(*TOKENIZER)
-    cap = POSTINGS_BUDGET + 1 if budget is None else budget + 1
-    terms: list[tuple[str, float]] = []
-    df = doc_frequencies(db, words, cap)
-    for word in words:
-        stems = _tokens(tokenize, word, apsw.FTS5_TOKENIZE_QUERY)
-        if len(stems) == 1:  # a word FTS5 splits is a phrase: left out of the add-back
-            hits = df[word]
-            idf = math.log((n_rows - hits + 0.5) / (hits + 0.5))
-            terms.append((stems[0], idf if idf > 0 else 1e-6))
-    ids = [cid for cid, _ in ranked]
-    for start in range(0, len(ids), 500):
-        part = ids[start : start + 500]
-        marks = ",".join("?" * len(part))
-        for cid, text, heading in db.execute(
-            f"SELECT id, text, heading FROM chunks WHERE id IN ({marks})", part
-        ):
-            body = _tokens(tokenize, text or "", apsw.FTS5_TOKENIZE_DOCUMENT)
-            head = _tokens(tokenize, heading or "", apsw.FTS5_TOKENIZE_DOCUMENT)
-            counts, in_heading = Counter(body), Counter(head)
-            norm = BM25_K1 * (1 - BM25_B + BM25_B * (len(body) + len(head)) / avg_len)
-            for stem, idf in terms:
-                tf = counts.get(stem, 0) + heading_weight * in_heading.get(stem, 0)
-                if tf:
-                    scores[int(cid)] += idf * tf * (BM25_K1 + 1) / (tf + norm)
-    return scores
-
-
-def _tokens(tokenize: apsw.FTS5Tokenizer, text: str, reason: int) -> list[str]:
-    """The tokens FTS5 indexes (or queries) for `text`, colocated synonyms left out."""
-    if not text:
-        return []
-    return [
-        str(t)
-        for t in tokenize(
-            text.encode("utf-8"), reason, None, include_offsets=False, include_colocated=False
-        )
-    ]
