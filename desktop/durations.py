@@ -7,9 +7,9 @@ import math
 
 
 def format_duration(seconds: float | None) -> str:
-    """'42 s', '3 min 05 s', '1 h 02 min'; a dash when unknown."""
+    """'42 s', '3 min 05 s', '1 h 02 min'; an em dash when unknown (as `format_ms`)."""
     if seconds is None or not math.isfinite(seconds):
-        return "–"
+        return "—"
     s = max(0, round(seconds))
     if s < 60:
         return f"{s} s"

@@ -49,6 +49,8 @@ def test_the_prepared_graph_embeds_exactly_as_the_original(
     assert after.count("Where") == before.count("Where") - 6
     original = FastEmbedEmbedder("m", name, folder, dim, threads=1, model_file=file)
     fast = FastEmbedEmbedder("m", name, folder, dim, threads=1, model_file=file, graph=prepared)
+    assert (original.graph, fast.graph) == (folder / file, prepared)
+    assert fast._model.model.model._model_path == str(prepared)  # the session runs it
     for batch in (TEXTS, TEXTS[:1], TEXTS[1:3]):  # padded and unpadded
         a, b = original.embed_batch(batch), fast.embed_batch(batch)
         assert np.isfinite(b).all()
@@ -72,19 +74,56 @@ def test_it_is_made_once_then_loaded_from_the_cache(
     assert list((tmp_path / "onnx").iterdir()) == [first]  # no partial file left
 
 
-def test_a_graph_without_guards_is_copied_and_a_bad_one_used_as_it_is(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture, model: tuple[Path, str, str, int]
+def test_a_graph_without_guards_or_a_bad_one_is_used_as_it_is_and_remembered(
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    model: tuple[Path, str, str, int],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     folder, file, _, _ = model
     once = graph.prepared(folder / file, "ef" * 32, tmp_path)
-    plain = graph.prepared(once, "", tmp_path / "again")  # already without guards: copied
-    assert plain.read_bytes() == once.read_bytes()
+    assert graph.prepared(once, "", tmp_path / "again") == once  # nothing left to remove
     broken = tmp_path / "broken.onnx"
     broken.write_bytes(b"not an onnx graph")
     with caplog.at_level(logging.WARNING, logger="desktop.embed.graph"):
         assert graph.prepared(broken, "", tmp_path / "bad") == broken
     assert "embedding graph not prepared" in caplog.text
-    assert not any((tmp_path / "bad").rglob("*"))
+    # Both are remembered: a marker, no copy; the next start does not look again.
+    for cache in (tmp_path / "again", tmp_path / "bad"):
+        assert [p.suffix for p in (cache / "onnx").iterdir()] == [".as-is"]
+
+    def looked_again(source: Path) -> bytes | None:
+        raise AssertionError("looked again")
+
+    monkeypatch.setattr(graph, "_without_nan_guards", looked_again)
+    assert graph.prepared(broken, "", tmp_path / "bad") == broken
+
+
+def test_a_failed_write_leaves_no_partial_file(
+    tmp_path: Path, model: tuple[Path, str, str, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder, file, _, _ = model
+
+    def full_disk(src: str, dst: str) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(graph.os, "replace", full_disk)
+    assert graph.prepared(folder / file, "12" * 32, tmp_path) == folder / file
+    assert list((tmp_path / "onnx").iterdir()) == []
+
+
+def test_a_cut_short_cached_graph_is_discarded_and_the_original_loaded(
+    model: tuple[Path, str, str, int], tmp_path: Path
+) -> None:
+    """A power cut mid-write cannot leave Folio unable to embed: a cached copy that will not
+    load is thrown away, the verified original is loaded, and later starts use it."""
+    folder, file, name, dim = model
+    prepared = graph.prepared(folder / file, "34" * 32, tmp_path)
+    prepared.write_bytes(prepared.read_bytes()[:1000])
+    embedder = FastEmbedEmbedder("m", name, folder, dim, threads=1, model_file=file, graph=prepared)
+    assert embedder.graph == folder / file and not prepared.exists()
+    assert embedder.embed_batch(TEXTS[:1]).shape == (1, dim)
+    assert graph.prepared(folder / file, "34" * 32, tmp_path) == folder / file
 
 
 def test_the_session_embedder_runs_the_prepared_graph(locations: Locations, tmp_path: Path) -> None:

@@ -101,3 +101,26 @@ def test_batches_keep_length_times_size_within_budget() -> None:
     assert {len(b) for b in batches if lengths[b[0]] >= 256} == {1}  # a long text goes alone
     assert max(len(b) for b in batches if lengths[b[0]] == 64) == 4
     assert max(len(b) for b in batches) == pipeline.MAX_BATCH
+
+
+def test_groups_shrink_only_at_the_end_of_the_list() -> None:
+    """Threads take EMBED_GROUP chunks at a time; once the whole list is read, what is left
+    is shared among them (at least MIN_GROUP each), so none waits idle at the end."""
+    from collections import deque
+    from types import SimpleNamespace
+
+    from desktop.library import backfill
+
+    def size(queued: int, at_end: bool, threads: int) -> int:
+        group = object.__new__(backfill.Backfill)
+        group._queue = deque(range(queued))
+        group._at_end = at_end
+        group.embedder = SimpleNamespace(concurrency=threads)
+        return group._group_size()
+
+    assert size(500, at_end=False, threads=16) == backfill.EMBED_GROUP  # mid-list: whole
+    assert size(100, at_end=False, threads=2) == backfill.EMBED_GROUP
+    assert size(500, at_end=True, threads=2) == backfill.EMBED_GROUP
+    assert size(100, at_end=True, threads=2) == 50  # the last 100: half each
+    assert size(20, at_end=True, threads=2) == 10
+    assert size(5, at_end=True, threads=2) == backfill.MIN_GROUP

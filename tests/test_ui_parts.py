@@ -64,7 +64,7 @@ def test_footer_and_durations() -> None:
     assert answer_footer(meta).endswith(
         "stopped · still indexing: 40 % embedded (400 of 1,000 chunks)"
     )
-    assert format_duration(None) == format_duration(math.nan) == "–"
+    assert format_duration(None) == format_duration(math.nan) == "—"
     assert format_duration(42.4) == "42 s"
     assert format_duration(65) == "1 min 05 s"
     assert format_duration(3725) == "1 h 02 min"

@@ -38,7 +38,8 @@ class FastEmbedEmbedder(Embedder):
             `embed_batch` run side by side (`concurrency`), each on one thread.
         model_file: the ONNX file inside `folder` (fastembed expects its own name for it).
         graph: the ONNX file the session runs, if not `folder / model_file`: the same model
-            prepared for speed (`desktop.embed.graph.prepared`).
+            prepared for speed (`desktop.embed.graph.prepared`); `self.graph` is the file
+            loaded.
     """
 
     def __init__(
@@ -73,7 +74,7 @@ class FastEmbedEmbedder(Embedder):
                 lazy_load=True,  # the session is made below, once (two cost 90 MB of peak)
                 enable_cpu_mem_arena=False,
             )
-            _load_quiet_session(self._model, graph or folder / model_file)
+            self.graph = _load_graph(self._model, folder / model_file, graph)
         except Exception as exc:  # fastembed raises bare ValueError/RuntimeError for bad files
             raise ModelError(f"cannot load embedding model from {folder}: {exc}") from exc
 
@@ -115,11 +116,28 @@ def session_options() -> ort.SessionOptions:
     return so
 
 
-def _load_quiet_session(model: object, path: Path) -> None:
+def _load_graph(model: object, source: Path, graph: Path | None) -> Path:
+    """Load `graph` (the prepared copy of `source`), or `source` if there is none or it will
+    not load (a cut-short cache file: it is discarded); returns the file loaded."""
+    if graph is None or graph == source:
+        _load_quiet_session(model, source)
+        return source
+    try:
+        return graph if _load_quiet_session(model, graph) else source
+    except Exception:  # noqa: BLE001 - any failure: the verified original is loaded
+        from desktop.embed.graph import discard
+
+        discard(graph, source)
+        _load_quiet_session(model, source)
+        return source
+
+
+def _load_quiet_session(model: object, path: Path) -> bool:
     """Load fastembed's text model with a session made with `session_options` (fastembed
     passes its threads and arena setting on, but not the spinning ones). fastembed 0.9
     keeps the session at `TextEmbedding.model.model` and loads the tokenizer beside it in
-    `_ensure_tokenizer`; a fastembed without them loads its own session."""
+    `_ensure_tokenizer`; a fastembed without them loads its own session (of the folder's
+    model file, not `path`: returns False)."""
     import onnxruntime as ort
 
     inner = getattr(model, "model", None)
@@ -128,8 +146,9 @@ def _load_quiet_session(model: object, path: Path) -> None:
         inner_load = getattr(inner, "load_onnx_model", None)
         if inner_load is not None:
             inner_load()
-        return
+        return False
     inner.model = ort.InferenceSession(
         str(path), sess_options=session_options(), providers=["CPUExecutionProvider"]
     )
     ensure_tokenizer()
+    return True

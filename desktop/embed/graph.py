@@ -11,15 +11,16 @@ paragraphs one a call at 30.0-31.1 against 27.4-27.6 a second, sentences in call
 
 The prepared graph is written once into Folio's cache, named by the source's checksum (a
 catalog model's verified sha256), so later starts load it directly: importing `onnx` and
-rewriting the graph take about a second, once. A graph without the pattern is copied
-as it is; one that cannot be read or rewritten is used as it is, with a warning.
+rewriting the graph take about a second, once. A graph without the pattern, or one that
+cannot be read or rewritten, is used as it is (a marker file remembers it); a prepared
+copy that fails to load is discarded the same way (`discard`).
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import os
-import shutil
 import tempfile
 from pathlib import Path
 
@@ -30,7 +31,9 @@ VERSION = 1
 
 
 def prepared(source: Path, checksum: str, cache_dir: Path) -> Path:
-    """The graph to load for `source`: its cached prepared copy, made now if missing.
+    """The graph to load for `source`: its cached prepared copy, made now if missing, or
+    `source` itself when there is nothing to remove (remembered by a small marker file, so
+    `onnx` is imported once per model, not once per start).
 
     Args:
         source: the model's ONNX file, as installed and verified.
@@ -43,23 +46,48 @@ def prepared(source: Path, checksum: str, cache_dir: Path) -> Path:
 
         checksum = sha256_file(source)
     target = cache_dir / "onnx" / f"{checksum[:32]}-v{VERSION}-{source.name}"
+    as_is = target.with_name(target.name + ".as-is")
     if target.is_file():
         return target
+    if as_is.is_file():
+        return source
     try:
         data = _without_nan_guards(source)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".part")
-        with os.fdopen(fd, "wb") as out:
-            if data is None:
-                with source.open("rb") as src:
-                    shutil.copyfileobj(src, out)
-            else:
-                out.write(data)
-        os.replace(tmp, target)  # whole or absent, even if two processes race
-    except Exception as exc:  # noqa: BLE001 - any failure leaves the verified original in use
+    except Exception as exc:  # noqa: BLE001 - an unexpected graph: the original is used
         log.warning("embedding graph not prepared (%s); using %s as it is", exc, source)
+        data = None
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if data is None:
+            as_is.write_text(f"{source}\n")
+            return source
+        _write_whole(target, data)
+    except OSError as exc:  # a full disk or a read-only cache: the original is used
+        log.warning("embedding graph not cached (%s); using %s as it is", exc, source)
         return source
     return target
+
+
+def discard(graph: Path, source: Path) -> None:
+    """Forget a prepared copy that failed to load (`source` is then used as it is)."""
+    if graph != source:
+        log.warning("prepared embedding graph %s would not load; using %s", graph, source)
+        graph.unlink(missing_ok=True)
+        graph.with_name(graph.name + ".as-is").write_text(f"{source}\n")
+
+
+def _write_whole(target: Path, data: bytes) -> None:
+    """Write `target` whole or not at all: a temporary file, flushed to disk, then renamed
+    (even if two processes race); the temporary file never outlives a failure."""
+    fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, target)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
 
 
 def _without_nan_guards(source: Path) -> bytes | None:
@@ -71,7 +99,15 @@ def _without_nan_guards(source: Path) -> bytes | None:
 
     model = onnx.load(str(source))
     graph = model.graph
-    constants = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
+    # Scalars only (a mask fill, the guard's 0): the weights stay protobuf bytes.
+    scalars = {i.name: i for i in graph.initializer if math.prod(i.dims) <= 1}
+    for node in graph.node:
+        for attr in node.attribute if node.op_type == "Constant" else ():
+            if attr.name == "value" and math.prod(attr.t.dims) <= 1:
+                scalars[node.output[0]] = attr.t
+            elif attr.name == "value_float" and math.isinf(attr.f):
+                return None
+    constants = {name: numpy_helper.to_array(t) for name, t in scalars.items()}
     if any(np.isinf(v).any() for v in constants.values() if v.dtype.kind == "f"):
         return None  # an infinite mask fill can make a row NaN: the guards stay
     producer = {out: node for node in graph.node for out in node.output}

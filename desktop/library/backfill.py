@@ -69,7 +69,7 @@ def budget_batches(lengths: Sequence[int], budget: int = TOKENS_PER_CALL) -> lis
 def embed_bucketed(
     embedder: Embedder, texts: Sequence[str], lengths: Sequence[int], budget: int = TOKENS_PER_CALL
 ) -> np.ndarray:
-    """Embed `texts` in length-bucketed, memory-budgeted batches; vectors in input order."""
+    """Embed `texts` in length-sorted batches within `budget` tokens; vectors in input order."""
     out = np.empty((len(texts), embedder.dim), dtype=np.float32)
     for batch in budget_batches(lengths, budget):
         out[batch] = embedder.embed_batch([texts[i] for i in batch])
@@ -112,6 +112,7 @@ class Backfill:
         self._running: list[_Group] = []
         self._rescanned = False
         self._stored_since_scan = 0
+        self._at_end = False  # the last read of the list found fewer than READ_AHEAD
 
     @property
     def running(self) -> int:
@@ -131,6 +132,7 @@ class Backfill:
     def _refill(self) -> int:
         if len(self._queue) < EMBED_GROUP:
             more = pending.after(self.library.db, self._cursor, READ_AHEAD)
+            self._at_end = len(more) < READ_AHEAD
             if more:
                 self._cursor = more[-1].id
                 self._queue.extend(more)
@@ -144,7 +146,10 @@ class Backfill:
                 self._running.append(group)
 
     def _group_size(self) -> int:
-        """EMBED_GROUP, or an equal share of what is left for each embedding thread."""
+        """EMBED_GROUP; at the end of the list (all of it read), an equal share of what is
+        left for each embedding thread, and at least MIN_GROUP."""
+        if not self._at_end:
+            return EMBED_GROUP
         share = -(-len(self._queue) // max(1, self.embedder.concurrency))
         return min(EMBED_GROUP, max(MIN_GROUP, share))
 

@@ -23,7 +23,8 @@ own answer path, so training looks like inference:
 Regenerate the shipped adapters' examples with the command in their recipe
 (models/adapters/NAME.squad.recipe.json; input sha256 in SOURCE_SHA256), e.g.
 
-    python -m desktop.train.squad_raft grounded --n 3000 --seed 1 --decline-share 0.06 \
+    python -m desktop.train.squad_raft grounded --n 4000 --seed 11 --decline-share 0.06 \
+        --answer-words 0 --titles \
         --squad ../shared/train/squad1/train-v1.1.explorer.json.gz \
         --out ~/folio-train/grounded.squad.jsonl
 """
