@@ -219,6 +219,28 @@ def test_a_vector_for_a_chunk_id_given_to_other_text_is_not_stored(
     assert lib.embedding().done and invariant_problems(lib.db) == []
 
 
+def test_a_stored_vector_is_lent_even_when_a_lower_chunk_with_its_text_waits(
+    fake_session: Session, tmp_path: Path
+) -> None:
+    """Two chunks with the same text: the one with the lower id still waits, the other
+    holds the vector. The text counts as embedded (reused, not embedded again)."""
+    lib = fake_session.library
+    embedder = HashingEmbedder()
+    lib.bind_embedder(embedder.model_id, embedder.dim)
+    folder = lib.add_folder(tmp_path)
+    text = "the same words in two files"
+    key = embed_key(embedder.model_id, text_for(text, None))
+    for name in ("a.txt", "b.txt"):
+        draft = ChunkDraft(0, text, None, None, 0, len(text))
+        lib.store_document(folder, str(tmp_path / name), 9, 1.0, name, None, [draft], {}, [key])
+    first, second = sorted(int(r[0]) for r in lib.db.execute("SELECT id FROM chunks"))
+    vector = embedder.embed_batch([text_for(text, None)])
+    assert lib.add_vectors({second: text_for(text, None)}, vector) == 1
+    assert lib.embedding().pending == 1  # `first` still waits
+    lent = lib.vectors_for_keys([key])
+    assert list(lent) == [key] and np.allclose(lent[key], vector[0])
+
+
 def test_still_indexing_note_never_says_100_percent_while_a_chunk_waits() -> None:
     assert pending.Embedding(999, 1000).percent == 99
     assert pending.Embedding(400, 1000).note().startswith("still indexing: 40 % embedded")

@@ -95,6 +95,12 @@ def watch_vectors(db: apsw.Connection) -> None:
     )
 
 
+def waiting_clause(db: apsw.Connection, column: str) -> str:
+    """SQL that leaves out the chunks on the list (`AND column NOT IN ...`), or nothing in
+    a library older than the list."""
+    return f"AND {column} NOT IN (SELECT id FROM {TABLE})" if _has(db, TABLE) else ""
+
+
 def _has(db: apsw.Connection, name: str) -> bool:
     return db.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (name,)).fetchone() is not None
 

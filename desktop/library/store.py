@@ -220,12 +220,16 @@ class Library(Closeable):
         if not wanted or self.embedder() is None:
             return {}
         ids: dict[int, str] = {}
+        # A chunk still waiting for its vector has its key too: only the others can lend one
+        # (the lowest id among all of them could be a waiting chunk, and its key then read as
+        # never embedded, though another chunk holds the vector).
+        waiting = pending.waiting_clause(self.db, "id")
         for start in range(0, len(wanted), _DELETE_BATCH):
             part = wanted[start : start + _DELETE_BATCH]
             marks = ",".join("?" * len(part))
             for key, chunk_id in self.db.execute(
                 f"SELECT embed_key, min(id) FROM chunks WHERE embed_key IN ({marks}) "
-                "GROUP BY embed_key",
+                f"{waiting} GROUP BY embed_key",
                 part,
             ):
                 ids[int(chunk_id)] = str(key)
