@@ -136,3 +136,15 @@ def test_the_session_embedder_runs_the_prepared_graph(locations: Locations, tmp_
     assert len(cached) == 1 and cached[0].name.startswith(spec.sha256[:32])
     assert "IsNaN" not in _ops(cached[0])
     assert embedder.embed_batch(TEXTS).shape == (len(TEXTS), spec.dim)
+
+
+def test_a_cache_that_cannot_be_written_does_not_stop_the_fallback(
+    model: tuple[Path, str, str, int], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The copy will not load and its marker cannot be written: the original still loads."""
+    folder, file, name, dim = model
+    prepared = graph.prepared(folder / file, "56" * 32, tmp_path)
+    prepared.write_bytes(b"cut short")
+    monkeypatch.setattr(graph, "_as_is", lambda target: tmp_path / "gone" / "marker")
+    embedder = FastEmbedEmbedder("m", name, folder, dim, threads=1, model_file=file, graph=prepared)
+    assert embedder.graph == folder / file and not prepared.exists()

@@ -46,10 +46,9 @@ def prepared(source: Path, checksum: str, cache_dir: Path) -> Path:
 
         checksum = sha256_file(source)
     target = cache_dir / "onnx" / f"{checksum[:32]}-v{VERSION}-{source.name}"
-    as_is = target.with_name(target.name + ".as-is")
     if target.is_file():
         return target
-    if as_is.is_file():
+    if _as_is(target).is_file():
         return source
     try:
         data = _without_nan_guards(source)
@@ -59,7 +58,7 @@ def prepared(source: Path, checksum: str, cache_dir: Path) -> Path:
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         if data is None:
-            as_is.write_text(f"{source}\n")
+            _as_is(target).write_text(f"{source}\n")
             return source
         _write_whole(target, data)
     except OSError as exc:  # a full disk or a read-only cache: the original is used
@@ -69,11 +68,20 @@ def prepared(source: Path, checksum: str, cache_dir: Path) -> Path:
 
 
 def discard(graph: Path, source: Path) -> None:
-    """Forget a prepared copy that failed to load (`source` is then used as it is)."""
+    """Forget a prepared copy that failed to load (`source` is then used as it is, and
+    remembered so; a cache that cannot be written only costs the next start a retry)."""
     if graph != source:
         log.warning("prepared embedding graph %s would not load; using %s", graph, source)
-        graph.unlink(missing_ok=True)
-        graph.with_name(graph.name + ".as-is").write_text(f"{source}\n")
+        try:
+            graph.unlink(missing_ok=True)
+            _as_is(graph).write_text(f"{source}\n")
+        except OSError as exc:
+            log.warning("could not forget %s: %s", graph, exc)
+
+
+def _as_is(target: Path) -> Path:
+    """The marker saying the graph `target` would hold is to be used as it is."""
+    return target.with_name(target.name + ".as-is")
 
 
 def _write_whole(target: Path, data: bytes) -> None:
