@@ -2,6 +2,11 @@
 
 from importlib import metadata
 
+from desktop.privacy import silence_telemetry
+
+# Before anything under desktop/ can load onnxruntime (desktop/privacy.py says why).
+silence_telemetry()
+
 
 def _version() -> str:
     """The installed distribution's version (pyproject.toml), from source or frozen."""

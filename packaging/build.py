@@ -188,6 +188,17 @@ def smoke(bundle: Path = BUNDLE) -> dict[str, object]:
         started = time.monotonic()
         run("selftest")
         results["selftest_s"] = round(time.monotonic() - started, 1)
+        # Nothing leaves the machine: no library's telemetry queue in the home
+        # (desktop/privacy.py); what else lies outside Folio's own folders is reported.
+        foreign = sorted(
+            str(p.relative_to(home))
+            for p in home.rglob("*")
+            if p.is_file()
+            and not any("folio" in part.lower() for part in p.relative_to(home).parts)
+        )
+        results["written_outside_folio"] = foreign
+        if any(".onnxruntime" in path for path in foreign):
+            raise SystemExit(f"smoke test failed: onnxruntime telemetry in the home: {foreign}")
     say("smoke test passed" + ("" if offline else " (network NOT blocked: no unshare here)"))
     return results
 
