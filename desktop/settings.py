@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any, Literal, TypeGuard
 
+from desktop import atomic
 from desktop.library.modes import MODES, Mode, is_mode
 from desktop.rag.modes import ANSWER_MODES, AnswerMode, is_answer_mode
 from desktop.ranges import Range, check_ranges
@@ -131,7 +131,4 @@ def load(path: Path) -> Settings:
 
 def save(settings: Settings, path: Path) -> None:
     """Write settings atomically (a crash mid-write keeps the old file)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(asdict(settings), indent=2), encoding="utf-8")
-    os.replace(tmp, path)
+    atomic.write_text(path, json.dumps(asdict(settings), indent=2))

@@ -133,11 +133,13 @@ def ensure_venv(extras: tuple[str, ...]) -> None:
 
 # llama.cpp's OpenAI-compatible server, built from the very llama.cpp that llama-cpp-python
 # vendors (its source distribution carries tools/server), for `--engine` and its tests.
-# Static, so the one file in .venv/bin is the whole server.
+# Static, so the one file in .venv/bin is the whole server. Without its web UI: by default
+# llama.cpp's build downloads the prebuilt UI from huggingface.co (tools/ui, LLAMA_USE_PREBUILT_UI
+# ON), which setup must not do; Folio only uses the server's HTTP API.
 SERVER_CMAKE_ARGS = (
     "-DLLAMA_CURL=OFF -DLLAMA_OPENSSL=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF "
     "-DLLAMA_BUILD_SERVER=ON -DLLAMA_BUILD_TOOLS=ON -DBUILD_SHARED_LIBS=OFF "
-    "-DCMAKE_BUILD_TYPE=Release"
+    "-DLLAMA_BUILD_UI=OFF -DLLAMA_USE_PREBUILT_UI=OFF -DCMAKE_BUILD_TYPE=Release"
 )
 SERVER_STAMP = VENV / ".folio-llama-server"
 

@@ -11,6 +11,7 @@ import numpy as np
 import onnx
 import pytest
 
+from desktop import atomic
 from desktop.config import Config
 from desktop.embed import graph
 from desktop.embed.fastembed_embedder import FastEmbedEmbedder
@@ -107,7 +108,7 @@ def test_a_failed_write_leaves_no_partial_file(
     def full_disk(src: str, dst: str) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(graph.os, "replace", full_disk)
+    monkeypatch.setattr(atomic.os, "replace", full_disk)
     assert graph.prepared(folder / file, "12" * 32, tmp_path) == folder / file
     assert list((tmp_path / "onnx").iterdir()) == []
 

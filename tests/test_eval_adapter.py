@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from desktop import atomic
 from desktop.adapters.synth import write_lora
 from desktop.cli import main
 from desktop.evaluate.adapter_scoring import Passage, contains_any, is_refusal, score_answer
@@ -66,7 +67,7 @@ def styled_adapter(chat_model_path: Path) -> Path:
         seed=5,
         description="A random test style",
     )
-    sidecar.atomic_write_text(
+    atomic.write_text(
         sidecar.toml_path(path),
         sidecar.sidecar_text({"name": "shouty", "format_regex": BULLETS}),
     )

@@ -12,11 +12,12 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeAlias
+
+from desktop import atomic
 
 log = logging.getLogger(__name__)
 
@@ -139,10 +140,7 @@ def _save_disk(key: tuple[str, int, int], layout: ModelLayout, cache_dir: Path) 
         "tensors": {n: [list(s), t] for n, (s, t) in layout.tensors.items()},
     }
     try:
-        file.parent.mkdir(parents=True, exist_ok=True)
-        tmp = file.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(data), encoding="utf-8")
-        os.replace(tmp, file)
+        atomic.write_text(file, json.dumps(data))
     except OSError as exc:  # a read-only home only costs speed
         log.debug("cannot write layout cache %s: %s", file, exc)
 

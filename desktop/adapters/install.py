@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import filecmp
-import os
 import shutil
-import tempfile
 from pathlib import Path
 
+from desktop import atomic
 from desktop.adapters.discovery import inspect
 from desktop.adapters.info import AdapterInfo
 from desktop.adapters.validate import check_compatibility
@@ -63,11 +62,8 @@ def install_adapter(
 
 
 def _copy_atomically(source: Path, target: Path) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
-    os.close(fd)
     try:
-        shutil.copyfile(source, tmp)
-        os.replace(tmp, target)
+        with atomic.replacing(target) as tmp:
+            shutil.copyfile(source, tmp)
     except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
         raise AdapterError(f"cannot copy {source.name} into {target.parent}: {exc}") from exc

@@ -7,13 +7,13 @@ of the default chat model visibly changes, and two seeds give two different answ
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
+from desktop import atomic
 from desktop.adapters.gguf_header import read_model_layout
 
 DEFAULT_TARGETS = ("attn_q", "attn_k", "attn_v", "attn_output")
@@ -70,33 +70,28 @@ def write_lora(
     rng = np.random.default_rng(seed)
     np_dtype = np.float32 if dtype == "f32" else np.float16
     out_path = Path(out_path)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_path.with_name(out_path.name + f".{os.getpid()}.tmp")
-    writer = GGUFWriter(tmp, architecture or layout.architecture)
-    try:
-        writer.add_type("adapter")
-        writer.add_string("adapter.type", "lora")
-        writer.add_float32("adapter.lora.alpha", float(alpha))
-        writer.add_name(name or out_path.stem)
-        if description:
-            writer.add_description(description)
-        writer.add_base_model_count(1)
-        writer.add_base_model_name(0, base_model or layout.name)
-        for _, _, tensor in chosen:
-            n_in, n_out = layout.tensors[tensor][0][:2]
-            a_in = n_in + 32 if mismatch else n_in
-            # numpy shapes are ggml shapes reversed: A is ne [n_in, r], B is ne [r, n_out].
-            a = rng.standard_normal((rank, a_in)) / np.sqrt(a_in)
-            b = rng.standard_normal((n_out, rank)) * (magnitude / np.sqrt(rank))
-            writer.add_tensor(f"{tensor}.lora_a", a.astype(np_dtype))
-            writer.add_tensor(f"{tensor}.lora_b", b.astype(np_dtype))
-        writer.write_header_to_file()
-        writer.write_kv_data_to_file()
-        writer.write_tensors_to_file()
-    except BaseException:
-        writer.close()
-        tmp.unlink(missing_ok=True)
-        raise
-    writer.close()
-    os.replace(tmp, out_path)
+    with atomic.replacing(out_path) as tmp:
+        writer = GGUFWriter(tmp, architecture or layout.architecture)
+        try:
+            writer.add_type("adapter")
+            writer.add_string("adapter.type", "lora")
+            writer.add_float32("adapter.lora.alpha", float(alpha))
+            writer.add_name(name or out_path.stem)
+            if description:
+                writer.add_description(description)
+            writer.add_base_model_count(1)
+            writer.add_base_model_name(0, base_model or layout.name)
+            for _, _, tensor in chosen:
+                n_in, n_out = layout.tensors[tensor][0][:2]
+                a_in = n_in + 32 if mismatch else n_in
+                # numpy shapes are ggml shapes reversed: A is ne [n_in, r], B is ne [r, n_out].
+                a = rng.standard_normal((rank, a_in)) / np.sqrt(a_in)
+                b = rng.standard_normal((n_out, rank)) * (magnitude / np.sqrt(rank))
+                writer.add_tensor(f"{tensor}.lora_a", a.astype(np_dtype))
+                writer.add_tensor(f"{tensor}.lora_b", b.astype(np_dtype))
+            writer.write_header_to_file()
+            writer.write_kv_data_to_file()
+            writer.write_tensors_to_file()
+        finally:
+            writer.close()
     return out_path

@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import logging
 import math
-import os
-import tempfile
 from pathlib import Path
+
+from desktop import atomic
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +60,7 @@ def prepared(source: Path, checksum: str, cache_dir: Path) -> Path:
         if data is None:
             _as_is(target).write_text(f"{source}\n")
             return source
-        _write_whole(target, data)
+        atomic.write_bytes(target, data)
     except OSError as exc:  # a full disk or a read-only cache: the original is used
         log.warning("embedding graph not cached (%s); using %s as it is", exc, source)
         return source
@@ -82,20 +82,6 @@ def discard(graph: Path, source: Path) -> None:
 def _as_is(target: Path) -> Path:
     """The marker saying the graph `target` would hold is to be used as it is."""
     return target.with_name(target.name + ".as-is")
-
-
-def _write_whole(target: Path, data: bytes) -> None:
-    """Write `target` whole or not at all: a temporary file, flushed to disk, then renamed
-    (even if two processes race); the temporary file never outlives a failure."""
-    fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, target)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
 
 
 def _without_nan_guards(source: Path) -> bytes | None:

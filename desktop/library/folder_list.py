@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from pathlib import Path
+
+from desktop import atomic
 
 log = logging.getLogger(__name__)
 
@@ -20,11 +21,8 @@ def sidecar(library: Path) -> Path:
 
 def save(library: Path, folders: list[str]) -> None:
     """Write the folder list atomically; a failure is logged, never raised (it is a copy)."""
-    target = sidecar(library)
-    tmp = target.with_name(target.name + f".{os.getpid()}.tmp")
     try:
-        tmp.write_text(json.dumps({"folders": sorted(folders)}, indent=1), encoding="utf-8")
-        os.replace(tmp, target)
+        atomic.write_text(sidecar(library), json.dumps({"folders": sorted(folders)}, indent=1))
     except OSError as exc:
         log.warning("could not save the folder list beside %s: %s", library, exc)
 

@@ -11,13 +11,12 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from desktop import atomic
 from desktop.errors import ModelError
 from desktop.models import verify
 from desktop.models.catalog import imported_index_path, imported_spec, load_catalog
@@ -185,17 +184,12 @@ def import_model(path: Path, models_dir: Path) -> ModelSpec:
 def _copy_with_sha256(source: Path, target: Path) -> str:
     """Copy to a temporary name beside the target, hashing as we go, then rename."""
     digest = hashlib.sha256()
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".import", dir=target.parent)
-    tmp = Path(tmp_name)
     try:
-        with os.fdopen(fd, "wb") as out, open(source, "rb") as src:
+        with atomic.replacing(target) as tmp, open(tmp, "wb") as out, open(source, "rb") as src:
             while chunk := src.read(_COPY_CHUNK):
                 digest.update(chunk)
                 out.write(chunk)
-        os.chmod(tmp, 0o644)  # mkstemp made it private; models are plain shared files
-        os.replace(tmp, target)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise ModelError(
             f"cannot copy {source} to {target.parent}: {exc.strerror or exc}"
         ) from None
@@ -237,11 +231,7 @@ def _read_entries(models_dir: Path) -> list[JSONObject]:
 
 def _write_entries(models_dir: Path, entries: list[JSONObject]) -> None:
     index = imported_index_path(models_dir)
-    fd, tmp = tempfile.mkstemp(prefix=".imported.", suffix=".tmp", dir=index.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump({"version": 1, "models": entries}, f, indent=2)
-        os.replace(tmp, index)
+        atomic.write_text(index, json.dumps({"version": 1, "models": entries}, indent=2))
     except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
         raise ModelError(f"cannot write {index}: {exc.strerror or exc}") from None

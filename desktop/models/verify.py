@@ -11,11 +11,11 @@ import hashlib
 import json
 import logging
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+from desktop import atomic
 from desktop.errors import ModelError
 
 if TYPE_CHECKING:
@@ -59,17 +59,10 @@ def _read_stamp(folder: Path) -> JSONObject:
 
 
 def _write_stamp(folder: Path, entries: JSONObject) -> None:
-    tmp: str | None = None
     try:
-        fd, tmp = tempfile.mkstemp(prefix=".verified.", suffix=".tmp", dir=folder)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(entries, f, indent=1, sort_keys=True)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, folder / STAMP_NAME)
+        atomic.write_text(folder / STAMP_NAME, json.dumps(entries, indent=1, sort_keys=True))
     except OSError as exc:  # read-only folder: the stamp is only a cache
         log.debug("cannot write %s in %s: %s", STAMP_NAME, folder, exc)
-        if tmp is not None:
-            Path(tmp).unlink(missing_ok=True)
 
 
 def stamped_sha256(path: Path) -> str | None:

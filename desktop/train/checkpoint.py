@@ -16,15 +16,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from desktop import atomic
 from desktop.models.verify import sha256_file
 from desktop.train.errors import TrainingError
-from desktop.train.sidecar import atomic_write_text, read_table
+from desktop.train.sidecar import read_table
 
 if TYPE_CHECKING:
     from desktop.train.job import TrainJob
@@ -110,15 +110,18 @@ def save(
     import torch
 
     folder = checkpoint_dir(job)
-    folder.mkdir(parents=True, exist_ok=True)
-    tmp = folder / (STATE_FILE + ".tmp")
-    torch.save(
-        {**state, "step": progress.step, "losses": progress.losses, "seconds": progress.seconds},
-        tmp,
-    )
-    os.replace(tmp, folder / STATE_FILE)
+    with atomic.replacing(folder / STATE_FILE) as tmp:
+        torch.save(
+            {
+                **state,
+                "step": progress.step,
+                "losses": progress.losses,
+                "seconds": progress.seconds,
+            },
+            tmp,
+        )
     info = {"step": progress.step, "total_steps": total_steps, "fingerprint": fingerprint}
-    atomic_write_text(folder / INFO_FILE, json.dumps(info) + "\n")
+    atomic.write_text(folder / INFO_FILE, json.dumps(info) + "\n")
 
 
 def load(job: TrainJob) -> tuple[Progress, dict[str, object]]:

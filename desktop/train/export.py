@@ -17,7 +17,6 @@ convert_lora_to_gguf.py produces:
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from desktop import atomic
 from desktop.train.errors import TrainingError
 
 if TYPE_CHECKING:
@@ -152,30 +152,25 @@ def write_gguf(
     from gguf import GGUFWriter
 
     out_path = Path(out_path)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_path.with_name(f".{out_path.name}.{os.getpid()}.tmp")
     alpha = alpha_for(pairs)
-    writer = GGUFWriter(tmp, architecture)
-    try:
-        writer.add_type("adapter")
-        writer.add_string("adapter.type", "lora")
-        writer.add_float32("adapter.lora.alpha", float(alpha))
-        writer.add_name(name)
-        if description:
-            writer.add_description(description)
-        if base_model:
-            writer.add_base_model_count(1)
-            writer.add_base_model_name(0, base_model)
-        for tensor, a, b in gguf_tensors(pairs, n_head, n_head_kv, permute_qk):
-            writer.add_tensor(f"{tensor}.lora_a", a)
-            writer.add_tensor(f"{tensor}.lora_b", b)
-        writer.write_header_to_file()
-        writer.write_kv_data_to_file()
-        writer.write_tensors_to_file()
-        writer.close()
-        os.replace(tmp, out_path)
-    except BaseException:
-        writer.close()
-        tmp.unlink(missing_ok=True)
-        raise
+    with atomic.replacing(out_path) as tmp:
+        writer = GGUFWriter(tmp, architecture)
+        try:
+            writer.add_type("adapter")
+            writer.add_string("adapter.type", "lora")
+            writer.add_float32("adapter.lora.alpha", float(alpha))
+            writer.add_name(name)
+            if description:
+                writer.add_description(description)
+            if base_model:
+                writer.add_base_model_count(1)
+                writer.add_base_model_name(0, base_model)
+            for tensor, a, b in gguf_tensors(pairs, n_head, n_head_kv, permute_qk):
+                writer.add_tensor(f"{tensor}.lora_a", a)
+                writer.add_tensor(f"{tensor}.lora_b", b)
+            writer.write_header_to_file()
+            writer.write_kv_data_to_file()
+            writer.write_tensors_to_file()
+        finally:
+            writer.close()
     return out_path

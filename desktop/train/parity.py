@@ -26,13 +26,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from desktop import atomic
 from desktop.closing import Closeable
 from desktop.json_types import JSONRecord
 from desktop.library.passage import Citation
 from desktop.rag.prompt import SYSTEM_PROMPT, user_message
 from desktop.train.examples import Example, Message
 from desktop.train.job import ParityJSON
-from desktop.train.sidecar import atomic_write_text
 
 if TYPE_CHECKING:
     import torch
@@ -260,7 +260,7 @@ def _keep_base_leg(key: str, leg: tuple[int, float, int], cache_dir: Path | None
         return
     data = {"key": key, "agree": leg[0], "kl": leg[1], "positions": leg[2]}
     try:
-        atomic_write_text(file, json.dumps(data))
+        atomic.write_text(file, json.dumps(data))
     except OSError as exc:  # a read-only cache only costs time
         log.debug("cannot keep the parity base leg in %s: %s", file, exc)
 

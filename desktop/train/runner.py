@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from desktop import atomic
 from desktop.errors import Cancelled
 from desktop.train import checkpoint, sidecar
 from desktop.train.compute import choose as choose_compute
@@ -235,7 +236,7 @@ def _write_sidecars(job: TrainJob, staged: Path, base_name: str, result: TrainRe
     recipe = sidecar.read_recipe(job.examples)
     if isinstance(recipe.get("attribution"), str):
         fields["attribution"] = str(recipe["attribution"])
-    sidecar.atomic_write_text(sidecar.toml_path(staged), sidecar.sidecar_text(fields))
+    atomic.write_text(sidecar.toml_path(staged), sidecar.sidecar_text(fields))
     settings = {k: v for k, v in job.to_json().items() if k not in ("out_dir", "overwrite")}
     settings.update(examples=job.examples.name, model_path=job.model_path.name)
     outcome = {**result.to_json(), "adapter_path": job.adapter_path.name}
@@ -246,7 +247,7 @@ def _write_sidecars(job: TrainJob, staged: Path, base_name: str, result: TrainRe
         "data_recipe": recipe or None,
         "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
     }
-    sidecar.atomic_write_text(
+    atomic.write_text(
         sidecar.train_record_path(staged), json.dumps(record, indent=2, ensure_ascii=False) + "\n"
     )
 

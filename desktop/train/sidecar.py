@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from desktop import atomic
 from desktop.json_types import JSONObject
 
 if TYPE_CHECKING:
@@ -44,19 +44,6 @@ def train_record_path(adapter: Path) -> Path:
 def peft_dir(adapter: Path) -> Path:
     """Where the PEFT weights the GGUF was exported from are kept (for `adapters parity`)."""
     return Path(adapter).with_suffix(".peft")
-
-
-def atomic_write_text(path: Path, text: str) -> Path:
-    """Write `text` to `path` through a temporary file in the same folder."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
 
 
 def sidecar_text(fields: dict[str, str]) -> str:
@@ -114,10 +101,10 @@ def write_eval(adapter: Path, result: AdapterEvalResult, user_adapters_dir: Path
     text = json.dumps(result, indent=2, ensure_ascii=False) + "\n"
     beside, user = eval_paths(adapter, user_adapters_dir)
     try:
-        return atomic_write_text(beside, text)
+        return atomic.write_text(beside, text)
     except OSError as exc:
         log.info("cannot write %s (%s); using %s", beside, exc, user)
-        return atomic_write_text(user, text)
+        return atomic.write_text(user, text)
 
 
 def read_eval(adapter: Path, user_adapters_dir: Path) -> JSONObject | None:
