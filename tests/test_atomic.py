@@ -70,7 +70,7 @@ def test_a_process_killed_while_writing_leaves_the_old_file(tmp_path: Path) -> N
         "from pathlib import Path\n"
         "from desktop import atomic\n"
         "with atomic.replacing(Path(sys.argv[1])) as tmp:\n"
-        "    tmp.write_text('{\"folders\": [\"a\", \"b', encoding='utf-8')\n"
+        '    tmp.write_text(\'{"folders": ["a", "b\', encoding=\'utf-8\')\n'
         "    os.kill(os.getpid(), 9)\n"
     )
     done = subprocess.run(

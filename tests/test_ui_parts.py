@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import QObject, Qt, Signal
 
-from desktop.durations import format_duration
+from desktop.durations import format_duration, time_left
 from desktop.library.indexer import IndexProgress
 from desktop.library.store import FolderStatus
 from desktop.paths import Locations
@@ -68,6 +68,9 @@ def test_footer_and_durations() -> None:
     assert format_duration(42.4) == "42 s"
     assert format_duration(65) == "1 min 05 s"
     assert format_duration(3725) == "1 h 02 min"
+    assert time_left(None) == "estimating time left"
+    assert time_left(0.4) == "almost done"  # not "about 0 s left" while work remains
+    assert time_left(65) == "about 1 min 05 s left"
 
 
 def test_pdf_page_commands_for_known_viewers() -> None:

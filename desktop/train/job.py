@@ -280,7 +280,7 @@ class TrainProgress(JSONRecord[TrainProgressJSON]):
         """One human line, as the CLI prints it on stderr."""
         if self.phase != "training" or self.message:
             return self.message or self.phase
-        loss = f"loss {self.loss:.3f}" if self.loss is not None else "loss -"
+        loss = f"loss {self.loss:.3f}" if self.loss is not None else "loss —"
         eta = f"ETA {format_duration(self.eta_s)}"
         return (
             f"step {self.step}/{self.total_steps}  {loss}  "

@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.durations import format_duration
+from desktop.durations import time_left
 from desktop.library.indexer import IndexProgress
 from desktop.library.store import FolderStatus
 from desktop.ui.file_issues import FileIssuesDialog, issue_counts
@@ -204,13 +204,7 @@ class ProgressBox(QFrame):
         else:
             self.bar.setRange(0, max(1, p.files_total))
             self.bar.setValue(p.files_done)
-            eta = p.eta_s
-            if p.phase == "done":
-                left = ""
-            elif eta is None:
-                left = " · estimating time left"
-            else:
-                left = f" · about {format_duration(eta)} left"
+            left = "" if p.phase == "done" else f" · {time_left(p.eta_s)}"
             embedded = f" · {p.embedded_text()}" if p.embedded_text() else ""
             self.detail.setText(
                 f"{p.files_done:,} of {p.files_total:,} files · {p.chunks_per_s:.0f} chunks/s"

@@ -34,7 +34,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.durations import format_duration
+from desktop.durations import format_duration, time_left
 from desktop.errors import FolioError
 from desktop.train import checkpoint
 from desktop.train.errors import INSTALL_COMMAND
@@ -287,8 +287,7 @@ class TeachDialog(QDialog):
             self.progress.setValue(int(1000 * p.fraction))
             loss = f" · loss {p.loss:.2f}" if p.loss is not None else ""
             self.status.setText(
-                f"Training: step {p.step} of {p.total_steps}{loss} · "
-                f"about {format_duration(p.eta_s)} left"
+                f"Training: step {p.step} of {p.total_steps}{loss} · {time_left(p.eta_s)}"
             )
         elif p.message.startswith("warning: "):
             self.status.setText(p.message[len("warning: ") :].capitalize())
