@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from desktop.library import addback, keywords
+import pytest
+
+from desktop.library import addback, folder_scope, keywords
 from desktop.library.store import Library
 
 
@@ -114,4 +116,34 @@ def test_plain_search_is_bm25_over_every_word(tmp_path: Path) -> None:
     assert [c for c, _ in keywords.plain_search(lib.db, "the zorblax cells", 5)] == [2, 1]
     assert [c for c, _ in keywords.keyword_search(lib.db, "the zorblax cells", 5)] == [1, 2]
     assert keywords.plain_search(lib.db, " ?! ", 5) == []
+    lib.close()
+
+
+def test_a_folder_search_returns_the_folders_best_matches_by_either_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Most matches lie outside the folder: the folder search still returns `limit` of
+    the folder's own, in BM25 order, whether it keeps the folder's rows of the library's
+    ranking (a small folder) or joins each match to its document (a large one)."""
+    texts = [f"zorblax {'cells ' * (i % 7)}filler {i}" for i in range(400)]
+    lib = _library(tmp_path, texts)
+    with lib.db:
+        lib.db.execute("INSERT INTO folders(id, path, added_at) VALUES (2, '/g', 0)")
+        lib.db.execute(
+            "INSERT INTO documents(id, folder_id, path, size, mtime, status, indexed_at) "
+            "VALUES (2, 2, '/g/b.txt', 0, 0, 'indexed', 0)"
+        )
+        lib.db.execute("UPDATE chunks SET document_id = 2 WHERE id % 40 = 0")  # 10 of 400
+    ours = {i for i in range(1, 401) if i % 40 == 0}
+    everywhere = keywords.keyword_search(lib.db, "zorblax cells", 400, budget=None)
+    expected = [hit for hit in everywhere if hit[0] in ours][:6]
+    assert folder_scope.small_folder_chunks(lib.db, 2) == frozenset(ours)
+    assert keywords.keyword_search(lib.db, "zorblax cells", 6, folder_id=2) == expected
+    monkeypatch.setattr(folder_scope, "SMALL_FOLDER", 5)  # the folder is now "large"
+    assert folder_scope.small_folder_chunks(lib.db, 2) is None
+    assert keywords.keyword_search(lib.db, "zorblax cells", 6, folder_id=2) == expected
+    with lib.db:  # a change to the library is seen at once
+        lib.db.execute("UPDATE chunks SET document_id = 2 WHERE id = 1")
+    monkeypatch.setattr(folder_scope, "SMALL_FOLDER", 20_000)
+    assert folder_scope.small_folder_chunks(lib.db, 2) == frozenset(ours | {1})
     lib.close()

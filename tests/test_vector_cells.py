@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from desktop.library import cells, vec0_scan, vector_search, vectors
+from desktop.library import cells, folder_scope, vec0_scan, vector_search, vectors
 from desktop.library.store import Library
 
 from .test_search_vectors import _library, _near, _unit
@@ -118,7 +118,7 @@ def test_a_folder_search_in_a_library_with_cells_keeps_to_the_folder(
     }
     queries = _near(rng, matrix, 10)
     for small in (20_000, 0):
-        monkeypatch.setattr(vector_search, "SMALL_FOLDER", small)
+        monkeypatch.setattr(folder_scope, "SMALL_FOLDER", small)
         assert _recall(lib, queries, folder_id=2) >= 0.95
         for q in queries[:3]:
             assert {c for c, _ in vector_search.nearest(lib.db, q, 10, 2)} <= ours

@@ -23,10 +23,12 @@ import re
 import threading
 import weakref
 from collections.abc import Mapping, Sequence
+from itertools import islice
 
 import apsw
 
 from desktop.library.addback import added_back
+from desktop.library.folder_scope import library_state, small_folder_chunks
 
 # Most chunks the pruned OR query may match (the sum of its words' document frequencies).
 # Cost of the kept words' query alone at the 1M-chunk padded library, 20 SciFact queries,
@@ -86,18 +88,13 @@ _df_cache: weakref.WeakKeyDictionary[apsw.Connection, tuple[tuple[int, int], dic
 _lock = threading.Lock()
 
 
-def _state(db: apsw.Connection) -> tuple[int, int]:
-    version = db.execute("PRAGMA data_version").fetchone()
-    return (int(version[0]) if version else 0, db.total_changes())
-
-
 def doc_frequencies(
     db: apsw.Connection, words: Sequence[str], cap: int = POSTINGS_BUDGET + 1
 ) -> dict[str, int]:
     """How many chunks hold each word: counted up to `cap`, past it extrapolated from the
     highest rowid the first `cap` reached (FTS5 returns them in rowid order); remembered
     per connection until the library changes (checked once per call)."""
-    state = _state(db)
+    state = library_state(db)
     with _lock:
         seen, cache = _df_cache.get(db, (None, {}))
         if seen != state:
@@ -189,6 +186,18 @@ def _ranked(
             "WHERE chunks_fts MATCH ? ORDER BY s, rowid LIMIT ?",
             (weight, match, limit),
         )
+    elif (ids := small_folder_chunks(db, folder_id)) is not None:
+        # The library-wide ranking, the folder's rows kept (desktop/library/folder_scope.py).
+        cursor = db.execute(
+            "SELECT rowid, bm25(chunks_fts, 1.0, ?) AS s FROM chunks_fts "
+            "WHERE chunks_fts MATCH ? ORDER BY s, rowid",
+            (weight, match),
+        )
+        try:
+            kept = (row for row in cursor if int(row[0]) in ids)
+            return [(int(r), -float(s)) for r, s in islice(kept, limit)]
+        finally:
+            cursor.close()
     else:
         rows = db.execute(
             "SELECT f.rowid, bm25(chunks_fts, 1.0, ?) AS s FROM chunks_fts f "

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import apsw
 import numpy as np
 
-from desktop.library import cells, vec0_scan
+from desktop.library import cells, folder_scope, vec0_scan
 from desktop.library.columns import as_int
 from desktop.library.vectors import FLOATS, INDEX, quantize, vectors_of
 
@@ -32,8 +32,6 @@ PROBES = 24
 # rather than by one vec0 KNN statement per cell: same rows; at 1M, 16 cells 9.9 ms
 # against 24.5 ms by vec0's statements (load 6; docs/BENCHMARKS.md has both, same run).
 SCORE_IN_NUMPY = True
-# A folder with at most this many chunks is scanned whole rather than by cells.
-SMALL_FOLDER = 20_000
 
 
 def nearest(
@@ -82,15 +80,10 @@ def _codes(
 
 
 def _small_folder(db: apsw.Connection, folder_id: int) -> bool:
-    """Whether the folder has at most SMALL_FOLDER chunks (counted up to that, so the
-    count is bounded). Such a folder is scanned whole: probing cells found only the
-    folder's few chunks that lie in them (recall@10 0.40 for a folder of 1 % of 1M)."""
-    row = db.execute(
-        "SELECT count(*) FROM (SELECT 1 FROM chunks c JOIN documents d ON d.id = c.document_id "
-        "WHERE d.folder_id = ? LIMIT ?)",
-        (int(folder_id), SMALL_FOLDER + 1),
-    ).fetchone()
-    return row is not None and int(row[0]) <= SMALL_FOLDER
+    """Whether the folder has at most `folder_scope.SMALL_FOLDER` chunks. Such a folder
+    is scanned whole: probing cells found only the folder's few chunks that lie in them
+    (recall@10 0.40 for a folder of 1 % of 1M)."""
+    return folder_scope.small_folder_chunks(db, folder_id) is not None
 
 
 def _knn(
