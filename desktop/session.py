@@ -33,6 +33,7 @@ from desktop.library.fingerprint import check_embedder
 from desktop.library.indexer import Indexer
 from desktop.library.search import Searcher
 from desktop.library.store import Library
+from desktop.library.warm import warm_in_background
 from desktop.models.catalog import Catalog, load_catalog
 from desktop.models.spec import ModelSpec
 from desktop.paths import Locations
@@ -77,6 +78,7 @@ class Session:
         self.registry = registry or default_registry()
         self._lock = threading.RLock()
         self._embedder: _Built[Embedder] | None = None
+        self._warmed = False  # desktop/library/warm.py: done once, by the first searcher
         # Keyed by the OS thread id, not threading.local: Qt worker threads enter Python with
         # a fresh thread state for each slot call, and a threading.local forgets its values
         # with the thread state, so every queued call would build its parts anew.
@@ -206,6 +208,12 @@ class Session:
     def searcher(self) -> Searcher:
         """This thread's searcher (on its connection, with the shared embedder)."""
         parts = self._parts()
+        if parts.searcher is None:
+            library = self.library  # opened (and migrated) before anything reads it aside
+            with self._lock:
+                if not self._warmed:  # once a session, while the embedder loads
+                    self._warmed = True
+                    warm_in_background(library.path)
         embedder = self.embedder
         key = id(embedder)
         if parts.searcher is None or parts.searcher.key != key:
