@@ -8,7 +8,8 @@ the same cells scored by vec0's own KNN), the keyword leg (FTS5 BM25), fusion, a
 vector leg beside it (an exact scan of every float in SQLite); schema 4's numpy path
 (codes loaded into the process, `desktop.bench.numpy_baseline`); recall@10 of each against
 exact search; the first search of fresh processes (`desktop.bench.child search`) with
-their peak RSS; and, if the `usearch` package is installed, an HNSW index.
+their peak RSS, also with the library dropped from the OS page cache first (where the OS
+allows: as after a reboot); and, if the `usearch` package is installed, an HNSW index.
 """
 
 from __future__ import annotations
@@ -41,6 +42,23 @@ ANN_MAX_SIZE = 100_000
 Say = Callable[[str], None]
 
 
+def can_evict() -> bool:
+    """Whether this OS lets a process drop a file's pages (posix_fadvise: Linux, BSDs)."""
+    return hasattr(os, "posix_fadvise")
+
+
+def evict(path: Path) -> None:
+    """Drop the library's clean pages (and its WAL's) from the OS page cache, without
+    privileges: the next reads come from the disk."""
+    for part in (Path(path), Path(f"{path}-wal"), Path(f"{path}-shm")):
+        if part.exists():
+            fd = os.open(part, os.O_RDONLY)
+            try:
+                os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+            finally:
+                os.close(fd)
+
+
 def _ms(f: Callable[[], object]) -> float:
     t = time.perf_counter()
     f()
@@ -66,13 +84,19 @@ def scoped_folder(lib: Library) -> int:
     return folder
 
 
-def _fresh(kind: str, path: Path, queries: Sequence[str], folder: int | None = None) -> dict:
-    """The first search in fresh processes (`desktop.bench.child search`), medians."""
+def _fresh(
+    kind: str, path: Path, queries: Sequence[str], folder: int | None = None, cold: bool = False
+) -> dict:
+    """The first search in fresh processes (`desktop.bench.child search`), medians; `cold`:
+    with the library's pages dropped from the OS page cache before each (as after a
+    reboot; `evict`)."""
     from desktop.bench.system import run_child
 
-    runs = [
-        run_child("search", kind, str(path), q, *([str(folder)] if folder else [])) for q in queries
-    ]
+    runs = []
+    for q in queries:
+        if cold:
+            evict(path)
+        runs.append(run_child("search", kind, str(path), q, *([str(folder)] if folder else [])))
     return {
         key: round(statistics.median(r[key] for r in runs), 1)
         for key in ("first_search_ms", "vector_ms", "library_open_ms", "setup_ms")
@@ -176,6 +200,11 @@ def bench_size(
             "sqlite_vec_folder": _fresh("sqlite-vec", path, some, folder),
             "numpy": _fresh("numpy", path, some),
         }
+        if can_evict():
+            out["fresh_process"]["sqlite_vec_cold"] = _fresh("sqlite-vec", path, some, cold=True)
+            out["fresh_process"]["sqlite_vec_folder_cold"] = _fresh(
+                "sqlite-vec", path, some, folder, cold=True
+            )
     if ann:
         with Library(path) as lib:
             out["hnsw"] = _hnsw(lib.db, qvecs)
