@@ -24,8 +24,34 @@ def test_write_text_replaces_the_file_creates_its_folder_and_leaves_no_temporary
     atomic.write_text(target, "first")
     atomic.write_text(target, "second é")
     assert target.read_text(encoding="utf-8") == "second é"
-    assert stat.S_IMODE(target.stat().st_mode) == atomic.SHARED
     assert _leftovers(target.parent) == []
+
+
+@pytest.mark.skipif(os.name == "nt", reason="Windows has no umask or POSIX modes")
+def test_the_users_umask_applies_unless_a_mode_is_asked_for(tmp_path: Path) -> None:
+    old = os.umask(0o077)  # a private user: new files are 0600
+    try:
+        atomic.write_text(tmp_path / "folders.json", "{}")
+        atomic.write_bytes(tmp_path / "model.gguf", b"GGUF", atomic.SHARED)
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "folders.json").stat().st_mode) == 0o600
+    assert stat.S_IMODE((tmp_path / "model.gguf").stat().st_mode) == 0o644
+
+
+def test_a_folder_that_cannot_be_flushed_does_not_fail_a_write_already_in_place(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:
+        if stat.S_ISDIR(os.fstat(fd).st_mode):
+            raise OSError(22, "Invalid argument")  # as on some network and FUSE mounts
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    atomic.write_text(tmp_path / "settings.json", "saved")
+    assert (tmp_path / "settings.json").read_text(encoding="utf-8") == "saved"
 
 
 def test_a_failure_inside_the_block_keeps_the_old_content(tmp_path: Path) -> None:
@@ -80,3 +106,5 @@ def test_a_process_killed_while_writing_leaves_the_old_file(tmp_path: Path) -> N
     )
     assert done.returncode != 0
     assert target.read_text(encoding="utf-8") == '{"folders": ["a"]}'
+    # the killed writer's temporary file stays, and its owner can find it
+    assert [p.name for p in atomic.leftovers(target)] == _leftovers(tmp_path) != []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -47,4 +48,7 @@ def test_the_first_searcher_of_a_session_warms_its_library_once(
     monkeypatch.setattr(session_module, "warm_in_background", started.append)
     fake_session.searcher.search("anything", k=1)
     fake_session.searcher.search("anything else", k=1)
+    other = threading.Thread(target=lambda: fake_session.searcher.search("a third", k=1))
+    other.start()  # another thread's own searcher: the library is warm already
+    other.join()
     assert started == [fake_session.library.path]

@@ -146,4 +146,22 @@ def test_a_folder_search_returns_the_folders_best_matches_by_either_path(
         lib.db.execute("UPDATE chunks SET document_id = 2 WHERE id = 1")
     monkeypatch.setattr(folder_scope, "SMALL_FOLDER", 20_000)
     assert folder_scope.small_folder_chunks(lib.db, 2) == frozenset(ours | {1})
+    with lib.db:  # an empty folder: nothing, without walking the library's matches
+        lib.db.execute("INSERT INTO folders(id, path, added_at) VALUES (3, '/h', 0)")
+    assert folder_scope.small_folder_chunks(lib.db, 3) == frozenset()
+    assert keywords.keyword_search(lib.db, "zorblax", 6, folder_id=3) == []
+    lib.close()
+
+
+def test_a_connection_keeps_the_ids_of_its_last_few_folders_only(tmp_path: Path) -> None:
+    lib = _library(tmp_path, ["zorblax"] * 10)
+    with lib.db:
+        for folder in range(2, 12):
+            lib.db.execute(
+                "INSERT INTO folders(id, path, added_at) VALUES (?, ?, 0)", (folder, f"/{folder}")
+            )
+    for folder in range(2, 12):
+        assert folder_scope.small_folder_chunks(lib.db, folder) == frozenset()
+    _, kept = folder_scope._cache[lib.db]
+    assert [f for f, _ in kept] == list(range(12 - folder_scope.KEPT_FOLDERS, 12))
     lib.close()

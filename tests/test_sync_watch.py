@@ -25,7 +25,7 @@ from watchdog.events import (
 from desktop.library.indexer import Indexer
 from desktop.library.search import Searcher
 from desktop.library.store import Library
-from desktop.library.sync import ChangeCollector
+from desktop.library.sync import ChangeCollector, own_files
 
 # How long a change may take to show in search before the test gives up (the target,
 # 2 s, is what the test measures and prints; a loaded CI machine gets more rope).
@@ -56,6 +56,24 @@ def test_collector_debounces_and_maps_events(tmp_path: Path) -> None:
     collector.add(FileModifiedEvent(str(root / "sub" / ".folioignore")))
     time.sleep(0.06)
     assert collector.take_due()[root].rescan
+
+
+def test_a_library_inside_a_watched_folder_does_not_wake_the_sync(tmp_path: Path) -> None:
+    """Saving the folder list beside a library that lives in a watched folder (a
+    temporary file, then a rename) is not a change of the user's: no sync pass follows."""
+    root = tmp_path / "docs"
+    library = root / "lib.sqlite"
+    collector = ChangeCollector([root], own_files(library), debounce_s=0.01)
+    part = str(root / ".lib.sqlite.folders.json.0a1b2c3d.part")
+    for event in (
+        FileCreatedEvent(part),
+        FileModifiedEvent(part),
+        FileMovedEvent(part, str(root / "lib.sqlite.folders.json")),
+        FileModifiedEvent(str(root / "lib.sqlite-wal")),
+    ):
+        collector.add(event)
+    time.sleep(0.02)
+    assert collector.due_in() is None and collector.take_due() == {}
 
 
 class _Watch:

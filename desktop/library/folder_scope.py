@@ -22,6 +22,8 @@ import apsw
 # A folder with at most this many chunks is searched through its ids (see above; the
 # vector leg: desktop/library/vector_search.py says why it scans such a folder whole).
 SMALL_FOLDER = 20_000
+# Folders whose ids a connection keeps (the most recently read), at most ~1.5 MB each.
+KEPT_FOLDERS = 4
 
 _cache: weakref.WeakKeyDictionary[
     apsw.Connection, tuple[tuple[int, int], dict[tuple[int, int], frozenset[int] | None]]
@@ -59,4 +61,6 @@ def small_folder_chunks(db: apsw.Connection, folder_id: int) -> frozenset[int] |
     found = frozenset(ids) if len(ids) <= SMALL_FOLDER else None
     with _lock:
         known[key] = found
+        while len(known) > KEPT_FOLDERS:
+            del known[next(iter(known))]  # the oldest read
     return found

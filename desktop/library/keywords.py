@@ -188,6 +188,8 @@ def _ranked(
         )
     elif (ids := small_folder_chunks(db, folder_id)) is not None:
         # The library-wide ranking, the folder's rows kept (desktop/library/folder_scope.py).
+        if not ids:
+            return []
         cursor = db.execute(
             "SELECT rowid, bm25(chunks_fts, 1.0, ?) AS s FROM chunks_fts "
             "WHERE chunks_fts MATCH ? ORDER BY s, rowid",

@@ -185,6 +185,13 @@ class FolderWatcher:
             self.observer = None
 
 
+def own_files(library: Path) -> list[Path]:
+    """What the library writes beside itself, whose events are not the user's changes:
+    its files (the database, its WAL, the folder list) and the temporary files the
+    folder list is written through (desktop/atomic.py: ".lib.sqlite.folders.json.*.part")."""
+    return [library, library.with_name("." + library.name)]
+
+
 def watch(
     indexer: Indexer,
     roots: list[Path],
@@ -201,7 +208,7 @@ def watch(
         on_ready: called once the startup reconcile is done and the watcher runs.
     """
     library_path = indexer.library.path
-    collector = ChangeCollector(roots, [library_path], debounce_s=debounce_s)
+    collector = ChangeCollector(roots, own_files(library_path), debounce_s=debounce_s)
     watcher = FolderWatcher(roots, collector)
     watcher.start()  # before the reconcile, so nothing changed during it is missed
     try:

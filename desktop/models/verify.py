@@ -60,7 +60,8 @@ def _read_stamp(folder: Path) -> JSONObject:
 
 def _write_stamp(folder: Path, entries: JSONObject) -> None:
     try:
-        atomic.write_text(folder / STAMP_NAME, json.dumps(entries, indent=1, sort_keys=True))
+        text = json.dumps(entries, indent=1, sort_keys=True)
+        atomic.write_text(folder / STAMP_NAME, text, atomic.SHARED)
     except OSError as exc:  # read-only folder: the stamp is only a cache
         log.debug("cannot write %s in %s: %s", STAMP_NAME, folder, exc)
 

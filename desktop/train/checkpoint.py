@@ -110,6 +110,8 @@ def save(
     import torch
 
     folder = checkpoint_dir(job)
+    for stale in atomic.leftovers(folder / STATE_FILE):  # a save killed mid-way (one trainer a job)
+        stale.unlink(missing_ok=True)
     with atomic.replacing(folder / STATE_FILE) as tmp:
         torch.save(
             {
