@@ -10,11 +10,11 @@ load ~1). The rest (postings, the probed cells' codes, the floats rescored) depe
 the query and stays where it is.
 
 Measured through `desktop.bench.child search` (a fresh process, as `folio search`), the
-1M library evicted before each of 5 SciFact queries, load ~0.9: the first search took
-323 ms with this against 734 ms without (folder-scoped: 266 against 636 ms); the model
-load beside it took 737 against 573 ms, so the first result came 1.06 s after start
-against 1.31 s. With the library already in the page cache both took 57-59 ms and
-557-568 ms.
+1M library evicted before each of 5 SciFact queries, with and without this back to back
+(load 1.0): the first search took 405 ms against 629 ms, the model load beside it 493
+against 468 ms, so the first result came 0.90 s after start against 1.10 s
+(folder-scoped: 260 against 636 ms). With the library already in the page cache both
+searches took 45-48 ms.
 
 Read-only, on a connection of its own, and best effort: a library that cannot be read
 here is reported by the search itself.
