@@ -162,6 +162,6 @@ def test_a_connection_keeps_the_ids_of_its_last_few_folders_only(tmp_path: Path)
             )
     for folder in range(2, 12):
         assert folder_scope.small_folder_chunks(lib.db, folder) == frozenset()
-    _, kept = folder_scope._cache[lib.db]
-    assert [f for f, _ in kept] == list(range(12 - folder_scope.KEPT_FOLDERS, 12))
+    store, _ = folder_scope._ids.lookup(lib.db, [])
+    assert [f for f, _ in store] == list(range(12 - folder_scope.KEPT_FOLDERS, 12))
     lib.close()

@@ -14,10 +14,9 @@ warm), same rows in the same order (December 7, load ~1).
 
 from __future__ import annotations
 
-import threading
-import weakref
-
 import apsw
+
+from desktop.library.conn_cache import UntilChanged
 
 # A folder with at most this many chunks is searched through its ids (see above; the
 # vector leg: desktop/library/vector_search.py says why it scans such a folder whole).
@@ -25,31 +24,18 @@ SMALL_FOLDER = 20_000
 # Folders whose ids a connection keeps (the most recently read), at most ~1.5 MB each.
 KEPT_FOLDERS = 4
 
-_cache: weakref.WeakKeyDictionary[
-    apsw.Connection, tuple[tuple[int, int], dict[tuple[int, int], frozenset[int] | None]]
-] = weakref.WeakKeyDictionary()
-_lock = threading.Lock()
-
-
-def library_state(db: apsw.Connection) -> tuple[int, int]:
-    """What moves when the library changes: SQLite's data_version (other connections'
-    commits) and this connection's own total_changes()."""
-    version = db.execute("PRAGMA data_version").fetchone()
-    return (int(version[0]) if version else 0, db.total_changes())
+# Per connection until the library changes (desktop/library/conn_cache.py): keyed by
+# (folder, SMALL_FOLDER), None for a folder with more chunks than that.
+_ids: UntilChanged[tuple[int, int], frozenset[int] | None] = UntilChanged(keep=KEPT_FOLDERS)
 
 
 def small_folder_chunks(db: apsw.Connection, folder_id: int) -> frozenset[int] | None:
     """The ids of the folder's chunks when it has at most SMALL_FOLDER of them (None when
     it has more), remembered per connection until the library changes."""
-    state = library_state(db)
-    with _lock:
-        seen, known = _cache.get(db, (None, {}))
-        if seen != state:
-            known = {}
-            _cache[db] = (state, known)
-        key = (int(folder_id), SMALL_FOLDER)
-        if key in known:
-            return known[key]
+    key = (int(folder_id), SMALL_FOLDER)
+    store, known = _ids.lookup(db, [key])
+    if key in known:
+        return known[key]
     ids = [
         int(row[0])
         for row in db.execute(
@@ -59,8 +45,5 @@ def small_folder_chunks(db: apsw.Connection, folder_id: int) -> frozenset[int] |
         )
     ]
     found = frozenset(ids) if len(ids) <= SMALL_FOLDER else None
-    with _lock:
-        known[key] = found
-        while len(known) > KEPT_FOLDERS:
-            del known[next(iter(known))]  # the oldest read
+    _ids.store(store, {key: found})
     return found

@@ -20,15 +20,14 @@ nearly all of it back for about 10 ms at a million chunks (figures beside the co
 from __future__ import annotations
 
 import re
-import threading
-import weakref
 from collections.abc import Mapping, Sequence
 from itertools import islice
 
 import apsw
 
 from desktop.library.addback import added_back
-from desktop.library.folder_scope import library_state, small_folder_chunks
+from desktop.library.conn_cache import UntilChanged
+from desktop.library.folder_scope import small_folder_chunks
 
 # Most chunks the pruned OR query may match (the sum of its words' document frequencies).
 # Cost of the kept words' query alone at the 1M-chunk padded library, 20 SciFact queries,
@@ -78,14 +77,8 @@ def or_query(words: list[str]) -> str | None:
     return " OR ".join('"' + w.replace('"', '""') + '"' for w in words)
 
 
-# Per connection: the library's state the counts were taken in, and the counts. The state
-# is SQLite's data_version (other connections' commits) with the connection's own
-# total_changes(); when either moves, the counts are taken afresh (a window that searched a
-# word before the folder holding it was indexed must not keep counting 0).
-_df_cache: weakref.WeakKeyDictionary[apsw.Connection, tuple[tuple[int, int], dict[str, int]]] = (
-    weakref.WeakKeyDictionary()
-)
-_lock = threading.Lock()
+# Word counts, per connection until the library changes (desktop/library/conn_cache.py).
+_counts: UntilChanged[str, int] = UntilChanged()
 
 
 def doc_frequencies(
@@ -94,13 +87,7 @@ def doc_frequencies(
     """How many chunks hold each word: counted up to `cap`, past it extrapolated from the
     highest rowid the first `cap` reached (FTS5 returns them in rowid order); remembered
     per connection until the library changes (checked once per call)."""
-    state = library_state(db)
-    with _lock:
-        seen, cache = _df_cache.get(db, (None, {}))
-        if seen != state:
-            cache = {}
-            _df_cache[db] = (state, cache)
-        known = {w: cache[w] for w in words if w in cache}
+    cache, known = _counts.lookup(db, words)
     for word in dict.fromkeys(w for w in words if w not in known):
         row = db.execute(
             "SELECT count(*), max(rowid) FROM "
@@ -112,8 +99,7 @@ def doc_frequencies(
             top = db.execute("SELECT max(rowid) FROM chunks").fetchone()
             n = max(n, round(n * int(top[0] if top and top[0] else 0) / int(row[1])))
         known[word] = n
-    with _lock:
-        cache.update(known)
+    _counts.store(cache, known)
     return known
 
 
