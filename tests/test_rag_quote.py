@@ -52,6 +52,22 @@ def test_the_sentence_that_holds_what_is_asked_is_quoted_verbatim() -> None:
     assert quote.support.sentence == quote.sentence and quote.support.n == 1
 
 
+def test_a_hard_wrapped_sentence_reads_as_one_line_and_keeps_its_span() -> None:
+    wrapped = (
+        "Keepers' logs.\n\nThe Skerry Point lighthouse was built\nin 1871 by the Northern"
+        "\n  Lighthouse Board."
+    )
+    quote = choose(
+        "When was the Skerry Point lighthouse built?", [passage(1, wrapped, "a.md")], [0.6],
+        HashingEmbedder(),
+    )  # fmt: skip
+    assert quote is not None and wrapped[quote.start : quote.end] == quote.sentence
+    assert "\n" in quote.sentence  # the passage's own characters, for the highlight
+    assert quote.text == (
+        "The Skerry Point lighthouse was built in 1871 by the Northern Lighthouse Board [1]."
+    )
+
+
 def test_what_the_question_asks_for_decides_between_two_sentences() -> None:
     # The first sentence shares more words with the question; only "when" points at the
     # second (the weights here isolate the mechanism; the shipped ones are tuned).

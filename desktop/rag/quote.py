@@ -123,8 +123,11 @@ class Quote:
 
     @property
     def text(self) -> str:
-        """The sentence, verbatim, with its [n] before the final stop."""
-        return with_mark(self.sentence, self.passage.n)
+        """The sentence, word for word, with its [n] before the final stop. A hard-wrapped
+        source (a text or Markdown file's line breaks) reads as one line: runs of white
+        space are one space here, while `sentence`, `start` and `end` keep the passage's
+        own characters for the highlight."""
+        return with_mark(" ".join(self.sentence.split()), self.passage.n)
 
     @property
     def support(self) -> Support:
