@@ -283,3 +283,12 @@ def test_window_refuses_to_open_invisibly_without_a_display(
     monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
     assert app.run_app() == 1
     assert "no display found" in capsys.readouterr().err
+
+
+def test_counts_read_as_words_in_the_cli_and_the_window() -> None:
+    from desktop.wording import counted
+
+    assert counted(1, "document") == "1 document"
+    assert counted(0, "chunk") == "0 chunks"
+    assert counted(2048, "chunk") == "2,048 chunks"
+    assert counted(2, "library", "libraries") == "2 libraries"

@@ -14,6 +14,7 @@ from desktop.library.issue_text import name_in_folder, reason_without_path
 from desktop.library.pending import Embedding
 from desktop.library.repair import Diagnosis
 from desktop.library.store import Library
+from desktop.wording import counted
 
 T = TypeVar("T")
 # Skipped entries listed one by one; past this, grouped by reason.
@@ -136,8 +137,8 @@ def print_status(lib: Library) -> None:
     skipped = sum(len(f.skipped) for f in folders)
     print(f"library: {lib.path}")
     print(
-        f"{counts['folders']} folders, {counts['documents']} documents, "
-        f"{counts['chunks']} chunks, {counts['failed']} failed, {skipped} skipped"
+        f"{counted(counts['folders'], 'folder')}, {counted(counts['documents'], 'document')}, "
+        f"{counted(counts['chunks'], 'chunk')}, {counts['failed']:,} failed, {skipped:,} skipped"
     )
     embedding = lib.embedding()
     if not embedding.done:
@@ -146,7 +147,7 @@ def print_status(lib: Library) -> None:
             "(`folio index` embeds the rest)"
         )
     for f in folders:
-        print(f"  {f.path}: {f.documents} documents, {f.chunks} chunks")
+        print(f"  {f.path}: {counted(f.documents, 'document')}, {counted(f.chunks, 'chunk')}")
         for path, error in f.failed:
             print(f"    failed: {name_in_folder(path, f.path)}: {reason_without_path(path, error)}")
         for path, note in f.noted:

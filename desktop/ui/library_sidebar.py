@@ -30,6 +30,7 @@ from desktop.library.store import FolderStatus
 from desktop.ui.file_issues import FileIssuesDialog, issue_counts
 from desktop.ui.qtcompat import emit
 from desktop.ui.theme import section_header
+from desktop.wording import counted
 
 EMPTY_HELP = "Drop folders or files here, or use Add folder…, to ask questions about them."
 _FOLDER_ROLE = Qt.ItemDataRole.UserRole
@@ -48,10 +49,6 @@ def _ago(when: float | None) -> str:
     return "indexed " + time.strftime("%d %b %Y", time.localtime(when))
 
 
-def _plural(n: int, word: str) -> str:
-    return f"{n:,} {word}" + ("" if n == 1 else "s")
-
-
 class FolderRow(QWidget):
     """One folder: name, counts, state, the failed/skipped link and a menu of actions."""
 
@@ -64,7 +61,7 @@ class FolderRow(QWidget):
         name = QLabel(f"<b>{path.name or status.path}</b>")
         name.setToolTip(status.path)
         self.detail = QLabel(
-            f"{_plural(status.documents, 'document')} · {_plural(status.chunks, 'chunk')}"
+            f"{counted(status.documents, 'document')} · {counted(status.chunks, 'chunk')}"
         )
         self.detail.setToolTip(status.path)
         shown = state.capitalize() if state else _ago(status.indexed_at).capitalize()
@@ -310,8 +307,8 @@ class LibrarySidebar(QWidget):
         skipped = sum(len(s.skipped) for s in statuses)
         text = (
             (
-                f"{_plural(len(statuses), 'folder')} · {_plural(docs, 'document')} · "
-                f"{_plural(chunks, 'chunk')}"
+                f"{counted(len(statuses), 'folder')} · {counted(docs, 'document')} · "
+                f"{counted(chunks, 'chunk')}"
             )
             if statuses
             else ""
