@@ -13,6 +13,7 @@ from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication
 
 from desktop.config import Config
+from desktop.library import compact as compact_module
 from desktop.library.indexer import IndexProgress
 from desktop.paths import Locations
 from desktop.sample import make_corpus
@@ -124,6 +125,18 @@ def test_pause_cancel_reindex_and_remove(qtbot, window: MainWindow, tmp_path: Pa
     assert window.library.counts() == {"folders": 0, "documents": 0, "failed": 0, "chunks": 0}
     assert window.sidebar.stack.currentWidget() is window.sidebar.drop_zone
     assert notes.joinpath("note-0000.txt").exists()  # files on disk are untouched
+
+    # File → Compact library gives the space back (the worker's thread, a notice after).
+    [compact] = [a for a in window.actions() if a.text() == "&Compact library"]
+    before = compact_module.file_bytes(window.library.path)
+    with qtbot.waitSignal(
+        window.library_ctl.notice,
+        timeout=120_000,
+        check_params_cb=lambda m: m.startswith("Library compacted"),
+    ) as done:
+        compact.trigger()
+    assert compact_module.file_bytes(window.library.path) < before
+    assert "MB →" in done.args[0]
 
 
 def test_event_loop_stays_responsive_while_500_files_index(  # type: ignore[no-untyped-def]

@@ -35,6 +35,8 @@ class IndexWorker(QObject):
     job_failed = Signal(int, str)  # job id, message for the user
     folder_removed = Signal(int)  # folder id
     remove_failed = Signal(str)
+    compacted = Signal(object)  # CompactReport
+    compact_failed = Signal(str)
 
     def __init__(self, session: Session) -> None:
         super().__init__()
@@ -97,6 +99,20 @@ class IndexWorker(QObject):
             emit(self.remove_failed, user_message(exc, self.session.config))
             return
         emit(self.folder_removed, folder_id)
+
+    @Slot()
+    def compact(self) -> None:
+        """Give back the space deletions left (desktop/library/compact.py); queued behind
+        any indexing, on this thread's connection."""
+        from desktop.library.compact import compact
+
+        try:
+            report = compact(self.session.library.db, self.session.library_path)
+        except BaseException as exc:  # noqa: BLE001 - shown in the window, never raised
+            emit(self.compact_failed, user_message(exc, self.session.config))
+            return
+        log.info("compacted the library in %.1f s", report.seconds)
+        emit(self.compacted, report)
 
     @Slot()
     def shutdown(self) -> None:

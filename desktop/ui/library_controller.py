@@ -12,6 +12,8 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from desktop.cancel import CancelToken
+from desktop.durations import format_duration
+from desktop.library.compact import CompactReport
 from desktop.library.indexer import IndexProgress
 from desktop.library.store import Library
 from desktop.library.sync import ChangeCollector, FolderWatcher
@@ -50,6 +52,7 @@ class LibraryController(QObject):
 
     _index = Signal(int, object, object)
     _remove = Signal(int)
+    _compact = Signal()
 
     def __init__(self, sidebar: LibrarySidebar, session: Session) -> None:
         super().__init__()
@@ -60,6 +63,7 @@ class LibraryController(QObject):
         self.host = WorkerHost(self.worker, "folio-index")
         self._index.connect(self.worker.index)
         self._remove.connect(self.worker.remove)
+        self._compact.connect(self.worker.compact)
         w = self.worker
         w.job_started.connect(self._on_started)
         w.progress_ready.connect(self._on_progress_ready)
@@ -70,6 +74,8 @@ class LibraryController(QObject):
         w.job_failed.connect(self._on_failed)
         w.folder_removed.connect(self._on_removed)
         w.remove_failed.connect(self._on_remove_failed)
+        w.compacted.connect(self._on_compacted)
+        w.compact_failed.connect(self._on_compact_failed)
         self.jobs: dict[int, Job] = {}
         self.closed = False  # after shutdown, late worker signals are ignored
         self._last_refresh = 0.0
@@ -291,6 +297,30 @@ class LibraryController(QObject):
         self.refresh()
         emit(self.library_changed)
         emit(self.job_ended, job_id, how)
+
+    def compact_library(self) -> None:
+        """File → Compact library: the file gives back what deletions left, after any
+        indexing under way (searches wait while it runs: a minute or two at a million
+        chunks)."""
+        after = " after the indexing under way" if self.busy else ""
+        emit(self.notice, f"Compacting the library{after}; searches wait until it is done…")
+        emit(self._compact)
+
+    def _on_compacted(self, report: CompactReport) -> None:
+        if self.closed:
+            return
+        mb = 1024 * 1024
+        emit(
+            self.notice,
+            f"Library compacted in {format_duration(report.seconds)}: "
+            f"{report.bytes_before / mb:,.1f} MB → {report.bytes_after / mb:,.1f} MB.",
+        )
+        self.refresh()
+        emit(self.library_changed)
+
+    def _on_compact_failed(self, message: str) -> None:
+        if not self.closed:
+            emit(self.error, message)
 
     def _on_removed(self, folder_id: int) -> None:
         if self.closed:

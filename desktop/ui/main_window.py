@@ -102,6 +102,7 @@ class MainWindow(QMainWindow):
         log_dir = QUrl.fromLocalFile(str(self.session.locations.log_dir))
         return MenuCommands(
             choose_folder=self.choose_folder,
+            compact_library=self.library_ctl.compact_library,
             add_adapter=self.choose_adapter_file,
             open_settings=self.open_settings,
             quit=self.close,

@@ -23,6 +23,7 @@ class MenuCommands:
     """What the menu items do."""
 
     choose_folder: Command
+    compact_library: Command
     add_adapter: Command
     open_settings: Command
     quit: Command
@@ -62,6 +63,7 @@ def build_menus(window: QMainWindow, do: MenuCommands) -> dict[str, QAction]:
     file_menu = bar.addMenu("&File")
     file_menu.addAction(_action(window, "&Add folder…", do.choose_folder, "Ctrl+O"))
     file_menu.addAction(_action(window, "Add st&yle adapter…", do.add_adapter))
+    file_menu.addAction(_action(window, "&Compact library", do.compact_library))
     file_menu.addSeparator()
     file_menu.addAction(
         _action(window, "&Settings…", do.open_settings, QKeySequence.StandardKey.Preferences)
