@@ -203,3 +203,43 @@ def test_a_folder_scoped_search_keeps_to_the_folder_in_both_legs(tmp_path: Path)
         assert len(scoped.hits) == 10
         assert {h.chunk.path for h in scoped.hits} == {"/f2/a.txt"}
     lib.close()
+
+
+def test_compaction_waits_for_an_indexer_and_says_so(tmp_path: Path) -> None:
+    """It takes the library's index lock: while an indexer holds it, compaction waits (and
+    a cancel while waiting changes nothing)."""
+    from desktop.cancel import CancelToken
+    from desktop.errors import Cancelled
+    from desktop.library.lock import IndexLock
+
+    lib = _library(tmp_path / "lib.sqlite", (200,))
+    before = file_bytes(lib.path)
+    said: list[str] = []
+    token = CancelToken()
+    with IndexLock(lib.path):
+        token.cancel()
+        try:
+            compact(lib.db, lib.path, token, said.append)
+        except Cancelled:
+            pass
+        else:
+            raise AssertionError("compaction did not wait for the indexer")
+    assert said and "indexing this library" in said[0]
+    assert file_bytes(lib.path) == before and problems(lib.db) == []
+    assert compact(lib.db, lib.path).settled  # once the lock is free
+    lib.close()
+
+
+def test_a_reader_still_reading_keeps_the_log_and_the_report_says_so(tmp_path: Path) -> None:
+    lib = _library(tmp_path / "lib.sqlite", (300,))
+    lib.db.execute("PRAGMA busy_timeout=50")  # each checkpoint try waits this long
+    reader = Library(lib.path)
+    reader.db.execute("BEGIN")
+    assert reader.db.execute("SELECT count(*) FROM chunks").fetchone() == (300,)
+    report = compact(lib.db, lib.path)
+    assert not report.settled  # VACUUM went through the log, which the reader still holds
+    reader.db.execute("COMMIT")
+    reader.close()
+    assert compact(lib.db, lib.path).settled
+    assert Path(f"{lib.path}-wal").stat().st_size == 0
+    lib.close()

@@ -21,6 +21,7 @@ from desktop.session import Session
 from desktop.settings import Settings
 from desktop.ui.bench_ui import measure_indexing
 from desktop.ui.harness import write_notes
+from desktop.ui.library_controller import COMPACTING
 from desktop.ui.main_window import MainWindow
 
 pytestmark = pytest.mark.slow
@@ -137,6 +138,20 @@ def test_pause_cancel_reindex_and_remove(qtbot, window: MainWindow, tmp_path: Pa
         compact.trigger()
     assert compact_module.file_bytes(window.library.path) < before
     assert "MB →" in done.args[0]
+
+    # While one runs, a second click and a new question are answered, not queued.
+    said: list[str] = []
+    window.library_ctl.notice.connect(said.append)
+    window.chat.notice.connect(said.append)
+    with qtbot.waitSignal(
+        window.library_ctl.notice,
+        timeout=120_000,
+        check_params_cb=lambda m: m.startswith("Library compacted"),
+    ):
+        compact.trigger()
+        compact.trigger()
+        assert window.chat.send("How many notes are there?") is None
+    assert said.count(COMPACTING) == 2 and not window.library_ctl.compacting
 
 
 def test_event_loop_stays_responsive_while_500_files_index(  # type: ignore[no-untyped-def]

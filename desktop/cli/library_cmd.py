@@ -240,23 +240,27 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_compact(args: argparse.Namespace) -> int:
-    from desktop.library.compact import compact
+    from desktop.library.compact import UNSETTLED, compact
+
+    def waiting(message: str) -> None:
+        print(f"folio: {message}", file=sys.stderr)
 
     with session_for(args) as s:
-        report = compact(s.library.db, s.library_path)
+        report = compact(s.library.db, s.library_path, on_wait=waiting)
     if args.json:
         print_json(
             {
                 "bytes_before": report.bytes_before,
                 "bytes_after": report.bytes_after,
                 "seconds": round(report.seconds, 2),
+                "settled": report.settled,
             }
         )
     else:
         mb = 2**20
         print(
             f"compacted in {report.seconds:.1f} s: {report.bytes_before / mb:.1f} MB -> "
-            f"{report.bytes_after / mb:.1f} MB",
+            f"{report.bytes_after / mb:.1f} MB" + ("" if report.settled else f" ({UNSETTLED})"),
             file=sys.stderr,
         )
     return 0

@@ -10,21 +10,31 @@ log.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import apsw
 
+from desktop.cancel import CancelToken
 from desktop.library import vectors
+from desktop.library.lock import IndexLock
+
+# What to say when the write-ahead log could not be emptied yet.
+UNSETTLED = "the write-ahead log shrinks once searches still reading end"
 
 
 @dataclass(frozen=True)
 class CompactReport:
-    """File sizes (the database plus its write-ahead log) before and after, in bytes."""
+    """File sizes (the database plus its write-ahead log) before and after, in bytes;
+    `settled`: the write-ahead log was emptied (VACUUM writes the whole file through it,
+    and a search still reading on another connection keeps it until it ends)."""
 
     bytes_before: int
     bytes_after: int
     seconds: float
+    settled: bool = True
 
 
 def file_bytes(path: Path) -> int:
@@ -33,18 +43,52 @@ def file_bytes(path: Path) -> int:
     return Path(path).stat().st_size + (wal.stat().st_size if wal.exists() else 0)
 
 
-def compact(db: apsw.Connection, path: Path) -> CompactReport:
+def compact(
+    db: apsw.Connection,
+    path: Path,
+    cancel: CancelToken | None = None,
+    on_wait: Callable[[str], None] | None = None,
+) -> CompactReport:
     """Rebuild the vector index and the keyword index's segments, then VACUUM.
 
-    Each step is its own transaction (VACUUM is one too), so a crash at any point leaves a
-    whole library: the old index or the new one.
+    Holds the library's index lock (desktop/library/lock.py), so an indexer in another
+    process waits for it and it waits for one (`on_wait` says so). Each step is its own
+    transaction (the rebuild takes the write lock at once; VACUUM is one too), so a crash
+    or an interrupt at any point leaves a whole library: the old index or the new one.
     """
     started = time.perf_counter()
-    before = file_bytes(path)
-    with db:
-        if vectors.exists(db):
-            vectors.rebuild_index(db)
-        db.execute("INSERT INTO chunks_fts(chunks_fts) VALUES ('optimize')")
-    db.execute("VACUUM")
-    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    return CompactReport(before, file_bytes(path), time.perf_counter() - started)
+    with _held(IndexLock(Path(path)), cancel or CancelToken(), on_wait):
+        before = file_bytes(path)
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            if vectors.exists(db):
+                vectors.rebuild_index(db)
+            db.execute("INSERT INTO chunks_fts(chunks_fts) VALUES ('optimize')")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+        db.execute("VACUUM")
+        settled = _truncate_wal(db)
+        return CompactReport(before, file_bytes(path), time.perf_counter() - started, settled)
+
+
+def _truncate_wal(db: apsw.Connection, tries: int = 2) -> bool:
+    """Checkpoint and empty the write-ahead log; False while another connection's read
+    keeps it (each try waits up to the busy timeout)."""
+    for _ in range(tries):
+        row = db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        if row is None or not row[0]:
+            return True
+    return False
+
+
+@contextmanager
+def _held(
+    lock: IndexLock, cancel: CancelToken, on_wait: Callable[[str], None] | None
+) -> Iterator[None]:
+    lock.acquire(cancel, on_wait)
+    try:
+        yield
+    finally:
+        lock.release()

@@ -28,7 +28,7 @@ def library_state(db: apsw.Connection) -> tuple[int, int]:
 
 class UntilChanged(Generic[K, V]):
     """Per connection, values remembered until the library changes; with `keep`, only the
-    last `keep` stored."""
+    `keep` most recently used (looked up or stored)."""
 
     def __init__(self, keep: int | None = None) -> None:
         self.keep = keep
@@ -46,11 +46,17 @@ class UntilChanged(Generic[K, V]):
             if seen != state:
                 store = {}
                 self._stores[db] = (state, store)
-            return store, {k: store[k] for k in keys if k in store}
+            found = {k: store[k] for k in keys if k in store}
+            if self.keep is not None:
+                for k in found:  # used now: the last to go
+                    store[k] = store.pop(k)
+            return store, found
 
     def store(self, into: dict[K, V], values: Mapping[K, V]) -> None:
         """Remember `values` in a store `lookup` returned (the oldest go past `keep`)."""
         with self._lock:
-            into.update(values)
+            for k, v in values.items():
+                into.pop(k, None)
+                into[k] = v
             while self.keep is not None and len(into) > self.keep:
                 del into[next(iter(into))]

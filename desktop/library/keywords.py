@@ -77,8 +77,9 @@ def or_query(words: list[str]) -> str | None:
     return " OR ".join('"' + w.replace('"', '""') + '"' for w in words)
 
 
-# Word counts, per connection until the library changes (desktop/library/conn_cache.py).
-_counts: UntilChanged[str, int] = UntilChanged()
+# Word counts by (word, cap), per connection until the library changes
+# (desktop/library/conn_cache.py): a count past its cap is an estimate of that cap's.
+_counts: UntilChanged[tuple[str, int], int] = UntilChanged()
 
 
 def doc_frequencies(
@@ -87,7 +88,8 @@ def doc_frequencies(
     """How many chunks hold each word: counted up to `cap`, past it extrapolated from the
     highest rowid the first `cap` reached (FTS5 returns them in rowid order); remembered
     per connection until the library changes (checked once per call)."""
-    cache, known = _counts.lookup(db, words)
+    cache, remembered = _counts.lookup(db, [(w, cap) for w in words])
+    known = {w: n for (w, _), n in remembered.items()}
     for word in dict.fromkeys(w for w in words if w not in known):
         row = db.execute(
             "SELECT count(*), max(rowid) FROM "
@@ -99,7 +101,7 @@ def doc_frequencies(
             top = db.execute("SELECT max(rowid) FROM chunks").fetchone()
             n = max(n, round(n * int(top[0] if top and top[0] else 0) / int(row[1])))
         known[word] = n
-    _counts.store(cache, known)
+    _counts.store(cache, {(w, cap): n for w, n in known.items()})
     return known
 
 

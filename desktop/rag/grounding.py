@@ -159,6 +159,13 @@ def _split_sentences(text: str) -> list[str]:
     return [p for p in (q.strip() for q in parts) if p]
 
 
+def one_line(sentence: str) -> str:
+    """A passage sentence as an answer line: a hard-wrapped source's line breaks (a text
+    or Markdown file's) and runs of spaces read as one space. The sentence's span in the
+    passage is kept apart, for the highlight."""
+    return " ".join(sentence.split())
+
+
 def with_mark(body: str, n: int, bullet: bool = False) -> str:
     """`body` with its citation marks replaced by one [n] before the final stop (a bullet
     ends with its mark)."""
@@ -333,8 +340,9 @@ def _quoted(quote: Support, by_n: dict[int, Citation], bullet: bool) -> Grounded
 
 
 def _quote_line(quote: Support, bullet: bool) -> str:
-    """`quote`'s sentence, verbatim, with its [n] (as a bullet if `bullet`)."""
-    return ("- " if bullet else "") + with_mark(quote.sentence, quote.n, bullet)
+    """`quote`'s sentence, word for word on one line, with its [n] (as a bullet if
+    `bullet`)."""
+    return ("- " if bullet else "") + with_mark(one_line(quote.sentence), quote.n, bullet)
 
 
 def _best_passage(question: str, passages: Sequence[Citation]) -> Citation:

@@ -26,7 +26,7 @@ import numpy as np
 from desktop.embed.base import Embedder
 from desktop.library.passage import Citation
 from desktop.rag.budget import content_words, sentences
-from desktop.rag.grounding import Support, with_mark
+from desktop.rag.grounding import Support, one_line, with_mark
 
 
 @dataclass(frozen=True)
@@ -127,7 +127,7 @@ class Quote:
         source (a text or Markdown file's line breaks) reads as one line: runs of white
         space are one space here, while `sentence`, `start` and `end` keep the passage's
         own characters for the highlight."""
-        return with_mark(" ".join(self.sentence.split()), self.passage.n)
+        return with_mark(one_line(self.sentence), self.passage.n)
 
     @property
     def support(self) -> Support:

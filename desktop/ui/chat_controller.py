@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypedDict
 
+import apsw
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from desktop.cancel import CancelToken
@@ -94,6 +95,9 @@ class ChatController(QObject):
         self.view, self.composer, self.sources, self.history = view, composer, sources, history
         self.chats = Conversations(session.library.db)  # the GUI thread's connection
         self.library_empty = library_empty
+        # Why a question cannot be sent now (None: it can): the window sets it while the
+        # library is compacted, when nothing can be written to it.
+        self.blocked_by: Callable[[], str | None] = lambda: None
         self.worker = ChatWorker(session)
         self.host = WorkerHost(self.worker, "folio-chat")
         self._ask.connect(self.worker.ask)
@@ -192,6 +196,10 @@ class ChatController(QObject):
         """Ask `question` in the current chat; returns the request id (None if busy)."""
         question = question.strip()
         if not question or self.pending is not None:
+            return None
+        reason = self.blocked_by()
+        if reason is not None:
+            emit(self.notice, reason)
             return None
         try:
             if self.chat_id is None:
@@ -338,6 +346,10 @@ class ChatController(QObject):
                 pending.chat_id, "assistant", answer.text, answer.citations, meta
             )
         except FolioError:  # the chat was deleted while the answer was being written
+            key = -pending.request_id
+        except apsw.Error as exc:  # the library could not be written: shown, not saved
+            log.warning("could not save the answer: %s", exc)
+            emit(self.error, "The answer is shown but could not be saved: the library is busy.")
             key = -pending.request_id
         if self.chat_id == pending.chat_id:
             cited = [citation_dict(c) for c in answer.citations]

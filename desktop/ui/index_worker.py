@@ -13,6 +13,7 @@ import logging
 import threading
 from pathlib import Path
 
+import apsw
 from PySide6.QtCore import QObject, Signal, Slot
 
 from desktop.cancel import CancelToken
@@ -43,6 +44,7 @@ class IndexWorker(QObject):
         self.session = session
         self._progress_lock = threading.Lock()
         self._latest: tuple[int, IndexProgress] | None = None
+        self._compacting: apsw.Connection | None = None  # its connection, while it runs
 
     def take_progress(self) -> tuple[int, IndexProgress] | None:
         """The newest (job id, progress) snapshot, once; called from the GUI thread."""
@@ -106,13 +108,24 @@ class IndexWorker(QObject):
         any indexing, on this thread's connection."""
         from desktop.library.compact import compact
 
+        db = self.session.library.db
+        self._compacting = db
         try:
-            report = compact(self.session.library.db, self.session.library_path)
+            report = compact(db, self.session.library_path)
         except BaseException as exc:  # noqa: BLE001 - shown in the window, never raised
             emit(self.compact_failed, user_message(exc, self.session.config))
             return
+        finally:
+            self._compacting = None
         log.info("compacted the library in %.1f s", report.seconds)
         emit(self.compacted, report)
+
+    def interrupt(self) -> None:
+        """Stop a compaction under way (called from the GUI thread: SQLite's interrupt is
+        safe from any thread; the step it stops rolls back whole)."""
+        db = self._compacting
+        if db is not None:
+            db.interrupt()
 
     @Slot()
     def shutdown(self) -> None:

@@ -13,7 +13,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from desktop.cancel import CancelToken
 from desktop.durations import format_duration
-from desktop.library.compact import CompactReport
+from desktop.library.compact import UNSETTLED, CompactReport
 from desktop.library.indexer import IndexProgress
 from desktop.library.store import Library
 from desktop.library.sync import ChangeCollector, FolderWatcher
@@ -38,6 +38,10 @@ class Job:
     running: bool = False
     progress: IndexProgress | None = None
     background: bool = False  # started by the folder watcher: no progress box
+
+
+# Said when a question or a second compaction is asked for while one runs.
+COMPACTING = "The library is being compacted; ask again when it is done."
 
 
 class LibraryController(QObject):
@@ -81,6 +85,7 @@ class LibraryController(QObject):
         self._last_refresh = 0.0
         self._next_id = 0
         self._removing: set[int] = set()
+        self.compacting = False  # a compaction queued or running (File → Compact library)
         self.refresh_timer = QTimer(self)
         self.refresh_timer.setInterval(REFRESH_MS)
         self.refresh_timer.timeout.connect(self.refresh)
@@ -225,6 +230,8 @@ class LibraryController(QObject):
         self._stop_watching()
         self.refresh_timer.stop()
         self.cancel_running()
+        if self.compacting:  # stop it rather than wait minutes: each step is all or nothing
+            self.worker.interrupt()
         self.host.stop()
 
     # -- worker events ---------------------------------------------------------------------
@@ -300,25 +307,32 @@ class LibraryController(QObject):
 
     def compact_library(self) -> None:
         """File → Compact library: the file gives back what deletions left, after any
-        indexing under way (searches wait while it runs: a minute or two at a million
-        chunks)."""
+        indexing under way. Nothing can be written to the library meanwhile (a minute or
+        two at a million chunks): the window holds new questions until it is done."""
+        if self.compacting:
+            emit(self.notice, COMPACTING)
+            return
+        self.compacting = True
         after = " after the indexing under way" if self.busy else ""
-        emit(self.notice, f"Compacting the library{after}; searches wait until it is done…")
+        emit(self.notice, f"Compacting the library{after}; new questions wait until it is done…")
         emit(self._compact)
 
     def _on_compacted(self, report: CompactReport) -> None:
+        self.compacting = False
         if self.closed:
             return
         mb = 1024 * 1024
         emit(
             self.notice,
             f"Library compacted in {format_duration(report.seconds)}: "
-            f"{report.bytes_before / mb:,.1f} MB → {report.bytes_after / mb:,.1f} MB.",
+            f"{report.bytes_before / mb:,.1f} MB → {report.bytes_after / mb:,.1f} MB"
+            + ("." if report.settled else f" ({UNSETTLED})."),
         )
         self.refresh()
         emit(self.library_changed)
 
     def _on_compact_failed(self, message: str) -> None:
+        self.compacting = False
         if not self.closed:
             emit(self.error, message)
 

@@ -36,7 +36,7 @@ from desktop.ui.chat_view import ChatView
 from desktop.ui.chat_worker import AdapterRow, ModelInfo
 from desktop.ui.composer import Composer
 from desktop.ui.history_pane import HistoryPane
-from desktop.ui.library_controller import LibraryController
+from desktop.ui.library_controller import COMPACTING, LibraryController
 from desktop.ui.library_sidebar import LibrarySidebar
 from desktop.ui.menus import MenuCommands, build_menus
 from desktop.ui.model_bar import ModelBar
@@ -102,7 +102,7 @@ class MainWindow(QMainWindow):
         log_dir = QUrl.fromLocalFile(str(self.session.locations.log_dir))
         return MenuCommands(
             choose_folder=self.choose_folder,
-            compact_library=self.library_ctl.compact_library,
+            compact_library=self.compact_library,
             add_adapter=self.choose_adapter_file,
             open_settings=self.open_settings,
             quit=self.close,
@@ -116,6 +116,14 @@ class MainWindow(QMainWindow):
             copy_diagnostics=self.copy_diagnostics,
             open_log_folder=lambda: QDesktopServices.openUrl(log_dir),
         )
+
+    def compact_library(self) -> None:
+        """File → Compact library, once no answer is being written (it saves to the
+        library); new questions wait while it runs."""
+        if self.chat.pending is not None:
+            self.notify("Compact the library once the answer is done.")
+            return
+        self.library_ctl.compact_library()
 
     def open_teach(self) -> None:
         """Chat → Teach a style…: the dialog for this window's chat model."""
@@ -173,6 +181,7 @@ class MainWindow(QMainWindow):
         lib.error.connect(self.show_error)
         lib.notice.connect(self.notify)
         lib.library_changed.connect(chat.refresh_welcome)
+        chat.blocked_by = lambda: COMPACTING if lib.compacting else None
         chat.error.connect(self.show_error)
         chat.notice.connect(self.notify)
         self.sidebar.add_folder_requested.connect(self.choose_folder)
