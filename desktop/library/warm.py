@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import apsw
@@ -31,6 +33,10 @@ import apsw
 from desktop.library.cells import TABLE as CENTROIDS
 
 log = logging.getLogger(__name__)
+
+# Bytes per read of `read_ahead`, and how often a paused one looks again.
+READ_AHEAD_PIECE = 4 << 20
+PAUSE_POLL_S = 0.02
 
 # What is read, in rowid order, as SQL that touches every page: a blob past a page's
 # room (a centroid of 1,024 dimensions or more) lies in overflow pages that length()
@@ -70,8 +76,60 @@ def warm(path: Path) -> int:
     return total
 
 
+def read_ahead(path: Path, limit: int, paused: Callable[[], bool] = lambda: False) -> int:
+    """Read the whole library file (and its write-ahead log) in large sequential pieces,
+    so the OS keeps it in its page cache, when together they hold at most `limit` bytes;
+    returns the bytes read (0 when over the limit or unreadable). For a process that keeps
+    the library open (the window): its first search then reads memory, not the disk.
+    While `paused()` holds (a question is being answered) it waits, so as not to compete
+    with that search's reads. (`posix_fadvise(WILLNEED)` read only 8 MB of a 367 MB
+    library here.)"""
+    parts = [Path(path), Path(f"{path}-wal")]
+    try:
+        sizes = [p.stat().st_size if p.exists() else 0 for p in parts]
+    except OSError:
+        return 0
+    if sum(sizes) > limit:
+        return 0
+    piece = memoryview(bytearray(READ_AHEAD_PIECE))
+    total = 0
+    for part, size in zip(parts, sizes, strict=True):
+        if not size:
+            continue
+        try:
+            with open(part, "rb", buffering=0) as f:
+                while n := f.readinto(piece):
+                    total += n
+                    while paused():
+                        time.sleep(PAUSE_POLL_S)
+        except OSError as exc:
+            log.debug("read-ahead of %s stopped: %s", part, exc)
+    return total
+
+
+def read_ahead_limit() -> int:
+    """How much of a library the window reads ahead: an eighth of the machine's memory, at
+    most 1 GiB (a 100k-chunk library is about 370 MB, a million chunks 3.6 GB)."""
+    import psutil
+
+    return min(1 << 30, psutil.virtual_memory().total // 8)
+
+
 def warm_in_background(path: Path) -> threading.Thread:
     """`warm(path)` on a daemon thread (it never delays the caller or its exit)."""
     thread = threading.Thread(target=warm, args=(Path(path),), name="folio-warm", daemon=True)
+    thread.start()
+    return thread
+
+
+def read_ahead_in_background(
+    path: Path, paused: Callable[[], bool] = lambda: False
+) -> threading.Thread:
+    """`read_ahead(path, read_ahead_limit(), paused)` on a daemon thread."""
+    thread = threading.Thread(
+        target=lambda: read_ahead(Path(path), read_ahead_limit(), paused),
+        name="folio-read-ahead",
+        daemon=True,
+    )
     thread.start()
     return thread

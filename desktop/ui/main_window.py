@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop import settings as settings_mod
+from desktop.library import warm
 from desktop.session import Session
 from desktop.settings import Settings
 from desktop.ui import gc_on_gui_thread, opener, theme
@@ -79,6 +80,7 @@ class MainWindow(QMainWindow):
         self._closed = False
         self._build_views()
         self.library_ctl = LibraryController(self.sidebar, session)
+        self._read_ahead = False  # the library file read ahead once, after the model loads
         self.chat = ChatController(
             session,
             self.chat_view,
@@ -116,6 +118,17 @@ class MainWindow(QMainWindow):
             copy_diagnostics=self.copy_diagnostics,
             open_log_folder=lambda: QDesktopServices.openUrl(log_dir),
         )
+
+    def _read_ahead_once(self, _info: object) -> None:
+        """Once the model is ready (the window's start-up I/O done), the library file is
+        read into the OS page cache in the background, if it is small enough
+        (desktop/library/warm.py), so the first question reads memory, not the disk."""
+        if not self._read_ahead:
+            self._read_ahead = True
+            chat = self.chat  # read from the read-ahead's thread: one attribute, under the GIL
+            warm.read_ahead_in_background(
+                self.session.library_path, paused=lambda: chat.pending is not None
+            )
 
     def compact_library(self) -> None:
         """File → Compact library, once no answer is being written (it saves to the
@@ -199,6 +212,7 @@ class MainWindow(QMainWindow):
         self.models.error.connect(self.show_error)
         self.models.notice.connect(self.notify)
         self.models.model_switch.connect(self._switch_model)
+        self.models.model_ready.connect(self._read_ahead_once)
         self.models.adapters_changed.connect(chat.warm_if_typing)
 
     @property
