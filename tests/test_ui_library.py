@@ -149,9 +149,12 @@ def test_pause_cancel_reindex_and_remove(qtbot, window: MainWindow, tmp_path: Pa
         check_params_cb=lambda m: m.startswith("Library compacted"),
     ):
         compact.trigger()
+        assert "compacted" in window.composer.edit.placeholderText()
+        assert window.statusBar().currentMessage().startswith("Compacting the library")
         compact.trigger()
         assert window.chat.send("How many notes are there?") is None
     assert said.count(COMPACTING) == 2 and not window.library_ctl.compacting
+    assert "compacted" not in window.composer.edit.placeholderText()  # its own hint is back
 
 
 def test_event_loop_stays_responsive_while_500_files_index(  # type: ignore[no-untyped-def]

@@ -53,6 +53,7 @@ class LibraryController(QObject):
     library_changed = Signal()
     error = Signal(str)  # message for the user
     notice = Signal(str)  # status-bar line
+    compacting_changed = Signal(bool)  # a compaction started (True) or ended (False)
 
     _index = Signal(int, object, object)
     _remove = Signal(int)
@@ -313,14 +314,14 @@ class LibraryController(QObject):
             emit(self.notice, COMPACTING)
             return
         self.compacting = True
-        after = " after the indexing under way" if self.busy else ""
-        emit(self.notice, f"Compacting the library{after}; new questions wait until it is done…")
+        emit(self.compacting_changed, True)  # the window says so until it ends
         emit(self._compact)
 
     def _on_compacted(self, report: CompactReport) -> None:
         self.compacting = False
         if self.closed:
             return
+        emit(self.compacting_changed, False)
         mb = 1024 * 1024
         emit(
             self.notice,
@@ -334,6 +335,7 @@ class LibraryController(QObject):
     def _on_compact_failed(self, message: str) -> None:
         self.compacting = False
         if not self.closed:
+            emit(self.compacting_changed, False)
             emit(self.error, message)
 
     def _on_removed(self, folder_id: int) -> None:

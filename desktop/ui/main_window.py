@@ -81,6 +81,7 @@ class MainWindow(QMainWindow):
         self._build_views()
         self.library_ctl = LibraryController(self.sidebar, session)
         self._read_ahead = False  # the library file read ahead once, after the model loads
+        self._placeholder = ""  # the question box's own hint, while compaction replaces it
         self.chat = ChatController(
             session,
             self.chat_view,
@@ -129,6 +130,24 @@ class MainWindow(QMainWindow):
             warm.read_ahead_in_background(
                 self.session.library_path, paused=lambda: chat.pending is not None
             )
+
+    def _show_compacting(self, running: bool) -> None:
+        """While the library is compacted, the status bar says so and the question box
+        says why questions wait; both are restored after."""
+        edit = self.composer.edit
+        if running:
+            self._placeholder = edit.placeholderText()
+            edit.setPlaceholderText(
+                "The library is being compacted: questions wait until it is done…"
+            )
+            after = " after the indexing under way" if self.library_ctl.busy else ""
+            # No timeout: it stays until the result replaces it.
+            self.statusBar().showMessage(
+                f"Compacting the library{after}; new questions wait until it is done…"
+            )
+        else:
+            edit.setPlaceholderText(self._placeholder or edit.placeholderText())
+            self.statusBar().clearMessage()
 
     def compact_library(self) -> None:
         """File → Compact library, once no answer is being written (it saves to the
@@ -195,6 +214,7 @@ class MainWindow(QMainWindow):
         lib.notice.connect(self.notify)
         lib.library_changed.connect(chat.refresh_welcome)
         chat.blocked_by = lambda: COMPACTING if lib.compacting else None
+        lib.compacting_changed.connect(self._show_compacting)
         chat.error.connect(self.show_error)
         chat.notice.connect(self.notify)
         self.sidebar.add_folder_requested.connect(self.choose_folder)
