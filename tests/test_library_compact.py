@@ -8,10 +8,12 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from desktop.library import vector_search, vectors
 from desktop.library.compact import compact, file_bytes
@@ -242,4 +244,33 @@ def test_a_reader_still_reading_keeps_the_log_and_the_report_says_so(tmp_path: P
     reader.close()
     assert compact(lib.db, lib.path).settled
     assert Path(f"{lib.path}-wal").stat().st_size == 0
+    lib.close()
+
+
+def test_an_interrupted_compaction_says_so_and_keeps_the_library(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Closing the window interrupts a compaction (sqlite3_interrupt). SQLite may already
+    have rolled the rebuild back; the interrupt is what the caller hears, and the library
+    is whole."""
+    import apsw
+
+    lib = _library(tmp_path / "lib.sqlite", (300,))
+    rebuild = vectors.rebuild_index
+
+    def interrupted(db: apsw.Connection) -> int:
+        rebuild(db)
+        threading.Timer(0.05, db.interrupt).start()  # from another thread, as the window does
+        # A write that takes seconds unless stopped: SQLite rolls an interrupted write's
+        # whole transaction back itself.
+        db.execute(
+            "INSERT INTO meta(key, value) SELECT a.id || '-' || b.id || '-' || c.id, 0 "
+            "FROM chunks a, chunks b, chunks c"
+        )
+        return 0
+
+    monkeypatch.setattr(vectors, "rebuild_index", interrupted)
+    with pytest.raises(apsw.InterruptError):
+        compact(lib.db, lib.path)
+    assert lib.db.get_autocommit() and problems(lib.db) == []
     lib.close()

@@ -65,7 +65,8 @@ def compact(
                 vectors.rebuild_index(db)
             db.execute("INSERT INTO chunks_fts(chunks_fts) VALUES ('optimize')")
         except BaseException:
-            db.execute("ROLLBACK")
+            if not db.get_autocommit():  # an interrupt may have rolled it back already
+                db.execute("ROLLBACK")
             raise
         db.execute("COMMIT")
         db.execute("VACUUM")
