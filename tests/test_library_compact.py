@@ -229,6 +229,7 @@ def test_compaction_waits_for_an_indexer_and_says_so(tmp_path: Path) -> None:
     assert said and "indexing this library" in said[0]
     assert file_bytes(lib.path) == before and problems(lib.db) == []
     assert compact(lib.db, lib.path).settled  # once the lock is free
+    assert IndexLock(lib.path).holder() == f"pid {os.getpid()}"  # it named itself the holder
     lib.close()
 
 

@@ -10,8 +10,7 @@ log.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,7 +56,7 @@ def compact(
     or an interrupt at any point leaves a whole library: the old index or the new one.
     """
     started = time.perf_counter()
-    with _held(IndexLock(Path(path)), cancel or CancelToken(), on_wait):
+    with IndexLock(Path(path)).held(cancel or CancelToken(), on_wait):
         before = file_bytes(path)
         db.execute("BEGIN IMMEDIATE")
         try:
@@ -82,14 +81,3 @@ def _truncate_wal(db: apsw.Connection, tries: int = 2) -> bool:
         if row is None or not row[0]:
             return True
     return False
-
-
-@contextmanager
-def _held(
-    lock: IndexLock, cancel: CancelToken, on_wait: Callable[[str], None] | None
-) -> Iterator[None]:
-    lock.acquire(cancel, on_wait)
-    try:
-        yield
-    finally:
-        lock.release()

@@ -9,7 +9,8 @@ everything a second time.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
 
@@ -56,6 +57,19 @@ class IndexLock:
                 return
             except Timeout:
                 continue
+
+    @contextmanager
+    def held(
+        self, cancel: CancelToken, on_wait: Callable[[str], None] | None = None
+    ) -> Iterator[IndexLock]:
+        """The lock for the length of a block: taken as `acquire` takes it, this process
+        named as its holder (`mark_holder`), released after."""
+        self.acquire(cancel, on_wait)
+        self.mark_holder()
+        try:
+            yield self
+        finally:
+            self.release()
 
     def release(self) -> None:
         if self._lock.is_locked:
