@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from desktop.library import vector_search, vectors
-from desktop.library.compact import compact, file_bytes
+from desktop.library.compact import UNSETTLED, compact, file_bytes
 from desktop.library.health import problems
 from desktop.library.store import Library
 
@@ -241,6 +241,7 @@ def test_a_reader_still_reading_keeps_the_log_and_the_report_says_so(tmp_path: P
     assert reader.db.execute("SELECT count(*) FROM chunks").fetchone() == (300,)
     report = compact(lib.db, lib.path)
     assert not report.settled  # VACUUM went through the log, which the reader still holds
+    assert report.summary().endswith(f" MB ({UNSETTLED})")  # the CLI's and the window's line
     reader.db.execute("COMMIT")
     reader.close()
     assert compact(lib.db, lib.path).settled

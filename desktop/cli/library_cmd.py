@@ -240,7 +240,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_compact(args: argparse.Namespace) -> int:
-    from desktop.library.compact import UNSETTLED, compact
+    from desktop.library.compact import compact
 
     def waiting(message: str) -> None:
         print(f"folio: {message}", file=sys.stderr)
@@ -257,12 +257,7 @@ def cmd_compact(args: argparse.Namespace) -> int:
             }
         )
     else:
-        mb = 2**20
-        print(
-            f"compacted in {report.seconds:.1f} s: {report.bytes_before / mb:.1f} MB -> "
-            f"{report.bytes_after / mb:.1f} MB" + ("" if report.settled else f" ({UNSETTLED})"),
-            file=sys.stderr,
-        )
+        print(f"compacted in {report.summary()}", file=sys.stderr)
     return 0
 
 

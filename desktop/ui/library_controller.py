@@ -12,8 +12,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from desktop.cancel import CancelToken
-from desktop.durations import format_duration
-from desktop.library.compact import UNSETTLED, CompactReport
+from desktop.library.compact import CompactReport
 from desktop.library.indexer import IndexProgress
 from desktop.library.store import Library
 from desktop.library.sync import ChangeCollector, FolderWatcher
@@ -322,13 +321,7 @@ class LibraryController(QObject):
         if self.closed:
             return
         emit(self.compacting_changed, False)
-        mb = 1024 * 1024
-        emit(
-            self.notice,
-            f"Library compacted in {format_duration(report.seconds)}: "
-            f"{report.bytes_before / mb:,.1f} MB → {report.bytes_after / mb:,.1f} MB"
-            + ("." if report.settled else f" ({UNSETTLED})."),
-        )
+        emit(self.notice, f"Library compacted in {report.summary()}.")
         self.refresh()
         emit(self.library_changed)
 
