@@ -11,6 +11,10 @@ from desktop.ui.qtcompat import emit
 MAX_LINES = 6
 
 
+# The question box's hint when it is empty.
+HINT = "Ask about your documents…  (Enter sends, Shift+Enter adds a line)"
+
+
 class QuestionEdit(QPlainTextEdit):
     """A plain-text box that grows with its text, up to a few lines."""
 
@@ -19,7 +23,7 @@ class QuestionEdit(QPlainTextEdit):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setPlaceholderText("Ask about your documents…  (Enter sends, Shift+Enter adds a line)")
+        self.setPlaceholderText(HINT)
         self.setAcceptDrops(False)  # drops go to the window, which indexes them
         self.setTabChangesFocus(True)
         self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)

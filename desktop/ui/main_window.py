@@ -35,7 +35,7 @@ from desktop.ui import gc_on_gui_thread, opener, theme
 from desktop.ui.chat_controller import ChatController
 from desktop.ui.chat_view import ChatView
 from desktop.ui.chat_worker import AdapterRow, ModelInfo
-from desktop.ui.composer import Composer
+from desktop.ui.composer import HINT, Composer
 from desktop.ui.history_pane import HistoryPane
 from desktop.ui.library_controller import COMPACTING, LibraryController
 from desktop.ui.library_sidebar import LibrarySidebar
@@ -81,7 +81,6 @@ class MainWindow(QMainWindow):
         self._build_views()
         self.library_ctl = LibraryController(self.sidebar, session)
         self._read_ahead = False  # the library file read ahead once, after the model loads
-        self._placeholder = ""  # the question box's own hint, while compaction replaces it
         self.chat = ChatController(
             session,
             self.chat_view,
@@ -136,7 +135,6 @@ class MainWindow(QMainWindow):
         says why questions wait; both are restored after."""
         edit = self.composer.edit
         if running:
-            self._placeholder = edit.placeholderText()
             edit.setPlaceholderText(
                 "The library is being compacted: questions wait until it is done…"
             )
@@ -146,7 +144,7 @@ class MainWindow(QMainWindow):
                 f"Compacting the library{after}; new questions wait until it is done…"
             )
         else:
-            edit.setPlaceholderText(self._placeholder or edit.placeholderText())
+            edit.setPlaceholderText(HINT)
             self.statusBar().clearMessage()
 
     def compact_library(self) -> None:
