@@ -20,8 +20,8 @@ from desktop.sample import make_corpus
 from desktop.session import Session
 from desktop.settings import Settings
 from desktop.ui.bench_ui import measure_indexing
-from desktop.ui.harness import write_notes
 from desktop.ui.composer import HINT
+from desktop.ui.harness import write_notes
 from desktop.ui.library_controller import COMPACTING
 from desktop.ui.main_window import MainWindow
 
