@@ -117,19 +117,17 @@ def read_ahead_limit() -> int:
 
 def warm_in_background(path: Path) -> threading.Thread:
     """`warm(path)` on a daemon thread (it never delays the caller or its exit)."""
-    thread = threading.Thread(target=warm, args=(Path(path),), name="folio-warm", daemon=True)
-    thread.start()
-    return thread
+    return _daemon("folio-warm", lambda: warm(Path(path)))
 
 
 def read_ahead_in_background(
     path: Path, paused: Callable[[], bool] = lambda: False
 ) -> threading.Thread:
     """`read_ahead(path, read_ahead_limit(), paused)` on a daemon thread."""
-    thread = threading.Thread(
-        target=lambda: read_ahead(Path(path), read_ahead_limit(), paused),
-        name="folio-read-ahead",
-        daemon=True,
-    )
+    return _daemon("folio-read-ahead", lambda: read_ahead(Path(path), read_ahead_limit(), paused))
+
+
+def _daemon(name: str, work: Callable[[], object]) -> threading.Thread:
+    thread = threading.Thread(target=work, name=name, daemon=True)
     thread.start()
     return thread
