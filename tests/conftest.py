@@ -89,6 +89,16 @@ def _isolated_home(
 
 
 @pytest.fixture
+def small_cells(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Cells in libraries of a few thousand chunks (the real thresholds need ~100k)."""
+    from desktop.library import cells
+
+    monkeypatch.setattr(cells, "MIN_CHUNKS", 1000)
+    monkeypatch.setattr(cells, "ROWS_PER_CELL", 100)
+    monkeypatch.setattr(cells, "TRAIN_PER_CELL", 10)
+
+
+@pytest.fixture
 def only_user_adapters(monkeypatch: pytest.MonkeyPatch) -> None:
     """Adapters are searched for in the user's folder only: the shipped demo ones left out."""
     monkeypatch.setattr(

@@ -18,11 +18,8 @@ from .test_search_vectors import _library, _unit
 
 
 def test_warm_reads_the_centroids_and_the_row_sizes_of_a_real_library(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, small_cells: None
 ) -> None:
-    monkeypatch.setattr(cells, "MIN_CHUNKS", 1000)
-    monkeypatch.setattr(cells, "ROWS_PER_CELL", 100)
-    monkeypatch.setattr(cells, "TRAIN_PER_CELL", 10)
     lib = _library(tmp_path, _unit(np.random.default_rng(3), 2000))
     before = warm.warm(lib.path)  # row sizes only: no cells yet
     sizes = lib.db.execute("SELECT total(length(sz)) FROM chunks_fts_docsize").fetchone()[0]

@@ -16,13 +16,6 @@ from desktop.library.store import Library
 from .test_search_vectors import _library, _near, _unit
 
 
-@pytest.fixture
-def small_cells(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(cells, "MIN_CHUNKS", 1000)
-    monkeypatch.setattr(cells, "ROWS_PER_CELL", 100)
-    monkeypatch.setattr(cells, "TRAIN_PER_CELL", 10)
-
-
 def _cycling(rng: np.random.Generator, n: int, clusters: int) -> np.ndarray:
     """Chunk i (id i + 1) belongs to cluster i % clusters: ids cycle through the clusters,
     as the padded bench libraries cycle through their seeds."""
