@@ -14,13 +14,14 @@ from pathlib import Path
 
 from desktop.library import vectors
 from desktop.library.compact import compact
+from desktop.library.db import library_files
 from desktop.library.store import Library
 
 
 def bench_delete(padded: Path, work: Path) -> dict[str, float]:
     """Remove the largest folder of a copy of `padded`, then compact; figures by name."""
     copy = Path(work) / f"delete-{Path(padded).name}"
-    for stale in (copy, Path(f"{copy}-wal"), Path(f"{copy}-shm")):
+    for stale in library_files(copy):
         stale.unlink(missing_ok=True)
     shutil.copy(padded, copy)
     load = os.getloadavg()[0]

@@ -22,6 +22,7 @@ import apsw
 import numpy as np
 
 from desktop.library import vectors
+from desktop.library.db import library_files
 from desktop.library.store import Library
 
 BATCH = 20_000
@@ -55,7 +56,7 @@ def build_padded(
     done = path.with_suffix(".done")
     if path.exists() and done.exists():
         return path
-    for stale in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+    for stale in library_files(path):
         stale.unlink(missing_ok=True)
     seeds = np.ascontiguousarray(seed_vectors, dtype=np.float32)
     if len(seeds) == 0 or len(seeds) != len(seed_texts):

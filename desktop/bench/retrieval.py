@@ -27,6 +27,7 @@ from desktop.bench import numpy_baseline, vec0_baseline
 from desktop.evaluate.metrics import overlap_at
 from desktop.evaluate.stats import summarize
 from desktop.library import vector_search, vectors
+from desktop.library.db import library_files
 
 if TYPE_CHECKING:
     import apsw
@@ -50,7 +51,7 @@ def can_evict() -> bool:
 def evict(path: Path) -> None:
     """Drop the library's clean pages (and its WAL's) from the OS page cache, without
     privileges: the next reads come from the disk."""
-    for part in (Path(path), Path(f"{path}-wal"), Path(f"{path}-shm")):
+    for part in library_files(path):
         if part.exists():
             fd = os.open(part, os.O_RDONLY)
             try:

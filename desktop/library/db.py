@@ -76,6 +76,13 @@ def library_error(exc: apsw.Error, path: Path) -> LibraryError | None:
     return None
 
 
+def library_files(path: Path) -> list[Path]:
+    """The files a library in WAL mode is made of: the database, its write-ahead log and
+    the log's index (the last two exist while it is open, and after a crash)."""
+    path = Path(path)
+    return [path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")]
+
+
 def connect(path: Path, busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS) -> apsw.Connection:
     """Open (creating if needed) the library at `path`, migrated to the current schema.
 

@@ -31,6 +31,7 @@ from pathlib import Path
 import apsw
 
 from desktop.library.cells import TABLE as CENTROIDS
+from desktop.library.db import library_files
 
 log = logging.getLogger(__name__)
 
@@ -77,14 +78,14 @@ def warm(path: Path) -> int:
 
 
 def read_ahead(path: Path, limit: int, paused: Callable[[], bool] = lambda: False) -> int:
-    """Read the whole library file (and its write-ahead log) in large sequential pieces,
+    """Read the whole library (the file, its write-ahead log) in large sequential pieces,
     so the OS keeps it in its page cache, when together they hold at most `limit` bytes;
     returns the bytes read (0 when over the limit or unreadable). For a process that keeps
     the library open (the window): its first search then reads memory, not the disk.
     While `paused()` holds (a question is being answered) it waits, so as not to compete
     with that search's reads. (`posix_fadvise(WILLNEED)` read only 8 MB of a 367 MB
     library here.)"""
-    parts = [Path(path), Path(f"{path}-wal")]
+    parts = library_files(path)[:2]  # the database and its log (the log's index is tiny)
     try:
         sizes = [p.stat().st_size if p.exists() else 0 for p in parts]
     except OSError:
