@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
 
-from desktop.library import addback, folder_scope, keywords
+from desktop.library import folder_scope, keywords, rescore
 from desktop.library.store import Library
 
 
@@ -53,11 +54,12 @@ def test_common_words_are_dropped_rarest_first_within_the_budget(tmp_path: Path)
     lib.close()
 
 
-def test_left_out_words_are_added_back_as_fts5_bm25_scores_them(tmp_path: Path) -> None:
+def test_left_out_words_are_scored_as_fts5_bm25_scores_them(tmp_path: Path) -> None:
     # "zorblax" is in chunks 1 and 2, "cells" in 101 (chunk 2 and every third one after):
     # with a budget of 99 the query keeps "zorblax" only. Ranked by it alone, the shorter
-    # chunk 1 wins; with "cells" added back (twice in chunk 2) chunk 2 wins, as it does in
-    # FTS5's own BM25 over every word, and both scores are FTS5's to the last digits.
+    # chunk 1 wins; with "cells" scored too (twice in chunk 2) chunk 2 wins, as it does in
+    # FTS5's own BM25 over every word, and under FTS5's constants both scores are FTS5's
+    # to the last digits.
     texts = ["zorblax filler", "zorblax cells cells"] + [
         "plain filler text" + (" cells" if i % 3 == 2 else "") for i in range(2, 300)
     ]
@@ -67,11 +69,42 @@ def test_left_out_words_are_added_back_as_fts5_bm25_scores_them(tmp_path: Path) 
     assert keywords.pruned_words(keywords.doc_frequencies(lib.db, words), words, 99) == ["zorblax"]
     assert [c for c, _ in keywords.keyword_search(lib.db, "zorblax", 2)] == [1, 2]
     naive = dict(keywords.keyword_search(lib.db, query, 400, budget=None))
-    hits = keywords.keyword_search(lib.db, query, 2, budget=99)
+    hits = keywords.keyword_search(lib.db, query, 2, budget=99, bm25=rescore.FTS5_BM25)
     assert [c for c, _ in hits] == [2, 1]
     for cid, score in hits:
         assert abs(score - naive[cid]) < 1e-9
-    assert addback.totals(lib.db) == (300, sum(len(t.split()) for t in texts) / 300)
+    assert [c for c, _ in keywords.keyword_search(lib.db, query, 2, budget=99)] == [2, 1]
+    assert rescore.totals(lib.db) == (300, sum(len(t.split()) for t in texts) / 300)
+    lib.close()
+
+
+def test_the_leg_scores_with_its_own_bm25_constants(tmp_path: Path) -> None:
+    # Chunk 1 says "zorblax" three times in 40 words, chunk 2 once in 4; the others have
+    # 30 words. FTS5's constants
+    # (b 0.75) discount the long chunk below the short one; the leg's own (k1 0.6, b 0.2)
+    # barely discount length, so the three mentions win. Each score is BM25's formula
+    # with the leg's constants, by hand; a word the tokenizer splits ("e_coli") counts as
+    # the phrase FTS5 matches, its stems in a row.
+    long_text = " ".join(["zorblax"] * 3 + [f"filler{i}" for i in range(37)])
+    texts = [long_text, "zorblax and e coli", "e filler coli"] + [" ".join(["plain"] * 30)] * 47
+    lib = _library(tmp_path, texts)
+    fts5 = keywords.keyword_search(lib.db, "zorblax", 2, bm25=rescore.FTS5_BM25)
+    ours = keywords.keyword_search(lib.db, "zorblax", 2)
+    assert [c for c, _ in fts5] == [2, 1]
+    assert [c for c, _ in ours] == [1, 2]
+    n, avg = rescore.totals(lib.db)
+    k1, b = keywords.BM25.k1, keywords.BM25.b
+    idf = math.log((n - 2 + 0.5) / (2 + 0.5))
+    for cid, tf, length in ((1, 3, 40), (2, 1, 4)):
+        expected = idf * tf * (k1 + 1) / (tf + k1 * (1 - b + b * length / avg))
+        assert abs(dict(ours)[cid] - expected) < 1e-9
+    phrase = keywords.keyword_search(lib.db, "e_coli", 5, bm25=rescore.FTS5_BM25)
+    exact = lib.db.execute(
+        "SELECT rowid, bm25(chunks_fts, 1.0, 0.5) FROM chunks_fts "
+        "WHERE chunks_fts MATCH '\"e coli\"'"
+    ).fetchall()
+    assert [int(r) for r, _ in exact] == [2]  # chunk 3 has both stems, not in a row
+    assert [(c, round(s, 9)) for c, s in phrase] == [(int(r), round(-s, 9)) for r, s in exact]
     lib.close()
 
 
@@ -101,7 +134,9 @@ def test_heading_weight_scores_as_fts5_weighs_the_column(tmp_path: Path) -> None
                 (weight,),
             )
         }
-        hits = keywords.keyword_search(lib.db, query, 6, budget=99, heading_weight=weight)
+        hits = keywords.keyword_search(
+            lib.db, query, 6, budget=99, heading_weight=weight, bm25=rescore.FTS5_BM25
+        )
         for cid, score in hits:
             assert abs(score - exact[cid]) < 1e-9, (weight, cid)
     low = [c for c, _ in keywords.keyword_search(lib.db, query, 3, budget=99, heading_weight=0)]
@@ -136,13 +171,19 @@ def test_a_folder_search_returns_the_folders_best_matches_by_either_path(
         )
         lib.db.execute("UPDATE chunks SET document_id = 2 WHERE id % 40 = 0")  # 10 of 400
     ours = {i for i in range(1, 401) if i % 40 == 0}
-    everywhere = keywords.keyword_search(lib.db, "zorblax cells", 400, budget=None)
+    # Under FTS5's constants the leg's scores are FTS5's, so the folder's rows of the
+    # library-wide ranking are exactly what a folder search must return.
+    fts5 = rescore.FTS5_BM25
+    everywhere = keywords.keyword_search(lib.db, "zorblax cells", 400, bm25=fts5)
     expected = [hit for hit in everywhere if hit[0] in ours][:6]
     assert folder_scope.small_folder_chunks(lib.db, 2) == frozenset(ours)
-    assert keywords.keyword_search(lib.db, "zorblax cells", 6, folder_id=2) == expected
+    assert keywords.keyword_search(lib.db, "zorblax cells", 6, folder_id=2, bm25=fts5) == expected
+    small = keywords.keyword_search(lib.db, "zorblax cells", 6, folder_id=2)
+    assert {c for c, _ in small} <= ours and len(small) == 6
     monkeypatch.setattr(folder_scope, "SMALL_FOLDER", 5)  # the folder is now "large"
     assert folder_scope.small_folder_chunks(lib.db, 2) is None
-    assert keywords.keyword_search(lib.db, "zorblax cells", 6, folder_id=2) == expected
+    assert keywords.keyword_search(lib.db, "zorblax cells", 6, folder_id=2, bm25=fts5) == expected
+    assert keywords.keyword_search(lib.db, "zorblax cells", 6, folder_id=2) == small
     with lib.db:  # a change to the library is seen at once
         lib.db.execute("UPDATE chunks SET document_id = 2 WHERE id = 1")
     monkeypatch.setattr(folder_scope, "SMALL_FOLDER", 20_000)
@@ -165,4 +206,21 @@ def test_a_connection_keeps_the_ids_of_its_last_few_folders_only(tmp_path: Path)
         assert folder_scope.small_folder_chunks(lib.db, folder) == frozenset()
     store, _ = folder_scope._ids.lookup(lib.db, [])
     assert [f for f, _ in store] == list(range(12 - folder_scope.KEPT_FOLDERS, 12))
+    lib.close()
+
+
+def test_past_the_top_scores_keep_their_order_on_the_new_scale(tmp_path: Path) -> None:
+    # Four chunks ranked by their FTS5 score; the best two are scored again with the leg's
+    # constants, the other two keep their order and their FTS5 score times the median
+    # new/FTS5 ratio of the two.
+    texts = ["zorblax", "zorblax zorblax filler", "zorblax filler words", "zorblax x y z"]
+    lib = _library(tmp_path, texts + ["plain"] * 20)
+    fts5 = keywords.keyword_search(lib.db, "zorblax", 4, bm25=rescore.FTS5_BM25)
+    full = dict(rescore.rescored(lib.db, fts5, {"zorblax": 4}, [], 4, 0.5, keywords.BM25))
+    part = rescore.rescored(lib.db, fts5, {"zorblax": 4}, [], 4, 0.5, keywords.BM25, top=2)
+    (a, sa), (b, sb), (c, sc), (d, sd) = fts5
+    scale = (full[a] / sa + full[b] / sb) / 2
+    assert dict(part)[a] == full[a] and dict(part)[b] == full[b]
+    assert abs(dict(part)[c] - sc * scale) < 1e-12 and abs(dict(part)[d] - sd * scale) < 1e-12
+    assert [cid for cid, _ in part][2:] == [c, d]
     lib.close()

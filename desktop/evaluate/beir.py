@@ -25,6 +25,7 @@ from desktop.evaluate.metrics import mean, ndcg_at, recall_at, reciprocal_rank
 from desktop.evaluate.stats import summarize
 from desktop.library import keywords
 from desktop.library.columns import as_int, as_str
+from desktop.library.rescore import Bm25
 from desktop.library.search import (
     DEFAULT_FUSION,
     Fusion,
@@ -129,12 +130,17 @@ class LegCache:
             if say is not None and (i + 1) % 100 == 0:
                 say(f"searched {i + 1}/{len(queries)} queries")
 
-    def with_heading_weight(self, weight: float) -> dict[str, Legs]:
-        """Every query's legs with the keyword leg searched again under this heading weight."""
+    def with_keyword_leg(
+        self, heading_weight: float = keywords.HEADING_WEIGHT, bm25: Bm25 = keywords.BM25
+    ) -> dict[str, Legs]:
+        """Every query's legs with the keyword leg searched again under this heading weight
+        and these BM25 constants."""
         db = self.searcher.library.db
         out: dict[str, Legs] = {}
         for qid, (vec, _, _) in self.legs.items():
-            kw = keywords.keyword_search(db, self.queries[qid], LEG_DEPTH, heading_weight=weight)
+            kw = keywords.keyword_search(
+                db, self.queries[qid], LEG_DEPTH, heading_weight=heading_weight, bm25=bm25
+            )
             out[qid] = (vec, kw, missing_cosines(db, self.vectors[qid], vec, kw))
         return out
 

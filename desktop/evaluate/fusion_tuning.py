@@ -1,10 +1,11 @@
-"""`folio eval beir --split train --tune`: the keyword leg's heading weight and the fusion,
-chosen on a training split only.
+"""`folio eval beir --split train --tune`: the keyword leg's heading weight, the fusion and
+the keyword leg's BM25 constants, chosen on training splits only.
 
 Every setting of the grid is scored on the same cached legs (the vector leg is searched
-once; the keyword leg once per heading weight). The best mean nDCG@10 is what ships
-(`keywords.HEADING_WEIGHT`, `search.DEFAULT_FUSION`); the test split is scored afterwards,
-once, with the shipped setting.
+once; the keyword leg once per heading weight, and once per pair of BM25 constants). The
+best mean nDCG@10 across the training sets is what ships (`keywords.HEADING_WEIGHT`,
+`search.DEFAULT_FUSION`, `keywords.BM25`: `choose_across`, `choose_bm25`); the test splits
+are scored afterwards, once, with the shipped setting.
 """
 
 from __future__ import annotations
@@ -12,9 +13,18 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import asdict
 
-from desktop.evaluate.beir import BASELINES, LEG_DEPTH, PLAIN_RRF, LegCache, Legs, Qrels, evaluate
+from desktop.evaluate.beir import (
+    BASELINES,
+    LEG_DEPTH,
+    PLAIN_RRF,
+    LegCache,
+    Legs,
+    Qrels,
+    evaluate,
+)
 from desktop.library import keywords
-from desktop.library.search import Fusion
+from desktop.library.rescore import FTS5_BM25, Bm25
+from desktop.library.search import DEFAULT_FUSION, Fusion
 
 # The grid. Heading weights: 1 is FTS5's default (bm25() with no weights), 0 ignores the
 # heading (a document's title, repeated on each of its chunks).
@@ -25,6 +35,10 @@ RRF_KS = (5, 10, 20, 30, 60, 100)
 RRF_WEIGHTS = (0.75, 1.0, 1.5)
 CONVEX_WEIGHTS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
 DEPTHS = (50, 100, 200)
+# The keyword leg's BM25 constants, tried with the shipped fusion and heading weight
+# (FTS5's own are k1 1.2, b 0.75).
+BM25_K1S = (0.3, 0.4, 0.5, 0.6, 0.75, 0.9, 1.2)
+BM25_BS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.75)
 
 
 def candidates() -> Iterator[Fusion]:
@@ -53,7 +67,7 @@ def tune(
     plain_rrf: dict[str, float] = {}
     for weight in HEADING_WEIGHTS:
         searched: dict[str, Legs] = (
-            legs.legs if weight == keywords.HEADING_WEIGHT else legs.with_heading_weight(weight)
+            legs.legs if weight == keywords.HEADING_WEIGHT else legs.with_keyword_leg(weight)
         )
         whole = Fusion(depth=LEG_DEPTH)
         keyword_ndcg[str(weight)] = evaluate(searched, qrels, doc_of, "keyword", whole)["ndcg@10"]
@@ -78,6 +92,67 @@ def tune(
         "keyword_ndcg_by_heading_weight": keyword_ndcg,
         "plain_rrf_ndcg_by_heading_weight": plain_rrf,
         "grid": grid,
+        "bm25": tune_bm25(legs, qrels, doc_of),
+    }
+
+
+def tune_bm25(legs: LegCache, qrels: Qrels, doc_of: dict[int, str]) -> dict[str, object]:
+    """The hybrid (shipped fusion) and the keyword leg alone under each pair of BM25
+    constants, and the bars: plain RRF over the vector leg and the keyword leg as FTS5's
+    constants rank it, and plain BM25-OR."""
+    whole = Fusion(depth=LEG_DEPTH)
+    fts5 = legs.with_keyword_leg(bm25=FTS5_BM25)
+    plain: dict[str, Legs] = {qid: ([], kw, {}) for qid, kw in legs.plain.items()}
+    rows: list[dict[str, object]] = []
+    for k1 in BM25_K1S:
+        for b in BM25_BS:
+            searched = legs.with_keyword_leg(bm25=Bm25(k1, b))
+            rows.append(
+                {
+                    "k1": k1,
+                    "b": b,
+                    "ndcg@10": evaluate(searched, qrels, doc_of, "hybrid", DEFAULT_FUSION)[
+                        "ndcg@10"
+                    ],
+                    "keyword_ndcg@10": evaluate(searched, qrels, doc_of, "keyword", whole)[
+                        "ndcg@10"
+                    ],
+                }
+            )
+    return {
+        "plain_rrf_ndcg@10": evaluate(fts5, qrels, doc_of, "hybrid", BASELINES[PLAIN_RRF])[
+            "ndcg@10"
+        ],
+        "plain_bm25_ndcg@10": evaluate(plain, qrels, doc_of, "keyword", whole)["ndcg@10"],
+        "grid": rows,
+    }
+
+
+def choose_bm25(runs: list[dict[str, object]]) -> dict[str, object]:
+    """The keyword leg's BM25 constants from several training sets' `tune_bm25` results:
+    among the pairs whose hybrid is at or above plain RRF and whose keyword leg is at or
+    above plain BM25-OR on every set, the best mean hybrid nDCG@10."""
+    tables = [run["bm25"] for run in runs]
+    assert all(isinstance(t, dict) for t in tables)
+    ranked = []
+    for rows in zip(*(t["grid"] for t in tables), strict=True):  # type: ignore[index]
+        holds = all(
+            r["ndcg@10"] >= t["plain_rrf_ndcg@10"] - 1e-9  # type: ignore[index]
+            and r["keyword_ndcg@10"] >= t["plain_bm25_ndcg@10"] - 1e-9  # type: ignore[index]
+            for r, t in zip(rows, tables, strict=True)
+        )
+        scores = [float(r["ndcg@10"]) for r in rows]
+        ranked.append((holds, sum(scores) / len(scores), (rows[0]["k1"], rows[0]["b"]), rows))
+    ranked.sort(key=lambda r: (not r[0], -r[1]))
+    holds, mean_ndcg, (k1, b), rows = ranked[0]
+    return {
+        "setting": {"k1": k1, "b": b},
+        "mean_ndcg@10": round(mean_ndcg, 4),
+        "per_set": [
+            {"ndcg@10": r["ndcg@10"], "keyword_ndcg@10": r["keyword_ndcg@10"]} for r in rows
+        ],
+        "holds_on_every_set": holds,
+        "candidates_that_hold": sum(1 for r in ranked if r[0]),
     }
 
 
@@ -132,7 +207,7 @@ def main(paths: list[str]) -> int:
     from pathlib import Path
 
     runs = [json.loads(Path(p).read_text())["tuned"] for p in paths]
-    print(json.dumps(choose_across(runs), indent=2))
+    print(json.dumps({"fusion": choose_across(runs), "bm25": choose_bm25(runs)}, indent=2))
     return 0
 
 

@@ -10,7 +10,8 @@ leg's scores divided by its best (cosine below 0 as 0), then 0.5 of each (nDCG@1
 and 0.914 on those sets against plain RRF's 0.727 and 0.891). RRF k=10 (shipped before)
 and min-max convex fusion (before that; it lost to plain RRF on collections kept back
 from tuning) stay available for `folio eval beir`. Test splits are scored afterwards, once
-(docs/BENCHMARKS.md).
+(docs/BENCHMARKS.md). The keyword leg's BM25 constants were chosen
+the same way afterwards, with this fusion fixed (`keywords.BM25`).
 """
 
 from __future__ import annotations
