@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import asdict
+from typing import Any, cast
 
 from desktop.evaluate.beir import (
     BASELINES,
@@ -132,13 +133,12 @@ def choose_bm25(runs: list[dict[str, object]]) -> dict[str, object]:
     """The keyword leg's BM25 constants from several training sets' `tune_bm25` results:
     among the pairs whose hybrid is at or above plain RRF and whose keyword leg is at or
     above plain BM25-OR on every set, the best mean hybrid nDCG@10."""
-    tables = [run["bm25"] for run in runs]
-    assert all(isinstance(t, dict) for t in tables)
+    tables = [cast("dict[str, Any]", run["bm25"]) for run in runs]  # tune_bm25's shape
     ranked = []
-    for rows in zip(*(t["grid"] for t in tables), strict=True):  # type: ignore[index]
+    for rows in zip(*(t["grid"] for t in tables), strict=True):
         holds = all(
-            r["ndcg@10"] >= t["plain_rrf_ndcg@10"] - 1e-9  # type: ignore[index]
-            and r["keyword_ndcg@10"] >= t["plain_bm25_ndcg@10"] - 1e-9  # type: ignore[index]
+            r["ndcg@10"] >= t["plain_rrf_ndcg@10"] - 1e-9
+            and r["keyword_ndcg@10"] >= t["plain_bm25_ndcg@10"] - 1e-9
             for r, t in zip(rows, tables, strict=True)
         )
         scores = [float(r["ndcg@10"]) for r in rows]
