@@ -44,7 +44,7 @@ POSTINGS_BUDGET = 8_000
 # 0.537 -> 0.806; 2,000: 0.793 -> 0.834. At the 1M library (60 SciFact queries, two
 # runs, load ~3) the leg took p50 18-29 ms / p95 28-38 ms with it, 8-15 / 25-37 ms
 # without; at the 100k one 11 / 14 ms against 4 / 6 ms (most of it tokenizing the 200
-# chunks). Every query now pays it: the candidates are scored with the leg's own BM25.
+# chunks). A query the budget leaves whole tokenizes only the best RESCORE_TOP.
 RESCORE_DEPTH = 200
 # Chunks scored again with the leg's own constants: the best by FTS5's BM25 over every word;
 # the others keep FTS5's order, scaled (rescore.rescored). Scoring all 200 this way cost

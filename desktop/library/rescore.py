@@ -10,12 +10,13 @@ word. The best RESCORE_TOP of those are scored again the same way with the leg's
 constants (`Bm25`); the rest keep their order on the new scale. Under FTS5's constants the
 scores are FTS5's own to the last digits (tests/test_search_keywords.py).
 
-Cost: 200 chunks at the 100k library took 6.1 ms a query with a Counter of every token,
-3.3 ms of it tokenizing (60 SciFact queries, quiet, December 7 night). Finished on a
-helper thread while the vector leg ran, it was slower at 100k (p50 21.3-21.8 against
-19.9-20.0 ms, in one process, interleaved) and faster at 1M (34.8 against 36.6 ms): the
-tokenizer holds the GIL the vector leg's Python parts need, so it stays on the searching
-thread.
+Cost: adding left-out words back to 200 chunks at the 100k library took 6.1 ms a query,
+3.3 ms of it tokenizing (60 SciFact queries, quiet, December 7 night); scoring the best 30
+again about 1 ms (December 8). A query that left no word out tokenizes only those 30.
+Finishing the add-back on a helper thread while the vector leg ran was slower at 100k (p50
+21.3-21.8 against 19.9-20.0 ms, in one process, interleaved) and faster at 1M (34.8
+against 36.6 ms): the tokenizer holds the GIL the vector leg's Python parts need, so it
+stays on the searching thread.
 """
 
 from __future__ import annotations
