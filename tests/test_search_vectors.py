@@ -69,6 +69,26 @@ def test_int8_pass_then_exact_floats_matches_exact_search(tmp_path: Path) -> Non
     lib.close()
 
 
+def test_stored_vectors_read_as_one_matrix(tmp_path: Path) -> None:
+    rng = np.random.default_rng(3)
+    matrix = _unit(rng, 50)
+    lib = _library(tmp_path, matrix)
+    ids, rows = vectors.vector_matrix(lib.db, [9, 999, 2, 9])
+    assert sorted(ids.tolist()) == [2, 9]  # the missing id left out, a repeat read once
+    for cid, row in zip(ids.tolist(), rows, strict=True):
+        assert np.array_equal(row, matrix[cid - 1])
+    assert set(vectors.vectors_of(lib.db, [2, 999])) == {2}
+    empty_ids, empty = vectors.vector_matrix(lib.db, [])
+    assert len(empty_ids) == 0 and empty.shape[0] == 0
+    q = _near(rng, matrix, 1)[0]
+    # The fill's cosines (a keyword candidate the vector leg missed) are the exact ones.
+    from desktop.library.search import missing_cosines
+
+    cos = missing_cosines(lib.db, q, [(1, 0.0)], [(1, 0.0), (5, 0.0), (999, 0.0)])
+    assert set(cos) == {5} and cos[5] == pytest.approx(float(matrix[4] @ q), abs=1e-6)
+    lib.close()
+
+
 def test_folder_filter_is_inside_the_knn(tmp_path: Path) -> None:
     """A folder of 20 chunks far from the query, beside 3,000 chunks near it: the scoped
     search still returns 10, all from the folder, and they are the folder's exact best."""

@@ -70,6 +70,7 @@ class _SizeFigures(TypedDict):
     recall_at_10: float
     recall_at_10_min: float
     load_1min_median: float
+    page_cache_read_s: float  # reading the library into the OS page cache first
 
 
 class SizeResult(_SizeFigures, total=False):

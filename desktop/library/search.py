@@ -236,7 +236,11 @@ def missing_cosines(
     """The exact cosine of each keyword candidate the vector leg did not return."""
     found = {cid for cid, _ in vec}
     missing = [cid for cid, _ in kw if cid not in found]
-    return {cid: float(v @ query_vector) for cid, v in vectors.vectors_of(db, missing).items()}
+    ids, matrix = vectors.vector_matrix(db, missing)
+    if not len(ids):
+        return {}
+    sims = vector_search.dot(matrix, np.asarray(query_vector, dtype=np.float32))
+    return dict(zip(ids.tolist(), sims.tolist(), strict=True))
 
 
 def fuse(

@@ -77,7 +77,7 @@ def nearest_codes(
     if not len(ids):
         return []
     rows = matrix.astype(np.float32)
-    # einsum, not BLAS: see `desktop.library.vectors._dot`.
+    # einsum, not BLAS: see `desktop.library.vector_search.dot`.
     norms = np.sqrt(np.einsum("ij,ij->i", rows, rows))
     sims = np.einsum("ij,j->i", rows, np.asarray(query, dtype=np.float32)) / np.maximum(
         norms, 1e-12

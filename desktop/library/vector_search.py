@@ -17,7 +17,7 @@ import numpy as np
 
 from desktop.library import cells, folder_scope, vec0_scan
 from desktop.library.columns import as_int
-from desktop.library.vectors import FLOATS, INDEX, quantize, vectors_of
+from desktop.library.vectors import FLOATS, INDEX, quantize, vector_matrix
 
 # Candidates the int8 pass hands to the exact rescoring (at least; more when more results
 # are asked for), and cells probed in a library with cells (`desktop.library.cells`: about
@@ -135,16 +135,15 @@ def rescore(
     db: apsw.Connection, query: np.ndarray, candidates: Sequence[int] | np.ndarray, k: int
 ) -> list[tuple[int, float]]:
     """Exact cosine of `query` with each candidate's float vector; the best `k`."""
-    stored = vectors_of(db, candidates)
-    if not stored:
+    ids, matrix = vector_matrix(db, candidates)
+    if not len(ids):
         return []
-    ids = np.fromiter(stored.keys(), dtype=np.int64, count=len(stored))
-    sims = _dot(np.stack(list(stored.values())), np.asarray(query, dtype=np.float32))
+    sims = dot(matrix, np.asarray(query, dtype=np.float32))
     order = np.lexsort((ids, -sims))[:k]  # best first, ties by id so results repeat
     return [(int(ids[i]), float(sims[i])) for i in order]
 
 
-def _dot(rows: np.ndarray, query: np.ndarray) -> np.ndarray:
+def dot(rows: np.ndarray, query: np.ndarray) -> np.ndarray:
     """rows @ query without BLAS: OpenBLAS splits even small products over threads, and on a
     busy 2-core machine waiting for the second thread cost 30 ms where numpy's own loop
     takes 1 ms."""

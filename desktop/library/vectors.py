@@ -277,14 +277,29 @@ def refolder_document(db: apsw.Connection, document_id: int) -> None:
 
 def vectors_of(db: apsw.Connection, chunk_ids: Sequence[int] | np.ndarray) -> dict[int, np.ndarray]:
     """The stored vectors of these chunks (missing ids are left out)."""
-    out: dict[int, np.ndarray] = {}
+    ids, matrix = vector_matrix(db, chunk_ids)
+    return {int(cid): row for cid, row in zip(ids, matrix, strict=True)}
+
+
+def vector_matrix(
+    db: apsw.Connection, chunk_ids: Sequence[int] | np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The stored vectors of these chunks as (ids, one row each), missing ids left out.
+    One buffer for all rows: a search reads about 400 (its candidates), and one array per
+    row cost 1.5 ms more a search at 100k (December 8)."""
     ids = [int(i) for i in chunk_ids]
+    found: list[int] = []
+    blobs: list[bytes] = []
     for start in range(0, len(ids), 900):  # below SQLite's default limit of bound variables
         part = ids[start : start + 900]
         marks = ",".join("?" * len(part))
-        rows = db.execute(f"SELECT id, vector FROM {FLOATS} WHERE id IN ({marks})", part)
-        out.update((as_int(r), np.frombuffer(as_bytes(blob), dtype=np.float32)) for r, blob in rows)
-    return out
+        for cid, blob in db.execute(f"SELECT id, vector FROM {FLOATS} WHERE id IN ({marks})", part):
+            found.append(as_int(cid))
+            blobs.append(as_bytes(blob))
+    if not blobs:
+        return np.zeros(0, dtype=np.int64), np.zeros((0, 0), dtype=np.float32)
+    matrix = np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(blobs), -1)
+    return np.asarray(found, dtype=np.int64), matrix
 
 
 def count(db: apsw.Connection) -> int:
