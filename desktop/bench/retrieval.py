@@ -123,9 +123,10 @@ def bench_size(
         # Warm means warm: the file is read into the OS page cache first, as the window
         # reads a library ahead (desktop/library/warm.py). The cold figures of an earlier
         # size or run evict it, and without this the "warm" searches read chunk texts from
-        # the disk: at 100k the whole search's p50 was 26-29 ms in 7 of 8 runs against
-        # 17.7 ms, the 200 texts the keyword leg reads taking 10-15 ms instead of 2-4
-        # (December 8). The cold figures come from fresh processes below.
+        # the disk: at 100k the whole search's p50 was 25.6-29.2 ms in 15 of 18 runs
+        # against 17.6-18.4 ms in the other 3, the 200 texts the keyword leg reads taking
+        # 10-15 ms instead of 2-4 (December 8). The cold figures come from fresh
+        # processes below.
         t = time.perf_counter()
         read_ahead(path, limit=1 << 62)
         page_cache_read_s = time.perf_counter() - t
