@@ -157,9 +157,8 @@ def _bm25(
 
 
 def _count(seq: list[str], stems: list[str]) -> int:
-    """How often `stems` occur in a row in `seq` (a word's tokens, or a phrase's)."""
-    if len(stems) == 1:
-        return seq.count(stems[0])
+    """How often `stems` (a phrase's tokens; `_bm25` counts a single one itself) occur in a
+    row in `seq`."""
     n = len(stems)
     return sum(1 for i in range(len(seq) - n + 1) if seq[i : i + n] == stems)
 

@@ -23,7 +23,7 @@ Migration 5 dropped them and built this index from the stored floats.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 import apsw
 import numpy as np
@@ -167,22 +167,29 @@ def _sample(db: apsw.Connection, size: int, seed: int = 0) -> np.ndarray:
     ids = np.fromiter((as_int(r[0]) for r in db.execute(f"SELECT id FROM {FLOATS}")), np.int64)
     if len(ids) > size:
         ids = np.sort(np.random.default_rng(seed).choice(ids, size, replace=False))
-    parts = [
-        _floats_where(db, f"id IN ({','.join('?' * len(part))})", tuple(part.tolist()))[1]
-        for part in np.array_split(ids, max(1, -(-len(ids) // 900)))
-    ]
-    return np.concatenate(parts) if parts else np.zeros((0, _dim(db) or 1), np.float32)
+    found = vector_matrix(db, ids)[1]
+    return found if len(found) else np.zeros((0, _dim(db) or 1), np.float32)
 
 
 def _floats_where(
     db: apsw.Connection, where: str, args: tuple[int, ...]
 ) -> tuple[np.ndarray, np.ndarray]:
+    rows = db.execute(f"SELECT id, vector FROM {FLOATS} WHERE {where}", args)
+    return _stacked(rows, _dim(db) or 1)
+
+
+def _stacked(
+    rows: Iterable[tuple[apsw.SQLiteValue, ...]], dim: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """(ids, vectors) of (id, float32 blob) rows, the vectors in one buffer; `dim` shapes
+    an empty result (None: (0, 0), and the rows' own width otherwise)."""
     ids: list[int] = []
     blobs: list[bytes] = []
-    for cid, blob in db.execute(f"SELECT id, vector FROM {FLOATS} WHERE {where}", args):
+    for cid, blob in rows:
         ids.append(as_int(cid))
         blobs.append(as_bytes(blob))
-    dim = _dim(db) or 1
+    if dim is None:
+        dim = len(blobs[0]) // 4 if blobs else 0
     matrix = np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(blobs), dim)
     return np.asarray(ids, dtype=np.int64), matrix
 
@@ -289,18 +296,14 @@ def vector_matrix(
     the keyword candidates it lacks), and one array a row cost about 0.6 ms more a search
     (100k padded library, the vector and fuse stages, December 8)."""
     ids = [int(i) for i in chunk_ids]
-    found: list[int] = []
-    blobs: list[bytes] = []
-    for start in range(0, len(ids), 900):  # below SQLite's default limit of bound variables
-        part = ids[start : start + 900]
-        marks = ",".join("?" * len(part))
-        for cid, blob in db.execute(f"SELECT id, vector FROM {FLOATS} WHERE id IN ({marks})", part):
-            found.append(as_int(cid))
-            blobs.append(as_bytes(blob))
-    if not blobs:
-        return np.zeros(0, dtype=np.int64), np.zeros((0, 0), dtype=np.float32)
-    matrix = np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(blobs), -1)
-    return np.asarray(found, dtype=np.int64), matrix
+
+    def rows() -> Iterator[tuple[apsw.SQLiteValue, ...]]:
+        for start in range(0, len(ids), 900):  # below SQLite's default limit of variables
+            part = ids[start : start + 900]
+            marks = ",".join("?" * len(part))
+            yield from db.execute(f"SELECT id, vector FROM {FLOATS} WHERE id IN ({marks})", part)
+
+    return _stacked(rows())
 
 
 def count(db: apsw.Connection) -> int:
